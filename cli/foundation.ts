@@ -1,0 +1,71 @@
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import type { SynthmixConfig } from '../temporal.config.js';
+import { createStore } from '../lib/store/index.js';
+import { connectWorker } from '../lib/temporal/connection.js';
+import { createWorker, type QueueKind } from '../workers/create.js';
+import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
+import { runDemo } from './demo.js';
+
+/** `server`, `worker`, `demo`: the commands that start the embedded world and its workers. */
+export function registerFoundationCommands(program: Command, config: () => SynthmixConfig): void {
+  program
+    .command('server')
+    .description('Start the embedded Temporal dev server (SQLite under the state dir, survives restarts).')
+    .option('--ui', 'also serve the Temporal Web UI', false)
+    .action(async (options: { ui: boolean }) => {
+      const cfg = config();
+      mkdirSync(cfg.stateDir, { recursive: true });
+      const port = Number(cfg.temporal.address.split(':')[1]);
+      const server = await startTemporalDevServer({
+        dbFile: path.join(cfg.stateDir, 'temporal.sqlite'),
+        port,
+        ui: options.ui,
+        namespace: cfg.temporal.namespace,
+        logFile: path.join(cfg.stateDir, 'temporal-server.log'),
+      });
+      console.log(`Temporal dev server on ${server.address} (namespace ${server.namespace}, state ${server.dbFile})`);
+      if (server.uiUrl) console.log(`Web UI: ${server.uiUrl}`);
+      await untilSignal();
+      await server.stop();
+    });
+
+  program
+    .command('worker')
+    .description('Poll one task queue: cpu (curate, mix, report, workflows) or gpu (engine steps).')
+    .addOption(new Option('--queue <kind>', 'which queue').choices(['cpu', 'gpu']).makeOptionMandatory())
+    .action(async (options: { queue: QueueKind }) => {
+      const cfg = config();
+      const connection = await connectWorker(cfg);
+      const worker = await createWorker({ config: cfg, connection, store: createStore(cfg.storage), queue: options.queue });
+      console.log(`synthmix ${options.queue} worker on ${options.queue === 'cpu' ? cfg.queues.cpu : cfg.queues.gpu} (${cfg.temporal.address})`);
+      // Worker.run returns after SIGINT/SIGTERM once running activities finished or checkpointed.
+      await worker.run();
+      await connection.close();
+    });
+
+  program
+    .command('config')
+    .description('Validate the configuration and print it resolved (secrets are never part of it).')
+    .action(() => {
+      console.log(JSON.stringify(config(), null, 2));
+    });
+
+  program
+    .command('demo')
+    .description('Run the whole experiment on the embedded demo world, offline, and print where the report is.')
+    .option('--preset <name>', 'sweep preset', 'demo')
+    .option('--out <dir>', 'where to write the report', 'reports/demo')
+    .action(async (options: { preset: string; out: string }) => {
+      await runDemo(config(), options);
+    });
+}
+
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const done = (signal: NodeJS.Signals) => resolve(signal);
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+}

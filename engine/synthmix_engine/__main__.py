@@ -1,0 +1,95 @@
+"""Entry point: `python -m synthmix_engine <command> --spec spec.json`."""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import importlib
+import os
+import signal
+import sys
+import traceback
+
+from .protocol import (
+    EXIT_PERMANENT,
+    EXIT_PREEMPTED,
+    EXIT_TRANSIENT,
+    PermanentError,
+    Preempted,
+    Preemption,
+    Spec,
+    TransientError,
+    emit,
+)
+
+# command name -> module under synthmix_engine.commands exposing `run(spec, preemption)`.
+# Imported lazily so `info` stays fast and a command's heavy imports load only when used.
+COMMANDS: dict[str, str] = {
+    "info": "info",
+    "dummy-train": "dummy_train",
+}
+
+
+def _register_optional() -> None:
+    """Commands contributed by other modules of the engine (classifier, diffusion, fid)."""
+    try:
+        from .commands import registry  # noqa: WPS433
+    except ImportError:
+        return
+    COMMANDS.update(registry.COMMANDS)
+
+
+def _die_with_parent() -> None:
+    """If the worker that spawned us is SIGKILLed, go too: an orphan would keep burning the GPU
+    and race the retried attempt. Linux only (prctl PR_SET_PDEATHSIG); elsewhere a no-op."""
+    if os.environ.get("SYNTHMIX_ENGINE_DIE_WITH_PARENT") != "1" or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _set_threads() -> None:
+    threads = os.environ.get("SYNTHMIX_ENGINE_THREADS")
+    if threads and threads.isdigit() and int(threads) > 0:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
+def main(argv: list[str] | None = None) -> int:
+    _die_with_parent()
+    _register_optional()
+    parser = argparse.ArgumentParser(prog="synthmix_engine")
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("--spec", required=True, help="JSON spec file (see protocol.py)")
+    args = parser.parse_args(argv)
+    preemption = Preemption()
+    try:
+        spec = Spec.load(args.command, args.spec)
+        _set_threads()
+        module = importlib.import_module(f".commands.{COMMANDS[args.command]}", __package__)
+        module.run(spec, preemption)
+        return 0
+    except PermanentError as error:
+        emit("error", kind="permanent", message=str(error))
+        return EXIT_PERMANENT
+    except TransientError as error:
+        emit("error", kind="transient", message=str(error))
+        return EXIT_TRANSIENT
+    except Preempted:
+        return EXIT_PREEMPTED
+    except MemoryError as error:
+        emit("error", kind="transient", message=f"out of memory: {error}")
+        return EXIT_TRANSIENT
+    except Exception as error:  # an engine bug or an unforeseen environment problem: retryable
+        traceback.print_exc(file=sys.stderr)
+        emit("error", kind="transient", message=f"{type(error).__name__}: {error}")
+        return EXIT_TRANSIENT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""`evaluate-classifier`: accuracy of ResNet-18 weights on a test set, overall and per class.
+
+inputs: test (local manifest), weights (state dict .pt or .safetensors, torchvision names, as
+        train-classifier's best.pt / final.pt).
+params: numClasses, width (64), stem ("auto"), imageSize, batchSize (64), device ("auto"),
+        threads (torch default).
+output: evaluation.json = {overallAccuracy, perClass: {class: {correct, total, accuracy}},
+        confusion: [[...]] (rows = true class, columns = predicted, order = manifest classes), classes}.
+summary: {overallAccuracy, perClass: {class: accuracy}, testImages}.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from ..protocol import PermanentError, Preemption, Spec, atomic_write, progress, result
+
+
+def run(spec: Spec, preemption: Preemption) -> None:  # noqa: ARG001 - one short pass, nothing to resume
+    from ..classifier.data import load_dataset
+    from ..classifier.evaluate import evaluation_report
+    from ..classifier.resnet import build_resnet18, load_exact, read_state_dict, resolve_stem
+    from ..classifier.train import configure_runtime, predict, select_device
+
+    num_classes = int(spec.param("numClasses"))
+    width = int(spec.param("width", 64))
+    image_size = int(spec.param("imageSize"))
+    stem = resolve_stem(str(spec.param("stem", "auto")), image_size)
+    batch_size = int(spec.param("batchSize", 64))
+    if batch_size < 1:
+        raise PermanentError(f"param batchSize must be positive, got {batch_size}")
+    device = select_device(spec.param("device", "auto"))
+    configure_runtime(True, spec.param("threads", None))
+
+    test = load_dataset(spec.input("test"), image_size, os.path.join(spec.work_dir, "cache"))
+    if len(test.classes) != num_classes:
+        raise PermanentError(
+            f"param numClasses is {num_classes}, the test manifest {spec.input('test')} has {len(test.classes)} classes")
+    model = build_resnet18(num_classes, width, stem)
+    load_exact(model, read_state_dict(spec.input("weights")), spec.input("weights"))
+    model.to(device)
+    predictions = predict(model, test.images, batch_size, device)
+    progress("evaluate", len(test), len(test))
+    report = evaluation_report(test.classes, test.labels, predictions)
+    path = spec.out("evaluation.json")
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+
+    atomic_write(path, write)
+    result({"evaluation": "evaluation.json"}, {
+        "overallAccuracy": report["overallAccuracy"],
+        "perClass": {name: entry["accuracy"] for name, entry in report["perClass"].items()},
+        "testImages": len(test),
+    })

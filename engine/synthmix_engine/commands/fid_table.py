@@ -1,0 +1,216 @@
+"""`fid-table`: FID (+ KID) per comparison, e.g. paper Table 1 per class and overall.
+
+inputs:  groups — JSON file:
+           {"groups": {NAME: {"features": [npy paths], "rows": [int]?}},
+            "comparisons": [{"name": "vanilla/cat", "reference": NAME, "candidate": NAME}],
+            "kid": {"subsets": 100, "subsetSize": 1000, "seed": 0} | false,
+            "extractor": {"id": str, "weightsSha256": str}}
+           A features path is the name of another spec input, an absolute path, or a path relative
+           to the groups file. "rows" selects rows of the files' concatenation (default: all).
+           A `x.json` beside `x.npy` (extract-features' meta) must name the same extractor.
+params:  eps (default 1e-6: the εI guard of the Fréchet distance), device ("auto": KID on CUDA
+         when present), chunkRows (default 4096: rows per streaming-statistics batch)
+outputs: fid  fid.json — list of rows {name, reference, candidate, fid, kidMean, kidStd,
+              kidSubsetSize, n1, n2, epsilonUsed, extractorId, weightsSha256}
+         csv  fid.csv  — the same rows
+Each comparison is computed independently (KID: a fresh default_rng(seed) per comparison), a
+checkpoint (rows so far) is written after each, and a resumed run skips the finished ones.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from typing import Any
+
+from ..protocol import (
+    PermanentError,
+    Preempted,
+    Preemption,
+    Spec,
+    atomic_write,
+    checkpoint_written,
+    progress,
+    result,
+)
+
+COLUMNS = [
+    "name", "reference", "candidate", "fid", "kidMean", "kidStd", "kidSubsetSize",
+    "n1", "n2", "epsilonUsed", "extractorId", "weightsSha256",
+]
+
+
+def _load_groups(path: str) -> tuple[dict[str, Any], bytes]:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        doc = json.loads(raw)
+    except (OSError, json.JSONDecodeError) as error:
+        raise PermanentError(f"cannot read groups file {path}: {error}") from error
+    if not isinstance(doc, dict):
+        raise PermanentError(f"groups file {path} must hold an object")
+    return doc, raw
+
+
+def _resolve(spec: Spec, base: str, ref: Any, group: str) -> str:
+    if not isinstance(ref, str) or not ref:
+        raise PermanentError(f"group '{group}': feature paths must be non-empty strings")
+    if ref in spec.inputs:
+        return spec.inputs[ref]
+    return ref if os.path.isabs(ref) else os.path.join(base, ref)
+
+
+def _write_json(path: str, value: Any) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(value, handle, indent=2)
+
+    atomic_write(path, write)
+
+
+def run(spec: Spec, preemption: Preemption) -> None:
+    from ..fid.extractors import resolve_device
+    from ..fid.features import FeatureSet
+    from ..fid.frechet import fid_from_stats
+    from ..fid.kid import kernel_inception_distance
+
+    groups_path = spec.input("groups")
+    doc, raw = _load_groups(groups_path)
+    base = os.path.dirname(os.path.abspath(groups_path))
+    eps = float(spec.param("eps", 1e-6))
+    chunk = int(spec.param("chunkRows", 4096))
+    device = resolve_device(spec.param("device", "auto"))
+
+    extractor = doc.get("extractor")
+    if not (isinstance(extractor, dict) and isinstance(extractor.get("id"), str)
+            and isinstance(extractor.get("weightsSha256"), str)):
+        raise PermanentError(f"groups file {groups_path}: 'extractor' must be {{\"id\", \"weightsSha256\"}}")
+    ext_id, ext_sha = extractor["id"], extractor["weightsSha256"]
+
+    groups = doc.get("groups")
+    if not isinstance(groups, dict) or not groups:
+        raise PermanentError(f"groups file {groups_path}: 'groups' must be a non-empty object")
+    comparisons = doc.get("comparisons")
+    if not isinstance(comparisons, list) or not comparisons:
+        raise PermanentError(f"groups file {groups_path}: 'comparisons' must be a non-empty list")
+    seen: set[str] = set()
+    for i, comp in enumerate(comparisons):
+        if not isinstance(comp, dict) or not all(isinstance(comp.get(k), str) for k in ("name", "reference", "candidate")):
+            raise PermanentError(f"comparison {i}: needs string fields name, reference, candidate")
+        if comp["name"] in seen:
+            raise PermanentError(f"comparison name '{comp['name']}' appears twice")
+        seen.add(comp["name"])
+        for role in ("reference", "candidate"):
+            if comp[role] not in groups:
+                raise PermanentError(f"comparison '{comp['name']}': {role} group '{comp[role]}' is not defined")
+
+    kid_conf = doc.get("kid", {})
+    if kid_conf is False or kid_conf is None:
+        kid_conf = None
+    elif not isinstance(kid_conf, dict):
+        raise PermanentError("'kid' must be an object or false")
+    else:
+        kid_conf = {
+            "subsets": int(kid_conf.get("subsets", 100)),
+            "subsetSize": int(kid_conf.get("subsetSize", 1000)),
+            "seed": int(kid_conf.get("seed", 0)),
+        }
+
+    def open_group(name: str) -> FeatureSet:
+        entry = groups[name]
+        if not isinstance(entry, dict) or not isinstance(entry.get("features"), list):
+            raise PermanentError(f"group '{name}': needs a 'features' list of .npy paths")
+        paths = [_resolve(spec, base, ref, name) for ref in entry["features"]]
+        fs = FeatureSet(name, paths, entry.get("rows"))
+        for side, meta in fs.sidecars():
+            if "extractorId" in meta and (meta["extractorId"] != ext_id or meta.get("weightsSha256", ext_sha) != ext_sha):
+                raise PermanentError(
+                    f"group '{name}': {side} was made by extractor {meta['extractorId']} "
+                    f"(weights {meta.get('weightsSha256')}), the table is for {ext_id} ({ext_sha})"
+                )
+        return fs
+
+    fingerprint = hashlib.sha256(raw + json.dumps([eps, chunk]).encode()).hexdigest()
+    rows: list[dict[str, Any]] = []
+    if spec.resume_from:
+        try:
+            with open(spec.resume_from, encoding="utf-8") as handle:
+                state = json.load(handle)
+        except (OSError, json.JSONDecodeError) as error:
+            raise PermanentError(f"cannot read fid-table checkpoint {spec.resume_from}: {error}") from error
+        if state.get("fingerprint") != fingerprint:
+            raise PermanentError(f"checkpoint {spec.resume_from} belongs to another groups file; start without resumeFrom")
+        rows = list(state["rows"])
+    resumed_from = len(rows)
+
+    # Statistics are computed once per group and dropped after the group's last comparison.
+    remaining: dict[str, int] = {}
+    for comp in comparisons[resumed_from:]:
+        for role in ("reference", "candidate"):
+            remaining[comp[role]] = remaining.get(comp[role], 0) + 1
+    sets: dict[str, FeatureSet] = {}
+    stats: dict[str, Any] = {}
+    ckpt = spec.out("checkpoint.json")
+    total = len(comparisons)
+    for index in range(resumed_from, total):
+        comp = comparisons[index]
+        name, ref, cand = comp["name"], comp["reference"], comp["candidate"]
+        for g in (ref, cand):
+            if g not in sets:
+                sets[g] = open_group(g)
+            if len(sets[g]) < 2:
+                raise PermanentError(f"comparison '{name}': group '{g}' has {len(sets[g])} sample(s); at least 2 are needed")
+        if sets[ref].dim != sets[cand].dim:
+            raise PermanentError(
+                f"comparison '{name}': feature dimension of '{ref}' ({sets[ref].dim}) "
+                f"differs from '{cand}' ({sets[cand].dim})"
+            )
+        for g in (ref, cand):
+            if g not in stats:
+                stats[g] = sets[g].stats(chunk)
+        fr = fid_from_stats(stats[ref], stats[cand], eps)
+        row: dict[str, Any] = {
+            "name": name,
+            "reference": ref,
+            "candidate": cand,
+            "fid": fr.fid,
+            "kidMean": None,
+            "kidStd": None,
+            "kidSubsetSize": None,
+            "n1": len(sets[ref]),
+            "n2": len(sets[cand]),
+            "epsilonUsed": fr.epsilon_used,
+            "extractorId": ext_id,
+            "weightsSha256": ext_sha,
+        }
+        if kid_conf is not None:
+            kr = kernel_inception_distance(
+                sets[ref], sets[cand], kid_conf["subsets"], kid_conf["subsetSize"], kid_conf["seed"],
+                str(device), (f"'{ref}' ({name})", f"'{cand}' ({name})"),
+            )
+            row.update(kidMean=kr.mean, kidStd=kr.std, kidSubsetSize=kr.subset_size)
+        rows.append(row)
+        for g in (ref, cand):
+            remaining[g] -= 1
+            if remaining[g] == 0:
+                stats.pop(g, None)
+                sets.pop(g, None)
+        progress("fid", index + 1, total, name=name, fid=fr.fid)
+        if index + 1 < total:
+            _write_json(ckpt, {"fingerprint": fingerprint, "rows": rows})
+            checkpoint_written(ckpt, index + 1)
+            if preemption.requested:
+                raise Preempted()
+
+    _write_json(spec.out("fid.json"), rows)
+
+    def write_csv(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            for r in rows:
+                writer.writerow(["" if r[c] is None else (repr(r[c]) if isinstance(r[c], float) else r[c]) for c in COLUMNS])
+
+    atomic_write(spec.out("fid.csv"), write_csv)
+    result({"fid": "fid.json", "csv": "fid.csv"}, {"rows": rows, "resumedFrom": resumed_from})

@@ -1,0 +1,157 @@
+"""`train-classifier`: train ResNet-18 (scratch | finetune | frozen), keep the best epoch by
+validation accuracy, checkpoint, and resume bit-identically after a kill or a preemption.
+
+inputs: train, val (local manifests, same classes in the same order), pretrained (optional: a
+        state dict .pt or .safetensors with torchvision names; needed by finetune / frozen).
+params: mode ("scratch" | "finetune" | "frozen"), numClasses, width (64), stem ("auto" |
+        "imagenet" | "cifar"; auto = imagenet for imageSize >= 128), imageSize, epochs,
+        batchSize (32), lr (0.001), momentum (0.9), weightDecay (0), lrSchedule ("none" |
+        "cosine" | "step"), lrStepEpochs (step: every max(1, epochs // 3) epochs by default),
+        lrGamma (0.1), seed (0), checkpointEvery (epochs, 1), randAugment (null | {n, m}),
+        deterministic (true), device ("auto" | "cpu" | "cuda" | "cuda:N"), threads (torch default).
+  frozen: only fc is trained; the backbone stays in eval mode, so its batch-norm running
+  statistics stay the pretrained ones (see classifier/train.py).
+outputs: best.pt (state dict of the best-validation epoch, torchvision names), final.pt (state
+         dict after the last epoch), metrics.json ({epochs: [{epoch, loss, trainAcc, valAcc, lr}],
+         bestEpoch, bestValAcc}).
+summary: {bestValAcc, bestEpoch, epochs, bestSha256, trainImages, valImages, imagesPerSec, device,
+          fcReplaced, resumedFromEpoch}.
+events: progress(stage="train", step=epoch, total=epochs, loss, trainAcc, valAcc, lr, imagesPerSec)
+        per epoch; checkpoint(path=checkpoint.pt, step=completed epochs) every checkpointEvery
+        epochs and on SIGTERM (between batches: the exact mid-epoch position is saved, nothing is
+        lost; exit 143).
+The promise: killed (SIGKILL or SIGTERM) and resumed from its last checkpoint, a run ends with
+best.pt, final.pt and metrics.json byte-identical to an uninterrupted run on the same device and
+thread count (deterministic: true).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+
+from ..protocol import PermanentError, Preempted, Preemption, Spec, atomic_write, checkpoint_written, progress, result
+
+
+def _sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _bool(value: object, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise PermanentError(f"param {name} must be true or false, got {value!r}")
+
+
+def run(spec: Spec, preemption: Preemption) -> None:
+    import torch
+
+    from ..classifier.data import load_dataset
+    from ..classifier.resnet import read_state_dict, resolve_stem
+    from ..classifier.train import TrainConfig, Trainer, configure_runtime, read_checkpoint, select_device
+
+    image_size = int(spec.param("imageSize"))
+    cfg = TrainConfig(
+        mode=str(spec.param("mode")),
+        num_classes=int(spec.param("numClasses")),
+        width=int(spec.param("width", 64)),
+        stem=resolve_stem(str(spec.param("stem", "auto")), image_size),
+        image_size=image_size,
+        epochs=int(spec.param("epochs")),
+        batch_size=int(spec.param("batchSize", 32)),
+        lr=float(spec.param("lr", 0.001)),
+        momentum=float(spec.param("momentum", 0.9)),
+        weight_decay=float(spec.param("weightDecay", 0.0)),
+        lr_schedule=str(spec.param("lrSchedule", "none") or "none"),
+        lr_step_epochs=int(spec.param("lrStepEpochs", 0) or 0),
+        lr_gamma=float(spec.param("lrGamma", 0.1)),
+        seed=int(spec.param("seed", 0)),
+        rand_augment=spec.param("randAugment", None),
+        deterministic=_bool(spec.param("deterministic", True), "deterministic"),
+    )
+    cfg.validate()
+    every = int(spec.param("checkpointEvery", 1))
+    if every < 1:
+        raise PermanentError(f"param checkpointEvery must be a positive number of epochs, got {every}")
+    device = select_device(spec.param("device", "auto"))
+    configure_runtime(cfg.deterministic, spec.param("threads", None))
+
+    cache_dir = os.path.join(spec.work_dir, "cache")
+    train = load_dataset(spec.input("train"), cfg.image_size, cache_dir)
+    val = load_dataset(spec.input("val"), cfg.image_size, cache_dir)
+    if cfg.num_classes != len(train.classes):
+        raise PermanentError(f"param numClasses is {cfg.num_classes}, the train manifest {spec.input('train')} "
+                             f"has {len(train.classes)} classes")
+    if val.classes != train.classes:
+        raise PermanentError(f"the val manifest {spec.input('val')} lists classes {val.classes}, the train manifest "
+                             f"lists {train.classes}: they must be the same, in the same order")
+
+    pretrained = pretrained_sha = None
+    pretrained_path = spec.inputs.get("pretrained")
+    if cfg.mode == "scratch":
+        if pretrained_path:
+            sys.stderr.write("train-classifier: mode scratch ignores the input 'pretrained'\n")
+    elif not pretrained_path:
+        raise PermanentError(f"mode '{cfg.mode}' needs the input 'pretrained' (a state dict with torchvision names)")
+    else:
+        pretrained = read_state_dict(pretrained_path)
+        pretrained_sha = _sha256_file(pretrained_path)
+
+    trainer = Trainer(cfg, train, val, device, pretrained, pretrained_path or "pretrained", pretrained_sha)
+    resumed_from = 0
+    if spec.resume_from:
+        trainer.restore(read_checkpoint(spec.resume_from), spec.resume_from)
+        resumed_from = trainer.epoch
+
+    ckpt_path = spec.out("checkpoint.pt")
+
+    def save_checkpoint() -> None:
+        state = trainer.checkpoint()
+        atomic_write(ckpt_path, lambda tmp: torch.save(state, tmp))
+        checkpoint_written(ckpt_path, trainer.epoch)
+
+    while trainer.epoch < cfg.epochs:
+        if preemption.requested:
+            save_checkpoint()
+            raise Preempted()
+        if not trainer.train_epoch(lambda: preemption.requested):
+            save_checkpoint()  # mid-epoch, with the exact position
+            raise Preempted()
+        record = trainer.finish_epoch()
+        progress("train", record.epoch, cfg.epochs, loss=record.loss, trainAcc=record.trainAcc,
+                 valAcc=record.valAcc, lr=record.lr, imagesPerSec=round(trainer.last_epoch_rate, 2))
+        if trainer.epoch % every == 0 or preemption.requested:
+            save_checkpoint()
+        if preemption.requested:
+            raise Preempted()
+
+    best_path, final_path, metrics_path = spec.out("best.pt"), spec.out("final.pt"), spec.out("metrics.json")
+    best_state = trainer.best_state if trainer.best_state is not None else trainer.final_state()
+    atomic_write(best_path, lambda tmp: torch.save(best_state, tmp))
+    final_state = trainer.final_state()
+    atomic_write(final_path, lambda tmp: torch.save(final_state, tmp))
+    document = trainer.metrics_document()
+
+    def write_metrics(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, sort_keys=True)
+
+    atomic_write(metrics_path, write_metrics)
+    rate = trainer.images_trained / trainer.seconds_trained if trainer.seconds_trained > 0 else None
+    result({"best": "best.pt", "final": "final.pt", "metrics": "metrics.json"}, {
+        "bestValAcc": document["bestValAcc"],
+        "bestEpoch": document["bestEpoch"],
+        "epochs": cfg.epochs,
+        "bestSha256": _sha256_file(best_path),
+        "trainImages": len(train),
+        "valImages": len(val),
+        "imagesPerSec": None if rate is None else round(rate, 2),
+        "device": str(device),
+        "fcReplaced": bool(getattr(trainer, "fc_replaced", False)),
+        "resumedFromEpoch": resumed_from,
+    })

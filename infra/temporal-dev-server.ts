@@ -1,0 +1,158 @@
+/**
+ * A real Temporal dev server (`temporal server start-dev`, the CLI from `.synthmix/tools/bin/`),
+ * loopback only, on free ports, persisting to a SQLite file, ready when a gRPC DescribeNamespace
+ * succeeds. Used by tests, the demo and local development.
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { ManagedProcess, freePorts, portConflict, removeDir, waitUntilReady } from './managed-process.js';
+import { requireTool } from './tools.js';
+
+export interface DevServer {
+  /** `127.0.0.1:PORT`, the frontend gRPC address. */
+  readonly address: string;
+  readonly namespace: string;
+  /** The SQLite file holding all state (survives kill + restart). */
+  readonly dbFile: string;
+  /** The Web UI (only with `ui: true`). */
+  readonly uiUrl: string | undefined;
+  /** The current server process id (changes on restart). */
+  readonly pid: number;
+  /** SIGTERM, wait for exit (SIGKILL after 30 s). */
+  stop(): Promise<void>;
+  /** SIGKILL, wait for exit (for fault tests). */
+  kill(): Promise<void>;
+  /** Start again on the same ports and the same SQLite file; resolves when healthy. Stops first if running. */
+  restart(): Promise<void>;
+}
+
+export interface TemporalDevServerOptions {
+  /** SQLite file; default: a fresh temp file (its directory is removed when this process exits). */
+  dbFile?: string;
+  /** Frontend gRPC port; default: a free port. */
+  port?: number;
+  /** Serve the Web UI too (default false: headless). */
+  ui?: boolean;
+  /** Namespace to use (created at launch; `default` always exists). Default `default`. */
+  namespace?: string;
+  /** Server output goes here; default: `server.log` next to a temp dbFile, or `<dbFile>.log`. */
+  logFile?: string;
+  /** How long to wait for readiness (default 60 s). */
+  startTimeoutMs?: number;
+}
+
+const MAX_PORT_ATTEMPTS = 3;
+
+/** One readiness probe: a fresh connection (no client-side retries) and a DescribeNamespace. */
+async function probe(address: string, namespace: string): Promise<void> {
+  const connection = await Connection.connect({ address, connectTimeout: 2000, interceptors: [] });
+  try {
+    await connection.withDeadline(Date.now() + 3000, () => connection.workflowService.describeNamespace({ namespace }));
+  } finally {
+    await connection.close();
+  }
+}
+
+export async function startTemporalDevServer(options: TemporalDevServerOptions = {}): Promise<DevServer> {
+  const temporal = requireTool('temporal');
+  const namespace = options.namespace ?? 'default';
+  const ui = options.ui ?? false;
+  const timeoutMs = options.startTimeoutMs ?? 60_000;
+
+  let tempDir: string | undefined;
+  let dbFile: string;
+  if (options.dbFile) {
+    dbFile = path.resolve(options.dbFile);
+  } else {
+    tempDir = mkdtempSync(path.join(os.tmpdir(), 'synthmix-temporal-'));
+    dbFile = path.join(tempDir, 'temporal.sqlite');
+  }
+  const logFile = path.resolve(options.logFile ?? (tempDir ? path.join(tempDir, 'server.log') : `${dbFile}.log`));
+  if (tempDir) {
+    const dir = tempDir;
+    process.once('exit', () => removeDir(dir));
+  }
+
+  interface Ports {
+    grpc: number;
+    http: number;
+    metrics: number;
+    ui: number | undefined;
+  }
+  const pickPorts = async (): Promise<Ports> => {
+    const wanted = (options.port === undefined ? 1 : 0) + 2 + (ui ? 1 : 0);
+    const found = await freePorts(wanted);
+    return {
+      grpc: options.port ?? (found.shift() as number),
+      http: found.shift() as number,
+      metrics: found.shift() as number,
+      ui: ui ? found.shift() : undefined,
+    };
+  };
+
+  const argsFor = (ports: Ports): string[] => [
+    'server',
+    'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(ports.grpc),
+    '--http-port', String(ports.http),
+    '--metrics-port', String(ports.metrics),
+    '--db-filename', dbFile,
+    ...(ports.ui !== undefined ? ['--ui-ip', '127.0.0.1', '--ui-port', String(ports.ui), '--ui-disable-news-fetch'] : ['--headless']),
+    ...(namespace !== 'default' ? ['--namespace', namespace] : []),
+    '--log-level', 'warn',
+    '--color', 'never',
+  ];
+
+  let ports = await pickPorts();
+  let proc: ManagedProcess | undefined;
+
+  const launch = async (mayChangePorts: boolean): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      const current = new ManagedProcess({ name: 'temporal dev server', command: temporal, args: argsFor(ports), logFile });
+      proc = current;
+      await current.start();
+      const address = `127.0.0.1:${ports.grpc}`;
+      try {
+        await waitUntilReady(current, () => probe(address, namespace), { name: `temporal dev server at ${address}`, timeoutMs, logFile });
+        return;
+      } catch (error) {
+        await current.signalAndWait('SIGKILL');
+        if (mayChangePorts && options.port === undefined && attempt < MAX_PORT_ATTEMPTS && portConflict(current)) {
+          ports = await pickPorts();
+          continue;
+        }
+        throw error;
+      }
+    }
+  };
+
+  await launch(true);
+
+  const server: DevServer = {
+    get address() {
+      return `127.0.0.1:${ports.grpc}`;
+    },
+    namespace,
+    dbFile,
+    get uiUrl() {
+      return ports.ui !== undefined ? `http://127.0.0.1:${ports.ui}` : undefined;
+    },
+    get pid() {
+      return proc?.pid ?? -1;
+    },
+    async stop() {
+      await proc?.signalAndWait('SIGTERM');
+    },
+    async kill() {
+      await proc?.signalAndWait('SIGKILL');
+    },
+    async restart() {
+      await proc?.signalAndWait('SIGTERM');
+      await launch(false);
+    },
+  };
+  return server;
+}

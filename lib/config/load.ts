@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { z } from 'zod';
+import { configSchema, defaults, type SynthmixConfig } from '../../temporal.config.js';
+
+/** The repository root: relative paths in the config are resolved against it. */
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** A configuration problem: the CLI prints it and exits with code 2. */
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly string[]) {
+    super(`invalid synthmix configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Environment variable → config path. Secrets are deliberately absent: they never enter the config. */
+const envOverrides: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'bool']> = [
+  ['SYNTHMIX_STATE_DIR', ['stateDir'], 'string'],
+  ['SYNTHMIX_TEMPORAL_MODE', ['temporal', 'mode'], 'string'],
+  ['SYNTHMIX_TEMPORAL_ADDRESS', ['temporal', 'address'], 'string'],
+  ['SYNTHMIX_TEMPORAL_NAMESPACE', ['temporal', 'namespace'], 'string'],
+  ['SYNTHMIX_TEMPORAL_TLS', ['temporal', 'tls', 'enabled'], 'bool'],
+  ['SYNTHMIX_TEMPORAL_TLS_SERVER_NAME', ['temporal', 'tls', 'serverName'], 'string'],
+  ['SYNTHMIX_TEMPORAL_TLS_CERT', ['temporal', 'tls', 'clientCertPath'], 'string'],
+  ['SYNTHMIX_TEMPORAL_TLS_KEY', ['temporal', 'tls', 'clientKeyPath'], 'string'],
+  ['SYNTHMIX_TEMPORAL_UI_URL', ['temporal', 'uiUrl'], 'string'],
+  ['SYNTHMIX_QUEUE_CPU', ['queues', 'cpu'], 'string'],
+  ['SYNTHMIX_QUEUE_GPU', ['queues', 'gpu'], 'string'],
+  ['SYNTHMIX_CPU_CONCURRENCY', ['workers', 'cpuConcurrency'], 'int'],
+  ['SYNTHMIX_GPU_CONCURRENCY', ['workers', 'gpuConcurrency'], 'int'],
+  ['SYNTHMIX_STORE', ['storage', 'kind'], 'string'],
+  ['SYNTHMIX_STORE_DIR', ['storage', 'dir'], 'string'],
+  ['SYNTHMIX_S3_BUCKET', ['storage', 'bucket'], 'string'],
+  ['SYNTHMIX_S3_PREFIX', ['storage', 'prefix'], 'string'],
+  ['SYNTHMIX_S3_ENDPOINT', ['storage', 'endpoint'], 'string'],
+  ['SYNTHMIX_S3_REGION', ['storage', 'region'], 'string'],
+  ['SYNTHMIX_ENGINE_PYTHON', ['engine', 'python'], 'string'],
+  ['SYNTHMIX_ENGINE_CACHE', ['engine', 'cacheDir'], 'string'],
+  ['SYNTHMIX_ENGINE_WORKDIR', ['engine', 'workDir'], 'string'],
+  ['SYNTHMIX_ENGINE_THREADS', ['engine', 'threads'], 'int'],
+];
+
+function parseEnvValue(name: string, raw: string, kind: 'string' | 'int' | 'bool'): unknown {
+  if (kind === 'string') return raw;
+  if (kind === 'int') {
+    if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError([`${name}: must be an integer, got "${raw}"`]);
+    return Number(raw);
+  }
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError([`${name}: must be true or false, got "${raw}"`]);
+}
+
+function setPath(target: Record<string, unknown>, keys: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const child = node[key];
+    if (typeof child !== 'object' || child === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]] = value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const where = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    return `${where}: ${issue.message}`;
+  });
+}
+
+function resolvePaths(config: SynthmixConfig): SynthmixConfig {
+  const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(projectRoot, p));
+  return {
+    ...config,
+    stateDir: abs(config.stateDir),
+    storage: config.storage.kind === 'local' ? { ...config.storage, dir: abs(config.storage.dir) } : config.storage,
+    engine: {
+      ...config.engine,
+      python: config.engine.python.includes('/') ? abs(config.engine.python) : config.engine.python,
+      cacheDir: abs(config.engine.cacheDir),
+      workDir: abs(config.engine.workDir),
+    },
+  };
+}
+
+export interface LoadConfigOptions {
+  env?: Env;
+  /** Values layered over the defaults, before the environment (e.g. from a JSON file or a test). */
+  overrides?: Record<string, unknown>;
+}
+
+/**
+ * Load and validate the configuration: defaults ← SYNTHMIX_CONFIG JSON file ← overrides ← env.
+ * Throws ConfigError naming every offending field.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): SynthmixConfig {
+  const env = options.env ?? process.env;
+  const raw: Record<string, unknown> = structuredClone(defaults) as Record<string, unknown>;
+  const layers: Record<string, unknown>[] = [];
+  const file = env.SYNTHMIX_CONFIG;
+  if (file) {
+    try {
+      layers.push(JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>);
+    } catch (error) {
+      throw new ConfigError([`SYNTHMIX_CONFIG (${file}): cannot read JSON: ${(error as Error).message}`]);
+    }
+  }
+  if (options.overrides) layers.push(options.overrides);
+  for (const layer of layers) mergeInto(raw, layer);
+  for (const [name, keys, kind] of envOverrides) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(raw, keys, parseEnvValue(name, value, kind));
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error));
+  return deepFreeze(resolvePaths(parsed.data));
+}
+
+function mergeInto(target: Record<string, unknown>, layer: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(layer)) {
+    const existing = target[key];
+    if (typeof value === 'object' && value !== null && !Array.isArray(value) && typeof existing === 'object' && existing !== null) {
+      mergeInto(existing as Record<string, unknown>, value as Record<string, unknown>);
+    } else {
+      target[key] = value;
+    }
+  }
+}
+
+/** Secrets: read from the environment at the point of use, never stored in config, history or logs. */
+export const secrets = {
+  temporalApiKey: (env: Env = process.env) => env.TEMPORAL_API_KEY || undefined,
+  replicateToken: (env: Env = process.env) => env.REPLICATE_API_TOKEN || undefined,
+};

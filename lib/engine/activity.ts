@@ -1,0 +1,26 @@
+import { Context } from '@temporalio/activity';
+import type { ArtifactStore } from '../store/types.js';
+import type { SynthmixConfig } from '../../temporal.config.js';
+import type { EngineHeartbeat } from './events.js';
+import { EngineRunner, type ActivityHooks, type EngineRequest, type EngineResult } from './runner.js';
+
+/** The hooks of the current Temporal activity: heartbeats, its last heartbeat, its cancellation. */
+export function currentActivityHooks(): ActivityHooks {
+  const context = Context.current();
+  const info = context.info;
+  return {
+    heartbeat: (details: EngineHeartbeat) => context.heartbeat(details),
+    lastHeartbeat: () => info.heartbeatDetails as EngineHeartbeat | undefined,
+    cancellation: context.cancellationSignal,
+    attemptId: `${info.workflowExecution?.workflowId ?? "standalone"}-${info.activityId}-a${info.attempt}`,
+  };
+}
+
+/** Run an engine command from inside an activity (the usual way gpu activities use the engine). */
+export function runEngine(
+  store: ArtifactStore,
+  engine: SynthmixConfig['engine'],
+  request: EngineRequest,
+): Promise<EngineResult> {
+  return new EngineRunner(store, engine).run(request, currentActivityHooks());
+}

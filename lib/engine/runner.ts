@@ -1,0 +1,177 @@
+import { mkdir, readdir, rm, stat, symlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { ArtifactStore, ObjectInfo } from '../store/types.js';
+import type { SynthmixConfig } from '../../temporal.config.js';
+import type { ArtifactEvent, EngineHeartbeat, ProgressEvent } from './events.js';
+import { runEngineProcess } from './process.js';
+
+/** An engine input: an object of the store, every object under a store prefix, or a local path. */
+export type EngineInput = { key: string } | { prefix: string } | { localPath: string };
+
+export interface EngineRequest {
+  command: string;
+  params: Record<string, unknown>;
+  inputs?: Record<string, EngineInput>;
+  /**
+   * Where this step keeps its checkpoint in the store. Derive it from the step's input hash: then
+   * a retried attempt, on any worker, finds the checkpoint even if its heartbeat was lost.
+   */
+  checkpointKey?: string;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Each artifact event (e.g. one generated image) is handed over as soon as the engine writes it. */
+  onArtifact?: (event: ArtifactEvent, localPath: string) => Promise<void>;
+}
+
+export interface EngineResult {
+  /** Output name → absolute local path (file or directory) under the attempt's work dir. */
+  outputs: Record<string, string>;
+  summary: Record<string, unknown>;
+  workDir: string;
+  /** The checkpoint this attempt resumed from, if any (observable in tests and logs). */
+  resumedFrom?: string;
+  /** Delete the attempt's work dir once outputs are uploaded. */
+  cleanup(): Promise<void>;
+}
+
+/** How the runner talks to its activity: heartbeats out, cancellation and last heartbeat in. */
+export interface ActivityHooks {
+  heartbeat(details: EngineHeartbeat): void;
+  lastHeartbeat(): EngineHeartbeat | undefined;
+  cancellation: AbortSignal;
+  /** Identifies the attempt's work dir (e.g. activity id + attempt). */
+  attemptId: string;
+}
+
+export class EngineRunner {
+  constructor(
+    private readonly store: ArtifactStore,
+    private readonly config: SynthmixConfig['engine'],
+  ) {}
+
+  /** Fetch a store object into the shared cache (by sha256) and return the cached path. */
+  async fetchToCache(key: string, known?: ObjectInfo): Promise<string> {
+    const info = known ?? (await this.store.stat(key));
+    if (!info) throw ApplicationFailure.nonRetryable(`engine input not found in the store: ${key}`, 'NotFound');
+    const cached = path.join(this.config.cacheDir, 'sha256', info.sha256.slice(0, 2), info.sha256);
+    const present = await stat(cached).catch(() => undefined);
+    if (present && present.size === info.size) return cached;
+    await mkdir(path.dirname(cached), { recursive: true });
+    // getToFile verifies the sha256 before an atomic rename into place.
+    await this.store.getToFile(key, cached);
+    return cached;
+  }
+
+  private async materialize(name: string, input: EngineInput, inputsDir: string): Promise<string> {
+    if ('localPath' in input) return input.localPath;
+    if ('key' in input) return this.fetchToCache(input.key);
+    const prefix = input.prefix.endsWith('/') ? input.prefix : `${input.prefix}/`;
+    const objects = await this.store.list(prefix);
+    if (objects.length === 0) {
+      throw ApplicationFailure.nonRetryable(`engine input '${name}': nothing in the store under ${prefix}`, 'NotFound');
+    }
+    const dir = path.join(inputsDir, name);
+    for (const object of objects) {
+      const cached = await this.fetchToCache(object.key, object);
+      const target = path.join(dir, object.key.slice(prefix.length));
+      await mkdir(path.dirname(target), { recursive: true });
+      await symlink(cached, target);
+    }
+    return dir;
+  }
+
+  /** Run one engine command as (part of) an activity attempt. */
+  async run(request: EngineRequest, hooks: ActivityHooks): Promise<EngineResult> {
+    const workDir = path.join(this.config.workDir, `${safeSegment(hooks.attemptId)}-${randomUUID().slice(0, 8)}`);
+    await mkdir(workDir, { recursive: true });
+    const cleanup = () => rm(workDir, { recursive: true, force: true });
+    try {
+      const inputs: Record<string, string> = {};
+      for (const [name, input] of Object.entries(request.inputs ?? {})) {
+        inputs[name] = await this.materialize(name, input, path.join(workDir, 'inputs'));
+      }
+      const resumedFrom = await this.findCheckpoint(request, hooks);
+      let resumeFrom: string | null = null;
+      if (resumedFrom) {
+        resumeFrom = path.join(workDir, 'resume.ckpt');
+        await this.store.getToFile(resumedFrom, resumeFrom);
+      }
+      let heartbeat: EngineHeartbeat = { ...(hooks.lastHeartbeat() ?? {}), ...(resumedFrom ? { checkpointKey: resumedFrom } : {}) };
+      const outcome = await runEngineProcess({
+        python: this.config.python,
+        command: request.command,
+        spec: { workDir, resumeFrom, params: request.params, inputs },
+        threads: this.config.threads,
+        signal: hooks.cancellation,
+        onEvent: async (event) => {
+          if (event.event === 'progress') {
+            heartbeat = { ...heartbeat, progress: event };
+            hooks.heartbeat(heartbeat);
+            request.onProgress?.(event);
+          } else if (event.event === 'checkpoint' && request.checkpointKey) {
+            await this.store.putFile(request.checkpointKey, resolveIn(workDir, event.path));
+            heartbeat = { ...heartbeat, checkpointKey: request.checkpointKey, checkpointStep: event.step };
+            hooks.heartbeat(heartbeat);
+          } else if (event.event === 'artifact') {
+            await request.onArtifact?.(event, resolveIn(workDir, event.path));
+            hooks.heartbeat(heartbeat);
+          }
+        },
+      });
+      switch (outcome.kind) {
+        case 'ok': {
+          const outputs: Record<string, string> = {};
+          for (const [name, rel] of Object.entries(outcome.result.outputs)) outputs[name] = resolveIn(workDir, rel);
+          return { outputs, summary: outcome.result.summary, workDir, resumedFrom, cleanup };
+        }
+        case 'permanent':
+          throw ApplicationFailure.create({
+            message: `engine ${request.command}: ${outcome.message}`,
+            type: 'EnginePermanentError',
+            nonRetryable: true,
+            details: [{ stderrTail: outcome.stderrTail.slice(-1000) }],
+          });
+        case 'transient':
+          throw ApplicationFailure.retryable(`engine ${request.command}: ${outcome.message}`, 'EngineTransientError', {
+            stderrTail: outcome.stderrTail.slice(-1000),
+          });
+        case 'preempted':
+          if (outcome.aborted && hooks.cancellation.aborted) throw new CancelledFailure(`engine ${request.command} cancelled`);
+          throw ApplicationFailure.retryable(`engine ${request.command} was preempted (SIGTERM); it checkpointed`, 'EnginePreempted');
+        case 'crashed':
+          throw ApplicationFailure.retryable(`${outcome.message}\n${outcome.stderrTail.slice(-1000)}`, 'EngineCrashed');
+      }
+    } catch (error) {
+      await cleanup();
+      throw error;
+    }
+  }
+
+  private async findCheckpoint(request: EngineRequest, hooks: ActivityHooks): Promise<string | undefined> {
+    const fromHeartbeat = hooks.lastHeartbeat()?.checkpointKey;
+    if (fromHeartbeat && (await this.store.exists(fromHeartbeat))) return fromHeartbeat;
+    if (request.checkpointKey && (await this.store.exists(request.checkpointKey))) return request.checkpointKey;
+    return undefined;
+  }
+}
+
+function resolveIn(workDir: string, p: string): string {
+  return path.isAbsolute(p) ? p : path.join(workDir, p);
+}
+
+function safeSegment(value: string): string {
+  return value.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || 'attempt';
+}
+
+/** Upload a local output (file or directory, recursively) under `key`; returns what was written. */
+export async function uploadOutput(store: ArtifactStore, localPath: string, key: string): Promise<ObjectInfo[]> {
+  const info = await stat(localPath);
+  if (!info.isDirectory()) return [await store.putFile(key, localPath)];
+  const written: ObjectInfo[] = [];
+  const entries = (await readdir(localPath, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+  for (const entry of entries) {
+    written.push(...(await uploadOutput(store, path.join(localPath, entry.name), `${key}/${entry.name}`)));
+  }
+  return written;
+}

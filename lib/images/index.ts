@@ -1,0 +1,3 @@
+export * from './format.js';
+export * from './png.js';
+export * from './normalize.js';

@@ -1,0 +1,475 @@
+/**
+ * The local directory store (the embedded default).
+ *
+ * Layout under the root directory:
+ *   blobs/<sha[0..2]>/<sha256>   the bytes, content-addressed, immutable once renamed into place
+ *   objects/<key>                a small pointer file: {"v":1,"sha256":…,"size":…,"contentType"?:…}
+ *   tmp/                         temp files (same filesystem, so rename is atomic)
+ *
+ * A write stores the bytes as a blob first (temp file + fsync + rename + fsync of the directory), then
+ * replaces the pointer atomically the same way. A reader reads the pointer once and then opens the blob
+ * that pointer names, so it always verifies bytes against the sha256 recorded with them: it sees the old
+ * object or the new one, never new meta against old bytes. Equal bytes share one blob (dedup).
+ * Blobs no longer referenced by any pointer are not removed (no garbage collection yet).
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat as fsStat, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { dirname, join, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pipeline as pipelineCallback } from 'node:stream';
+import { BadInputError, CorruptObjectError, NotFoundError, StoreUnavailableError, SynthmixError } from '../errors.js';
+import { isSha256Hex, sha256Hex, stableStringify } from '../hash.js';
+import {
+  assertBody,
+  assertSafeExtension,
+  assertSafeKey,
+  assertSafePrefix,
+  bodyBytes,
+  contentKey,
+  HashingTransform,
+  sizeMismatch,
+  sortInfos,
+  tempSuffix,
+  VerifyingTransform,
+} from './common.js';
+import type { ArtifactStore, Body, ObjectInfo, PutOptions } from './types.js';
+
+interface Pointer {
+  readonly v: 1;
+  readonly sha256: string;
+  readonly size: number;
+  readonly contentType?: string;
+}
+
+/** Errors that mean "the disk/mount is in trouble", worth retrying later. */
+const TRANSIENT_CODES = new Set(['EIO', 'ESTALE', 'ENOTCONN', 'ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'ETIMEDOUT', 'EHOSTDOWN']);
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+const STALE_TEMP_MS = 24 * 3600 * 1000;
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function unlinkQuiet(path: string): Promise<void> {
+  await unlink(path).catch(() => undefined);
+}
+
+export interface LocalStore extends ArtifactStore {
+  /** The absolute root directory. */
+  readonly rootDir: string;
+  /** Where the bytes of a recorded object live (for tests and tools; never write there). */
+  blobPath(sha256: string): string;
+}
+
+export function createLocalStore(rootDir: string): LocalStore {
+  if (typeof rootDir !== 'string' || rootDir === '') throw new BadInputError('local store: root directory is empty');
+  const root = resolve(rootDir);
+  const objectsDir = join(root, 'objects');
+  const blobsDir = join(root, 'blobs');
+  const tmpDir = join(root, 'tmp');
+  const description = `local:${root}`;
+  let tmpReady: Promise<void> | undefined;
+
+  const blobPath = (sha: string): string => join(blobsDir, sha.slice(0, 2), sha);
+  const objectPath = (key: string): string => join(objectsDir, ...key.split('/'));
+
+  function mapError(error: unknown, op: string, key: string): unknown {
+    if (error instanceof SynthmixError) return error;
+    const code = errorCode(error);
+    if (code && TRANSIENT_CODES.has(code)) {
+      return new StoreUnavailableError(description, `${op} ${key}: ${code} ${(error as Error).message}`);
+    }
+    return error;
+  }
+
+  async function guard<T>(op: string, key: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw mapError(error, op, key);
+    }
+  }
+
+  /** Create tmp/ once per store and sweep temp files that a crashed writer left behind. */
+  function ensureTmp(): Promise<void> {
+    tmpReady ??= (async () => {
+      await mkdir(tmpDir, { recursive: true });
+      const now = Date.now();
+      const names = await readdir(tmpDir).catch(() => [] as string[]);
+      for (const name of names) {
+        const path = join(tmpDir, name);
+        const info = await fsStat(path).catch(() => undefined);
+        if (info && now - info.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true, recursive: true }).catch(() => undefined);
+      }
+    })().catch((error: unknown) => {
+      tmpReady = undefined;
+      throw error;
+    });
+    return tmpReady;
+  }
+
+  async function newTempPath(): Promise<string> {
+    await ensureTmp();
+    return join(tmpDir, `${tempSuffix()}.tmp`);
+  }
+
+  /** Write bytes to a fresh temp file and fsync it. */
+  async function writeTemp(bytes: Buffer): Promise<string> {
+    const tmp = await newTempPath();
+    const handle = await open(tmp, 'wx');
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await unlinkQuiet(tmp);
+      throw error;
+    }
+    await handle.close();
+    return tmp;
+  }
+
+  /** Stream a body into a fresh temp file (fsynced), hashing it on the way. */
+  async function streamToTemp(source: Readable): Promise<{ tmp: string; sha256: string; size: number }> {
+    const tmp = await newTempPath();
+    const handle = await open(tmp, 'wx');
+    const hasher = new HashingTransform();
+    try {
+      await pipeline(source, hasher, handle.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }));
+      await handle.sync();
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await unlinkQuiet(tmp);
+      throw error;
+    }
+    await handle.close();
+    return { tmp, ...hasher.result() };
+  }
+
+  /** Rename an fsynced temp file into place as the blob for `sha`, and make the rename durable. */
+  async function installBlob(tmp: string, sha: string): Promise<void> {
+    const target = blobPath(sha);
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      await rename(tmp, target);
+      await fsyncDir(dirname(target));
+    } catch (error) {
+      await unlinkQuiet(tmp);
+      throw error;
+    }
+  }
+
+  /** True if the blob for `sha` exists and its bytes hash right (a damaged blob gets rewritten). */
+  async function blobIsGood(sha: string, size: number): Promise<boolean> {
+    const path = blobPath(sha);
+    const info = await fsStat(path).catch(() => undefined);
+    if (!info || !info.isFile() || info.size !== size) return false;
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+    return hash.digest('hex') === sha;
+  }
+
+  /** Atomically point `key` at a blob. */
+  async function writePointer(key: string, pointer: Pointer): Promise<void> {
+    const target = objectPath(key);
+    const tmp = await writeTemp(Buffer.from(`${stableStringify(pointer)}\n`, 'utf8'));
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await mkdir(dirname(target), { recursive: true });
+          await rename(tmp, target);
+          break;
+        } catch (error) {
+          const code = errorCode(error);
+          if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') {
+            throw new BadInputError(`store key ${JSON.stringify(key)} conflicts with existing keys below "${key}/" in ${description}`);
+          }
+          if (code === 'ENOTDIR') {
+            throw new BadInputError(`store key ${JSON.stringify(key)} conflicts with an existing key that is a prefix of it in ${description}`);
+          }
+          // ENOENT: a concurrent delete removed an empty parent directory between mkdir and rename.
+          if (code !== 'ENOENT' || attempt >= 5) throw error;
+        }
+      }
+      await fsyncDir(dirname(target));
+    } catch (error) {
+      await unlinkQuiet(tmp);
+      throw error;
+    }
+  }
+
+  /** The pointer of `key`, or undefined if there is no such object. */
+  async function readPointer(key: string): Promise<Pointer | undefined> {
+    let text: string;
+    try {
+      text = await readFile(objectPath(key), 'utf8');
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
+      throw error;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const p = parsed as Partial<Pointer> | undefined;
+    if (!p || p.v !== 1 || !isSha256Hex(p.sha256) || typeof p.size !== 'number' || !Number.isSafeInteger(p.size) || p.size < 0) {
+      throw new CorruptObjectError(key, '(a valid pointer file)', `unreadable pointer ${objectPath(key)}`);
+    }
+    return { v: 1, sha256: p.sha256, size: p.size, ...(p.contentType ? { contentType: p.contentType } : {}) };
+  }
+
+  async function mustReadPointer(key: string): Promise<Pointer> {
+    const pointer = await readPointer(key);
+    if (!pointer) throw new NotFoundError(key, description);
+    return pointer;
+  }
+
+  function pointerFor(sha: string, size: number, options?: PutOptions): Pointer {
+    return { v: 1, sha256: sha, size, ...(options?.contentType ? { contentType: options.contentType } : {}) };
+  }
+
+  async function putBytes(key: string, bytes: Buffer, options: PutOptions | undefined, knownSha?: string): Promise<ObjectInfo> {
+    const sha = knownSha ?? sha256Hex(bytes);
+    if (!(await blobIsGood(sha, bytes.length))) {
+      const tmp = await writeTemp(bytes);
+      await installBlob(tmp, sha);
+    }
+    await writePointer(key, pointerFor(sha, bytes.length, options));
+    return { key, sha256: sha, size: bytes.length };
+  }
+
+  async function putStream(key: string, source: Readable, options: PutOptions | undefined): Promise<ObjectInfo> {
+    const { tmp, sha256, size } = await streamToTemp(source);
+    // Renaming over an existing blob is harmless (same bytes) and repairs a damaged one.
+    await installBlob(tmp, sha256);
+    await writePointer(key, pointerFor(sha256, size, options));
+    return { key, sha256, size };
+  }
+
+  /** Open the blob a pointer names; a missing blob is corruption (the pointer promised it). */
+  async function openBlob(key: string, pointer: Pointer) {
+    try {
+      return await open(blobPath(pointer.sha256), 'r');
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') throw new CorruptObjectError(key, pointer.sha256, `(bytes missing: ${blobPath(pointer.sha256)})`);
+      throw error;
+    }
+  }
+
+  async function get(key: string): Promise<Buffer> {
+    assertSafeKey(key);
+    return guard('get', key, async () => {
+      const pointer = await mustReadPointer(key);
+      const handle = await openBlob(key, pointer);
+      let bytes: Buffer;
+      try {
+        bytes = await handle.readFile();
+      } finally {
+        await handle.close();
+      }
+      const actual = sha256Hex(bytes);
+      if (bytes.length !== pointer.size) throw sizeMismatch(key, { key, ...pointer }, bytes.length, actual);
+      if (actual !== pointer.sha256) throw new CorruptObjectError(key, pointer.sha256, actual);
+      return bytes;
+    });
+  }
+
+  async function getStream(key: string): Promise<Readable> {
+    assertSafeKey(key);
+    return guard('getStream', key, async () => {
+      const pointer = await mustReadPointer(key);
+      const handle = await openBlob(key, pointer);
+      const source = handle.createReadStream({ highWaterMark: 1 << 16 });
+      const verifier = new VerifyingTransform(key, pointer);
+      pipelineCallback(source, verifier, () => undefined);
+      return verifier;
+    });
+  }
+
+  async function getToFile(key: string, localPath: string): Promise<ObjectInfo> {
+    assertSafeKey(key);
+    return guard('getToFile', key, async () => {
+      const pointer = await mustReadPointer(key);
+      const handle = await openBlob(key, pointer);
+      const target = resolve(localPath);
+      await mkdir(dirname(target), { recursive: true });
+      const tmp = `${target}.${tempSuffix()}.part`;
+      const out = await open(tmp, 'wx');
+      try {
+        await pipeline(
+          handle.createReadStream({ highWaterMark: 1 << 20 }),
+          new VerifyingTransform(key, pointer),
+          out.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }),
+        );
+        await out.sync();
+        await out.close();
+        await rename(tmp, target);
+      } catch (error) {
+        await out.close().catch(() => undefined);
+        await unlinkQuiet(tmp);
+        throw error;
+      } finally {
+        await handle.close().catch(() => undefined);
+      }
+      return { key, sha256: pointer.sha256, size: pointer.size };
+    });
+  }
+
+  async function stat(key: string): Promise<ObjectInfo | undefined> {
+    assertSafeKey(key);
+    return guard('stat', key, async () => {
+      const pointer = await readPointer(key);
+      return pointer ? { key, sha256: pointer.sha256, size: pointer.size } : undefined;
+    });
+  }
+
+  async function list(prefix: string): Promise<ObjectInfo[]> {
+    assertSafePrefix(prefix);
+    return guard('list', prefix, async () => {
+      const cut = prefix.lastIndexOf('/');
+      const dirPart = cut < 0 ? '' : prefix.slice(0, cut);
+      const namePrefix = prefix.slice(cut + 1);
+      const keys: string[] = [];
+      const walk = async (dirKey: string, top: boolean): Promise<void> => {
+        const dir = dirKey === '' ? objectsDir : objectPath(dirKey);
+        let entries;
+        try {
+          entries = await readdir(dir, { withFileTypes: true });
+        } catch (error) {
+          const code = errorCode(error);
+          if (code === 'ENOENT' || code === 'ENOTDIR') return;
+          throw error;
+        }
+        for (const entry of entries) {
+          if (top && !entry.name.startsWith(namePrefix)) continue;
+          const childKey = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
+          if (entry.isDirectory()) await walk(childKey, false);
+          else if (entry.isFile()) keys.push(childKey);
+        }
+      };
+      await walk(dirPart, true);
+      const infos: ObjectInfo[] = [];
+      const queue = [...keys];
+      const worker = async (): Promise<void> => {
+        for (let key = queue.pop(); key !== undefined; key = queue.pop()) {
+          const pointer = await readPointer(key);
+          if (pointer) infos.push({ key, sha256: pointer.sha256, size: pointer.size });
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
+      return sortInfos(infos);
+    });
+  }
+
+  async function remove(key: string): Promise<void> {
+    assertSafeKey(key);
+    return guard('delete', key, async () => {
+      const target = objectPath(key);
+      try {
+        await unlink(target);
+      } catch (error) {
+        const code = errorCode(error);
+        if (code === 'ENOENT' || code === 'ENOTDIR') return;
+        if (code === 'EISDIR' || code === 'EPERM') return; // a prefix of other keys, not an object
+        throw error;
+      }
+      await fsyncDir(dirname(target)).catch(() => undefined);
+      // Remove directories left empty, so the name can become an object key again.
+      for (let dir = dirname(target); dir.startsWith(objectsDir + sep); dir = dirname(dir)) {
+        try {
+          await rmdir(dir);
+        } catch {
+          break;
+        }
+      }
+    });
+  }
+
+  const store: LocalStore = {
+    description,
+    rootDir: root,
+    blobPath,
+
+    async put(key: string, body: Body, options?: PutOptions): Promise<ObjectInfo> {
+      assertSafeKey(key);
+      assertBody(key, body);
+      return guard('put', key, async () => {
+        const bytes = bodyBytes(body);
+        return bytes ? putBytes(key, bytes, options) : putStream(key, body as Readable, options);
+      });
+    },
+
+    async putFile(key: string, localPath: string, options?: PutOptions): Promise<ObjectInfo> {
+      assertSafeKey(key);
+      return guard('putFile', key, async () => {
+        const source = createReadStream(localPath, { highWaterMark: 1 << 20 });
+        return putStream(key, source, options);
+      });
+    },
+
+    async putContentAddressed(prefix: string, body: Buffer | Uint8Array, extension = ''): Promise<ObjectInfo> {
+      assertSafeExtension(extension);
+      const bytes = bodyBytes(body);
+      if (!bytes) throw new BadInputError(`putContentAddressed under ${JSON.stringify(prefix)}: body must be a Buffer or Uint8Array`);
+      const sha = sha256Hex(bytes);
+      const key = contentKey(prefix, sha, extension);
+      return guard('putContentAddressed', key, async () => {
+        const existing = await readPointer(key).catch(() => undefined);
+        if (existing && existing.sha256 === sha && existing.size === bytes.length) {
+          // Same bytes already recorded: no write, unless the blob was damaged (then repair the bytes only).
+          if (!(await blobIsGood(sha, bytes.length))) await installBlob(await writeTemp(bytes), sha);
+          return { key, sha256: sha, size: bytes.length };
+        }
+        return putBytes(key, bytes, undefined, sha);
+      });
+    },
+
+    get,
+    getStream,
+    getToFile,
+    stat,
+
+    async exists(key: string): Promise<boolean> {
+      return (await stat(key)) !== undefined;
+    },
+
+    list,
+    delete: remove,
+
+    async putJson(key: string, value: unknown): Promise<ObjectInfo> {
+      assertSafeKey(key);
+      let text: string;
+      try {
+        text = `${stableStringify(value, 2)}\n`;
+      } catch (error) {
+        throw new BadInputError(`putJson ${JSON.stringify(key)}: ${(error as Error).message}`);
+      }
+      return store.put(key, text, { contentType: 'application/json' });
+    },
+
+    async getJson<T>(key: string): Promise<T> {
+      const bytes = await get(key);
+      try {
+        return JSON.parse(bytes.toString('utf8')) as T;
+      } catch (error) {
+        throw new BadInputError(`store object ${JSON.stringify(key)} in ${description} is not valid JSON: ${(error as Error).message}`);
+      }
+    },
+  };
+  return store;
+}

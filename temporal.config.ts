@@ -1,0 +1,97 @@
+/**
+ * synthmix system configuration: where Temporal runs, which task queues, where artifacts live,
+ * how the engine is started. Every field has a default that gives the embedded world (a local
+ * dev server, a local directory store, built-in backends). Environment variables override
+ * (see `envOverrides` in lib/config/load.ts); secrets are read from the environment only and
+ * are never part of this object.
+ */
+import { z } from 'zod';
+
+const nonEmpty = z.string().trim().min(1, 'must not be empty');
+
+export const temporalSchema = z
+  .object({
+    /** `embedded`: synthmix starts the dev server itself; `external`: connect to `address`. */
+    mode: z.enum(['embedded', 'external']).default('embedded'),
+    address: nonEmpty.regex(/^[^\s:]+:\d{1,5}$/, 'must look like host:port').default('127.0.0.1:7233'),
+    namespace: nonEmpty.default('default'),
+    /** TLS for Temporal Cloud or a secured cluster; the API key comes from TEMPORAL_API_KEY. */
+    tls: z
+      .object({
+        enabled: z.boolean().default(false),
+        serverName: z.string().optional(),
+        clientCertPath: z.string().optional(),
+        clientKeyPath: z.string().optional(),
+        serverRootCACertPath: z.string().optional(),
+      })
+      .default({ enabled: false }),
+    /** Web UI base, used to print links to workflows. */
+    uiUrl: z.string().url('must be a URL').optional(),
+  })
+  .strict();
+
+export const queuesSchema = z
+  .object({
+    cpu: nonEmpty.default('synthmix-cpu'),
+    gpu: nonEmpty.default('synthmix-gpu'),
+  })
+  .strict();
+
+export const workersSchema = z
+  .object({
+    /** Concurrent activities on a cpu worker (curate, mix, report). */
+    cpuConcurrency: z.number().int().min(1).max(256).default(2),
+    /** Concurrent activities on a gpu worker: one heavy activity per GPU. */
+    gpuConcurrency: z.number().int().min(1).max(64).default(1),
+    /** Seconds a worker waits for running activities on SIGTERM before they are told to checkpoint. */
+    shutdownGraceSeconds: z.number().min(0).max(3600).default(20),
+  })
+  .strict();
+
+export const storageSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('local'), dir: nonEmpty.default('.synthmix/store') }).strict(),
+  z
+    .object({
+      kind: z.literal('s3'),
+      bucket: nonEmpty.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name'),
+      prefix: z.string().default(''),
+      /** Any S3-compatible endpoint (SeaweedFS, MinIO, ...); unset = AWS. */
+      endpoint: z.string().url('must be a URL').optional(),
+      region: nonEmpty.default('us-east-1'),
+      forcePathStyle: z.boolean().default(true),
+    })
+    .strict(),
+]);
+
+export const engineSchema = z
+  .object({
+    /** Python of the engine venv (made by `npm run setup`). */
+    python: nonEmpty.default('.synthmix/venv/bin/python'),
+    /** Local cache of inputs fetched from the store, by sha256, shared by all activities of a worker. */
+    cacheDir: nonEmpty.default('.synthmix/cache'),
+    /** Scratch space for engine attempts. */
+    workDir: nonEmpty.default('.synthmix/work'),
+    /** Torch threads per engine process (0 = torch default). */
+    threads: z.number().int().min(0).max(512).default(0),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** Where synthmix keeps its own state: the dev server's SQLite file, logs. */
+    stateDir: nonEmpty.default('.synthmix/state'),
+    temporal: temporalSchema.default(temporalSchema.parse({})),
+    queues: queuesSchema.default(queuesSchema.parse({})),
+    workers: workersSchema.default(workersSchema.parse({})),
+    storage: storageSchema.default({ kind: 'local', dir: '.synthmix/store' }),
+    engine: engineSchema.default(engineSchema.parse({})),
+  })
+  .strict();
+
+export type SynthmixConfig = Readonly<z.infer<typeof configSchema>>;
+export type StorageConfig = z.infer<typeof storageSchema>;
+
+/** The defaults: the embedded world. Edit here, or override with env / a JSON file (SYNTHMIX_CONFIG). */
+export const defaults: z.input<typeof configSchema> = {};
+
+export default defaults;

@@ -1,0 +1,79 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../lib/config/load.js';
+
+const cli = path.resolve('cli/synthmix.ts');
+
+function runCli(args: string[], env: Record<string, string>) {
+  return spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 60_000,
+  });
+}
+
+describe('configuration', () => {
+  it('defaults to the embedded world, frozen', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.temporal.mode).toBe('embedded');
+    expect(config.storage.kind).toBe('local');
+    expect(config.queues).toEqual({ cpu: 'synthmix-cpu', gpu: 'synthmix-gpu' });
+    expect(Object.isFrozen(config.temporal)).toBe(true);
+  });
+
+  it('takes overrides from the environment', () => {
+    const config = loadConfig({
+      env: { SYNTHMIX_STORE: 's3', SYNTHMIX_S3_BUCKET: 'runs', SYNTHMIX_S3_ENDPOINT: 'http://127.0.0.1:8333', SYNTHMIX_QUEUE_GPU: 'a100-pool' },
+    });
+    expect(config.storage).toMatchObject({ kind: 's3', bucket: 'runs', endpoint: 'http://127.0.0.1:8333', forcePathStyle: true });
+    expect(config.queues.gpu).toBe('a100-pool');
+  });
+
+  it('never holds secrets', () => {
+    const config = loadConfig({ env: { TEMPORAL_API_KEY: 'tk-secret-1', REPLICATE_API_TOKEN: 'r8_secret' } });
+    expect(JSON.stringify(config)).not.toMatch(/secret/);
+  });
+
+  const invalid: Array<[string, Record<string, string>, RegExp]> = [
+    ['temporal.address', { SYNTHMIX_TEMPORAL_ADDRESS: 'no-port-here' }, /temporal\.address: must look like host:port/],
+    ['temporal.mode', { SYNTHMIX_TEMPORAL_MODE: 'cloudy' }, /temporal\.mode/],
+    ['queues.cpu', { SYNTHMIX_QUEUE_CPU: '   ' }, /queues\.cpu: must not be empty/],
+    ['workers.gpuConcurrency', { SYNTHMIX_GPU_CONCURRENCY: '0' }, /workers\.gpuConcurrency/],
+    ['SYNTHMIX_CPU_CONCURRENCY', { SYNTHMIX_CPU_CONCURRENCY: 'many' }, /SYNTHMIX_CPU_CONCURRENCY: must be an integer/],
+    ['storage.kind', { SYNTHMIX_STORE: 'ftp' }, /storage\.kind/],
+    ['storage.bucket', { SYNTHMIX_STORE: 's3' }, /storage\.bucket/],
+    ['storage.bucket name', { SYNTHMIX_STORE: 's3', SYNTHMIX_S3_BUCKET: 'Bad_Bucket' }, /storage\.bucket: must be a valid S3 bucket name/],
+    ['storage.endpoint', { SYNTHMIX_STORE: 's3', SYNTHMIX_S3_BUCKET: 'runs', SYNTHMIX_S3_ENDPOINT: 'not a url' }, /storage\.endpoint: must be a URL/],
+    ['temporal.tls.enabled', { SYNTHMIX_TEMPORAL_TLS: 'maybe' }, /SYNTHMIX_TEMPORAL_TLS: must be true or false/],
+  ];
+
+  it.each(invalid)('names %s when it is invalid', (_field, env, message) => {
+    expect(() => loadConfig({ env })).toThrow(ConfigError);
+    expect(() => loadConfig({ env })).toThrow(message);
+  });
+
+  it('the CLI exits with code 2 and names the field', () => {
+    const result = runCli(['config'], { SYNTHMIX_TEMPORAL_ADDRESS: 'nope' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/temporal\.address: must look like host:port/);
+  });
+
+  it('the CLI exits with code 2 for a broken SYNTHMIX_CONFIG file', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'synthmix-config-'));
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ workers: { cpuConcurrency: -1 } }));
+    const result = runCli(['config'], { SYNTHMIX_CONFIG: file });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/workers\.cpuConcurrency/);
+  });
+
+  it('the CLI exits with code 2 on bad usage and 0 on --help', () => {
+    expect(runCli(['worker', '--queue', 'tpu'], {}).status).toBe(2);
+    const help = runCli(['--help'], {});
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/worker/);
+  });
+});

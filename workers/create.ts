@@ -1,0 +1,48 @@
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import type { SynthmixConfig } from '../temporal.config.js';
+import type { ArtifactStore } from '../lib/store/types.js';
+import { createCpuActivities, createGpuActivities } from '../activities/index.js';
+import { workflowBundle } from './bundle.js';
+
+export type QueueKind = 'cpu' | 'gpu';
+
+export interface WorkerSetup {
+  config: SynthmixConfig;
+  connection: NativeConnection;
+  store: ArtifactStore;
+  queue: QueueKind;
+  /** Identity shown in Temporal (defaults to the SDK's pid@host). */
+  identity?: string;
+}
+
+/**
+ * A worker for one task queue. The cpu worker also runs workflow tasks (workflows are cheap);
+ * the gpu worker runs one heavy activity per GPU. Running activities are given
+ * `shutdownGraceSeconds` on SIGTERM, then cancelled: the engine checkpoints and the attempt is
+ * retried elsewhere from that checkpoint.
+ */
+export async function createWorker(setup: WorkerSetup): Promise<Worker> {
+  const { config, connection, store, queue } = setup;
+  const deps = { store, config };
+  const common = {
+    connection,
+    namespace: config.temporal.namespace,
+    identity: setup.identity,
+    shutdownGraceTime: `${config.workers.shutdownGraceSeconds} seconds`,
+  } as const;
+  if (queue === 'cpu') {
+    return Worker.create({
+      ...common,
+      taskQueue: config.queues.cpu,
+      workflowBundle: await workflowBundle(),
+      activities: createCpuActivities(deps),
+      maxConcurrentActivityTaskExecutions: config.workers.cpuConcurrency,
+    });
+  }
+  return Worker.create({
+    ...common,
+    taskQueue: config.queues.gpu,
+    activities: createGpuActivities(deps),
+    maxConcurrentActivityTaskExecutions: config.workers.gpuConcurrency,
+  });
+}

@@ -1,0 +1,50 @@
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
+import type { SynthmixConfig } from '../temporal.config.js';
+import type { ArtifactStore } from '../lib/store/types.js';
+import { createStore } from '../lib/store/index.js';
+import { connectClient, connectWorker } from '../lib/temporal/connection.js';
+import { startTemporalDevServer, type DevServer } from '../infra/temporal-dev-server.js';
+import { createWorker } from './create.js';
+
+export interface EmbeddedWorld {
+  config: SynthmixConfig;
+  client: Client;
+  store: ArtifactStore;
+  server?: DevServer;
+}
+
+/**
+ * The embedded world in one process: the dev server (unless the config points at an external
+ * cluster), a cpu and a gpu worker, and a client. `fn` runs while the workers poll; everything is
+ * shut down afterwards, also when `fn` throws.
+ */
+export async function withEmbeddedWorld<T>(config: SynthmixConfig, fn: (world: EmbeddedWorld) => Promise<T>): Promise<T> {
+  let server: DevServer | undefined;
+  let cfg = config;
+  if (config.temporal.mode === 'embedded') {
+    mkdirSync(config.stateDir, { recursive: true });
+    server = await startTemporalDevServer({
+      dbFile: path.join(config.stateDir, 'temporal.sqlite'),
+      namespace: config.temporal.namespace,
+      logFile: path.join(config.stateDir, 'temporal-server.log'),
+    });
+    cfg = { ...config, temporal: { ...config.temporal, address: server.address } };
+  }
+  try {
+    const store = createStore(cfg.storage);
+    const connection = await connectWorker(cfg);
+    const client = await connectClient(cfg);
+    try {
+      const cpu = await createWorker({ config: cfg, connection, store, queue: 'cpu' });
+      const gpu = await createWorker({ config: cfg, connection, store, queue: 'gpu' });
+      return await cpu.runUntil(gpu.runUntil(fn({ config: cfg, client, store, server })));
+    } finally {
+      await client.connection.close();
+      await connection.close();
+    }
+  } finally {
+    await server?.stop();
+  }
+}

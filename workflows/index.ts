@@ -1,0 +1,3 @@
+// Every workflow type the workers serve. Workflow code is deterministic: no I/O, no clock, no
+// randomness except through @temporalio/workflow.
+export { smoke } from './smoke.js';

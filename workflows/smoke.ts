@@ -1,0 +1,27 @@
+import type { Queues } from './queues.js';
+import { cpuActivities, gpuActivities } from './proxies.js';
+import type { DummyTrainInput, DummyTrainResult, EngineInfo } from '../activities/smoke.js';
+
+export interface SmokeInput {
+  queues: Queues;
+  message: string;
+  dummy?: DummyTrainInput;
+  /** Heartbeat timeout for the gpu step; short in fault tests so a dead worker is noticed fast. */
+  heartbeatTimeout?: string;
+}
+
+export interface SmokeResult {
+  stored: { key: string; sha256: string };
+  engine: EngineInfo;
+  dummy?: DummyTrainResult;
+}
+
+/** The foundation's end-to-end check: a cpu step, then gpu steps on the engine. */
+export async function smoke(input: SmokeInput): Promise<SmokeResult> {
+  const cpu = cpuActivities(input.queues);
+  const gpu = gpuActivities(input.queues, input.heartbeatTimeout);
+  const stored = await cpu.storeRoundTrip(input.message);
+  const engine = await gpu.engineInfo();
+  const dummy = input.dummy ? await gpu.dummyTrain(input.dummy) : undefined;
+  return { stored, engine, dummy };
+}
