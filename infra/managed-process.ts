@@ -1,10 +1,12 @@
 /**
  * Shared plumbing for the server launchers: free loopback ports, a child process in its own process
  * group with its output in a log file, readiness polling, and cleanup so no server outlives its parent
- * (exit/signal handlers plus a tiny watchdog that kills the group if the parent dies by SIGKILL).
+ * (exit/signal handlers, plus a watchdog that stops the server and removes the temp files even when the
+ * parent dies by SIGKILL).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -139,25 +141,45 @@ function installHandlers(): void {
 }
 
 /**
- * A shell watchdog, in its own group: when our process dies (even by SIGKILL), it sends SIGTERM to the
- * server's process group, then SIGKILL after a grace period. It is killed when the server stops normally.
+ * A launcher's private runtime directory (pid file, and the default data/log files when the caller
+ * gave none) plus a watchdog: a tiny detached shell that outlives us. When our process is gone (exit,
+ * signal, even SIGKILL) it sends SIGTERM to the server's process group named in the pid file, SIGKILL
+ * after 10 s, then removes the runtime directory. While we live it only sleeps.
  */
-function spawnWatchdog(serverPid: number): ChildProcess | undefined {
-  const script = [
-    `parent=${process.pid}; group=${serverPid}`,
-    'while kill -0 "$parent" 2>/dev/null && kill -0 "$group" 2>/dev/null; do sleep 1; done',
-    'kill -0 "$group" 2>/dev/null || exit 0',
-    'kill -TERM -"$group" 2>/dev/null',
-    'for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$group" 2>/dev/null || exit 0; sleep 1; done',
-    'kill -KILL -"$group" 2>/dev/null',
-  ].join('\n');
-  try {
-    const watchdog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
-    watchdog.on('error', () => undefined);
-    watchdog.unref();
-    return watchdog;
-  } catch {
-    return undefined;
+export class RuntimeDir {
+  readonly dir: string;
+  readonly pidFile: string;
+
+  constructor(prefix: string) {
+    this.dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+    this.pidFile = path.join(this.dir, 'server.pid');
+    const script = [
+      'parent=$1; pidfile=$2; dir=$3',
+      'while kill -0 "$parent" 2>/dev/null; do sleep 1; done',
+      'pid=$(cat "$pidfile" 2>/dev/null)',
+      'if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then',
+      '  kill -TERM -"$pid" 2>/dev/null',
+      '  i=0; while [ $i -lt 10 ] && kill -0 "$pid" 2>/dev/null; do sleep 1; i=$((i+1)); done',
+      '  kill -KILL -"$pid" 2>/dev/null; sleep 0.2',
+      'fi',
+      '[ -f "$dir/cleanup-globs" ] && for f in $(cat "$dir/cleanup-globs"); do rm -f $f; done',
+      'rm -rf "$dir"',
+    ].join('\n');
+    try {
+      const watchdog = spawn('/bin/sh', ['-c', script, 'synthmix-watchdog', String(process.pid), this.pidFile, this.dir], {
+        detached: true,
+        stdio: 'ignore',
+      });
+      watchdog.on('error', () => undefined);
+      watchdog.unref();
+    } catch {
+      // without a watchdog, the exit/signal handlers still stop the server
+    }
+  }
+
+  /** Extra files (shell globs without spaces) the watchdog removes after our process is gone. */
+  cleanupAfterExit(globs: readonly string[]): void {
+    writeFileSync(path.join(this.dir, 'cleanup-globs'), `${globs.join('\n')}\n`);
   }
 }
 
@@ -173,11 +195,12 @@ export interface ManagedProcessOptions {
   logFile: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** The running child's pid is kept here (for the watchdog of a {@link RuntimeDir}). */
+  pidFile?: string;
 }
 
 export class ManagedProcess {
   private child: ChildProcess | undefined;
-  private watchdog: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private logOffset = 0;
@@ -223,8 +246,9 @@ export class ManagedProcess {
       child.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };
         live.delete(this);
-        if (this.watchdog?.pid) killGroup(this.watchdog.pid, 'SIGKILL');
-        this.watchdog = undefined;
+        if (this.options.pidFile && readIfExists(this.options.pidFile) === String(child.pid)) {
+          rmSync(this.options.pidFile, { force: true });
+        }
         resolve();
       });
     });
@@ -237,7 +261,7 @@ export class ManagedProcess {
     });
     child.unref();
     live.add(this);
-    if (child.pid) this.watchdog = spawnWatchdog(child.pid);
+    if (this.options.pidFile && child.pid) writeFileSync(this.options.pidFile, String(child.pid));
   }
 
   /** The tail of what this run (since the last start) wrote to the log. */
@@ -272,7 +296,7 @@ export class ManagedProcess {
     }
   }
 
-  /** Synchronous last-resort cleanup (process exit): SIGTERM the group, the watchdog finishes the job. */
+  /** Synchronous last-resort cleanup (process exit/signal): SIGTERM the group; the watchdog finishes the job. */
   killNowSync(): void {
     if (this.running && this.child?.pid) killGroup(this.child.pid, 'SIGTERM');
   }
@@ -314,15 +338,6 @@ export async function waitUntilReady(
 /** True when this run's log shows a port was taken (worth retrying with new ports). */
 export function portConflict(proc: ManagedProcess): boolean {
   return /address already in use|EADDRINUSE/i.test(proc.logSinceStart(200));
-}
-
-/** Removes a directory we created, best effort. */
-export function removeDir(dir: string): void {
-  try {
-    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-  } catch {
-    // best effort
-  }
 }
 
 /** Reads a file or returns undefined. */

@@ -8,8 +8,7 @@
  * shut down in order); `server -s3` took ~3 s to start and ~17 s to stop (the filer's gRPC graceful stop
  * waits 15 s for the in-process S3 gateway's subscription).
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   CreateBucketCommand,
@@ -18,7 +17,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { ManagedProcess, freePorts, portConflict, removeDir, waitUntilReady } from './managed-process.js';
+import { ManagedProcess, RuntimeDir, freePorts, portConflict, waitUntilReady } from './managed-process.js';
 import { requireTool } from './tools.js';
 
 export interface S3Server {
@@ -41,7 +40,7 @@ export interface S3Server {
 }
 
 export interface SeaweedFSOptions {
-  /** Data directory; default: a fresh temp dir (removed when this process exits). */
+  /** Data directory; default: a fresh temp dir (removed after this process exits). */
   dataDir?: string;
   /** Bucket created (if missing) at start; default `synthmix`. */
   bucket?: string;
@@ -93,7 +92,12 @@ function allPorts(ports: Ports): number[] {
   return [...Object.values(ports), ports.admin + GRPC_OFFSET];
 }
 
-/** SeaweedFS leaves unix sockets named after its ports in /tmp; remove ours once the server is down. */
+/** SeaweedFS leaves unix sockets named after its ports in /tmp (e.g. /tmp/seaweedfs-s3-grpc-PORT.sock). */
+function socketGlobs(ports: Ports): string[] {
+  return allPorts(ports).map((port) => `/tmp/seaweedfs-*-${port}.sock`);
+}
+
+/** Removes our sockets once the server is down. */
 function removeSockets(ports: Ports): void {
   const mine = new Set(allPorts(ports).map(String));
   try {
@@ -113,22 +117,14 @@ export async function startSeaweedFS(options: SeaweedFSOptions = {}): Promise<S3
   const secretAccessKey = options.secretAccessKey ?? 'synthmix-dev-secret';
   const timeoutMs = options.startTimeoutMs ?? 60_000;
 
-  let tempDir: string | undefined;
-  let dataDir: string;
-  if (options.dataDir) {
-    dataDir = path.resolve(options.dataDir);
-  } else {
-    tempDir = mkdtempSync(path.join(os.tmpdir(), 'synthmix-seaweedfs-'));
-    dataDir = path.join(tempDir, 'data');
-  }
+  // Pid file + default files; removed (after the server is stopped) once this process is gone.
+  const runtime = new RuntimeDir('synthmix-seaweedfs-');
+  const dataDir = path.resolve(options.dataDir ?? path.join(runtime.dir, 'data'));
   mkdirSync(dataDir, { recursive: true });
   const logFile = path.resolve(
-    options.logFile ?? (tempDir ? path.join(tempDir, 'weed.log') : path.join(path.dirname(dataDir), `${path.basename(dataDir)}.weed.log`)),
+    options.logFile ??
+      (options.dataDir ? path.join(path.dirname(dataDir), `${path.basename(dataDir)}.weed.log`) : path.join(runtime.dir, 'weed.log')),
   );
-  if (tempDir) {
-    const dir = tempDir;
-    process.once('exit', () => removeDir(dir));
-  }
 
   // Static credentials: one identity with every action (Admin covers bucket creation).
   const configFile = path.join(dataDir, 'synthmix-s3-identities.json');
@@ -206,9 +202,10 @@ export async function startSeaweedFS(options: SeaweedFSOptions = {}): Promise<S3
 
   const launch = async (mayChangePorts: boolean): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
-      const current = new ManagedProcess({ name: 'seaweedfs', command: weed, args: argsFor(ports), logFile, cwd: dataDir });
+      const current = new ManagedProcess({ name: 'seaweedfs', command: weed, args: argsFor(ports), logFile, cwd: dataDir, pidFile: runtime.pidFile });
       proc = current;
       const p = ports;
+      runtime.cleanupAfterExit(socketGlobs(p));
       await current.start();
       try {
         await waitUntilReady(current, () => probe(p), { name: `seaweedfs S3 at ${endpointOf(p)}`, timeoutMs, logFile });

@@ -3,11 +3,9 @@
  * loopback only, on free ports, persisting to a SQLite file, ready when a gRPC DescribeNamespace
  * succeeds. Used by tests, the demo and local development.
  */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { ManagedProcess, freePorts, portConflict, removeDir, waitUntilReady } from './managed-process.js';
+import { ManagedProcess, RuntimeDir, freePorts, portConflict, waitUntilReady } from './managed-process.js';
 import { requireTool } from './tools.js';
 
 export interface DevServer {
@@ -29,7 +27,7 @@ export interface DevServer {
 }
 
 export interface TemporalDevServerOptions {
-  /** SQLite file; default: a fresh temp file (its directory is removed when this process exits). */
+  /** SQLite file; default: a fresh temp file (removed after this process exits). */
   dbFile?: string;
   /** Frontend gRPC port; default: a free port. */
   port?: number;
@@ -45,9 +43,12 @@ export interface TemporalDevServerOptions {
 
 const MAX_PORT_ATTEMPTS = 3;
 
-/** One readiness probe: a fresh connection (no client-side retries) and a DescribeNamespace. */
+/**
+ * One readiness probe: a fresh connection (no client-side retries) and a DescribeNamespace.
+ * `Connection.lazy` so the channel is always closed, even when connecting fails.
+ */
 async function probe(address: string, namespace: string): Promise<void> {
-  const connection = await Connection.connect({ address, connectTimeout: 2000, interceptors: [] });
+  const connection = Connection.lazy({ address, connectTimeout: 2000, interceptors: [] });
   try {
     await connection.withDeadline(Date.now() + 3000, () => connection.workflowService.describeNamespace({ namespace }));
   } finally {
@@ -61,19 +62,10 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
   const ui = options.ui ?? false;
   const timeoutMs = options.startTimeoutMs ?? 60_000;
 
-  let tempDir: string | undefined;
-  let dbFile: string;
-  if (options.dbFile) {
-    dbFile = path.resolve(options.dbFile);
-  } else {
-    tempDir = mkdtempSync(path.join(os.tmpdir(), 'synthmix-temporal-'));
-    dbFile = path.join(tempDir, 'temporal.sqlite');
-  }
-  const logFile = path.resolve(options.logFile ?? (tempDir ? path.join(tempDir, 'server.log') : `${dbFile}.log`));
-  if (tempDir) {
-    const dir = tempDir;
-    process.once('exit', () => removeDir(dir));
-  }
+  // Pid file + default files; removed (after the server is stopped) once this process is gone.
+  const runtime = new RuntimeDir('synthmix-temporal-');
+  const dbFile = path.resolve(options.dbFile ?? path.join(runtime.dir, 'temporal.sqlite'));
+  const logFile = path.resolve(options.logFile ?? (options.dbFile ? `${dbFile}.log` : path.join(runtime.dir, 'server.log')));
 
   interface Ports {
     grpc: number;
@@ -111,7 +103,13 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
 
   const launch = async (mayChangePorts: boolean): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
-      const current = new ManagedProcess({ name: 'temporal dev server', command: temporal, args: argsFor(ports), logFile });
+      const current = new ManagedProcess({
+        name: 'temporal dev server',
+        command: temporal,
+        args: argsFor(ports),
+        logFile,
+        pidFile: runtime.pidFile,
+      });
       proc = current;
       await current.start();
       const address = `127.0.0.1:${ports.grpc}`;

@@ -27,8 +27,12 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
   const common = {
     connection,
     namespace: config.temporal.namespace,
-    identity: setup.identity,
+    ...(setup.identity ? { identity: setup.identity } : {}),
     shutdownGraceTime: `${config.workers.shutdownGraceSeconds} seconds`,
+    // Cancellation reaches an activity only through a heartbeat response: keep the throttle short
+    // so a cancelled sweep stops its engines within seconds, not at 80% of the heartbeat timeout.
+    maxHeartbeatThrottleInterval: '3 seconds',
+    defaultHeartbeatThrottleInterval: '3 seconds',
   } as const;
   if (queue === 'cpu') {
     return Worker.create({

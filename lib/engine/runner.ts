@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ArtifactStore, ObjectInfo } from '../store/types.js';
+import { CorruptObjectError } from '../errors.js';
 import type { SynthmixConfig } from '../../temporal.config.js';
 import type { ArtifactEvent, EngineHeartbeat, ProgressEvent } from './events.js';
 import { runEngineProcess } from './process.js';
@@ -50,16 +51,22 @@ export class EngineRunner {
     private readonly config: SynthmixConfig['engine'],
   ) {}
 
-  /** Fetch a store object into the shared cache (by sha256) and return the cached path. */
-  async fetchToCache(key: string, known?: ObjectInfo): Promise<string> {
-    const info = known ?? (await this.store.stat(key));
-    if (!info) throw ApplicationFailure.nonRetryable(`engine input not found in the store: ${key}`, 'NotFound');
-    const cached = path.join(this.config.cacheDir, 'sha256', info.sha256.slice(0, 2), info.sha256);
-    const present = await stat(cached).catch(() => undefined);
-    if (present && present.size === info.size) return cached;
+  /**
+   * Fetch a store object into the shared cache (named by sha256) and return the cached path.
+   * Cache files are verified when downloaded and renamed into place atomically, so a present file
+   * is a good one. `expectedSha256` (e.g. from a manifest) must match what the store holds.
+   */
+  async fetchToCache(key: string, expectedSha256?: string): Promise<string> {
+    const sha256 = expectedSha256 ?? (await this.store.stat(key))?.sha256;
+    if (!sha256) throw ApplicationFailure.nonRetryable(`engine input not found in the store: ${key}`, 'NotFound');
+    const cached = path.join(this.config.cacheDir, 'sha256', sha256.slice(0, 2), sha256);
+    if (await stat(cached).catch(() => undefined)) return cached;
     await mkdir(path.dirname(cached), { recursive: true });
-    // getToFile verifies the sha256 before an atomic rename into place.
-    await this.store.getToFile(key, cached);
+    const info = await this.store.getToFile(key, cached);
+    if (info.sha256 !== sha256) {
+      await rm(cached, { force: true });
+      throw new CorruptObjectError(key, sha256, info.sha256).toFailure();
+    }
     return cached;
   }
 
@@ -73,7 +80,7 @@ export class EngineRunner {
     }
     const dir = path.join(inputsDir, name);
     for (const object of objects) {
-      const cached = await this.fetchToCache(object.key, object);
+      const cached = await this.fetchToCache(object.key, object.sha256);
       const target = path.join(dir, object.key.slice(prefix.length));
       await mkdir(path.dirname(target), { recursive: true });
       await symlink(cached, target);

@@ -22,7 +22,7 @@ function startsWith(bytes: Uint8Array, prefix: readonly number[], offset = 0): b
 }
 
 function ascii(bytes: Uint8Array, start: number, end: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, Math.max(0, Math.min(end, bytes.length) - start)).toString('latin1');
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1', Math.min(start, bytes.length), Math.min(end, bytes.length));
 }
 
 /** Identify an image format from its magic number. */

@@ -4,6 +4,7 @@
  * `process.env.REPLICATE_API_TOKEN` at the point of use only.
  */
 import { z } from 'zod';
+import { BadInputError } from '../errors.js';
 
 export const DEFAULT_REPLICATE_BASE_URL = 'https://api.replicate.com/v1';
 
@@ -69,19 +70,12 @@ export type ReplicateConfig = z.infer<typeof replicateConfigSchema>;
 export type ReplicateConfigInput = z.input<typeof replicateConfigSchema>;
 export type ReplicateHttpPolicy = z.infer<typeof replicateHttpSchema>;
 
-/** Validate a config (fills defaults). Throws a BadInputError-style message naming the field. */
+/** Validate a config (fills defaults). Throws a BadInputError naming every offending field. */
 export function parseReplicateConfig(input: ReplicateConfigInput | undefined): ReplicateConfig {
   const parsed = replicateConfigSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => `replicate.${issue.path.join('.') || '(root)'}: ${issue.message}`);
-    throw new ReplicateConfigError(issues);
+    throw new BadInputError(`invalid Replicate configuration: ${issues.join('; ')}`);
   }
   return parsed.data;
-}
-
-export class ReplicateConfigError extends Error {
-  constructor(readonly issues: readonly string[]) {
-    super(`invalid Replicate configuration: ${issues.join('; ')}`);
-    this.name = 'ReplicateConfigError';
-  }
 }

@@ -1,6 +1,9 @@
 /** Helpers shared by the store implementations: key rules, body handling, verified streams. */
 import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Transform, type TransformCallback, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { BadInputError, CorruptObjectError } from '../errors.js';
 import type { Body, ObjectInfo } from './types.js';
 
@@ -22,7 +25,7 @@ function keyProblem(key: unknown, what: 'key' | 'prefix'): string | undefined {
   // Control characters are legal in S3 but unsafe in file names and logs.
   if ([...key].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) return `${what} contains a control character`;
   if (key.startsWith('/')) return `${what} is absolute (starts with "/")`;
-  if (/^[A-Za-z]:/.test(key)) return `${what} looks like a Windows drive path`;
+  if (/^[A-Za-z]:(\/|$)/.test(key)) return `${what} looks like a Windows drive path`;
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) return `${what} is longer than ${MAX_KEY_BYTES} bytes`;
   const segments = key.split('/');
   // A prefix may end with "/" (its last segment is then empty and means "everything below").
@@ -153,4 +156,20 @@ export class HashingTransform extends Transform {
   result(): { sha256: string; size: number } {
     return { sha256: this.hash.digest('hex'), size: this.size };
   }
+}
+
+/** fsync a file's data (fsync acts on the file, whichever descriptor it comes through). */
+export async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Write a stream (through optional transforms) to a new file (`wx`: never an existing one), then fsync it. */
+export async function streamToNewFile(path: string, source: Readable, ...transforms: Transform[]): Promise<void> {
+  await pipeline([source, ...transforms, createWriteStream(path, { flags: 'wx', highWaterMark: 1 << 20 })]);
+  await fsyncFile(path);
 }

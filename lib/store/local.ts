@@ -17,7 +17,6 @@ import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat as fsStat, unli
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { pipeline as pipelineCallback } from 'node:stream';
 import { BadInputError, CorruptObjectError, NotFoundError, StoreUnavailableError, SynthmixError } from '../errors.js';
 import { isSha256Hex, sha256Hex, stableStringify } from '../hash.js';
@@ -31,6 +30,7 @@ import {
   HashingTransform,
   sizeMismatch,
   sortInfos,
+  streamToNewFile,
   tempSuffix,
   VerifyingTransform,
 } from './common.js';
@@ -144,17 +144,13 @@ export function createLocalStore(rootDir: string): LocalStore {
   /** Stream a body into a fresh temp file (fsynced), hashing it on the way. */
   async function streamToTemp(source: Readable): Promise<{ tmp: string; sha256: string; size: number }> {
     const tmp = await newTempPath();
-    const handle = await open(tmp, 'wx');
     const hasher = new HashingTransform();
     try {
-      await pipeline(source, hasher, handle.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }));
-      await handle.sync();
+      await streamToNewFile(tmp, source, hasher);
     } catch (error) {
-      await handle.close().catch(() => undefined);
       await unlinkQuiet(tmp);
       throw error;
     }
-    await handle.close();
     return { tmp, ...hasher.result() };
   }
 
@@ -294,7 +290,7 @@ export function createLocalStore(rootDir: string): LocalStore {
     return guard('getStream', key, async () => {
       const pointer = await mustReadPointer(key);
       const handle = await openBlob(key, pointer);
-      const source = handle.createReadStream({ highWaterMark: 1 << 16 });
+      const source = handle.createReadStream({ highWaterMark: 1 << 18 });
       const verifier = new VerifyingTransform(key, pointer);
       pipelineCallback(source, verifier, () => undefined);
       return verifier;
@@ -305,22 +301,14 @@ export function createLocalStore(rootDir: string): LocalStore {
     assertSafeKey(key);
     return guard('getToFile', key, async () => {
       const pointer = await mustReadPointer(key);
-      const handle = await openBlob(key, pointer);
       const target = resolve(localPath);
       await mkdir(dirname(target), { recursive: true });
+      const handle = await openBlob(key, pointer);
       const tmp = `${target}.${tempSuffix()}.part`;
-      const out = await open(tmp, 'wx');
       try {
-        await pipeline(
-          handle.createReadStream({ highWaterMark: 1 << 20 }),
-          new VerifyingTransform(key, pointer),
-          out.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }),
-        );
-        await out.sync();
-        await out.close();
+        await streamToNewFile(tmp, handle.createReadStream({ highWaterMark: 1 << 20 }), new VerifyingTransform(key, pointer));
         await rename(tmp, target);
       } catch (error) {
-        await out.close().catch(() => undefined);
         await unlinkQuiet(tmp);
         throw error;
       } finally {

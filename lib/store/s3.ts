@@ -9,7 +9,7 @@
  * files go up as multipart uploads (@aws-sdk/lib-storage) with bounded memory.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -36,6 +36,7 @@ import {
   HashingTransform,
   sizeMismatch,
   sortInfos,
+  streamToNewFile,
   tempSuffix,
   VerifyingTransform,
 } from './common.js';
@@ -289,6 +290,7 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     const path = join(dir, 'body');
     const hasher = new HashingTransform();
     try {
+      // A private scratch copy: no fsync needed.
       await pipeline(source, hasher, createWriteStream(path, { flags: 'wx', highWaterMark: 1 << 20 }));
     } catch (error) {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
@@ -422,17 +424,11 @@ export function createS3Store(options: S3StoreOptions): S3Store {
         await mkdir(dirname(target), { recursive: true });
         const { stream, info } = await verifiedStream(key, 'getToFile');
         const tmp = `${target}.${tempSuffix()}.part`;
-        const out = await open(tmp, 'wx').catch((error: unknown) => {
-          stream.destroy();
-          throw error;
-        });
         try {
-          await pipeline(stream, out.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 }));
-          await out.sync();
-          await out.close();
+          await streamToNewFile(tmp, stream);
           await rename(tmp, target);
         } catch (error) {
-          await out.close().catch(() => undefined);
+          stream.destroy();
           await unlink(tmp).catch(() => undefined);
           throw error;
         }

@@ -19,18 +19,19 @@ from ..protocol import PermanentError, Preemption, Spec, atomic_write, progress,
 def run(spec: Spec, preemption: Preemption) -> None:  # noqa: ARG001 - one short pass, nothing to resume
     from ..classifier.data import load_dataset
     from ..classifier.evaluate import evaluation_report
+    from ..classifier.params import int_param, str_param
     from ..classifier.resnet import build_resnet18, load_exact, read_state_dict, resolve_stem
     from ..classifier.train import configure_runtime, predict, select_device
 
-    num_classes = int(spec.param("numClasses"))
-    width = int(spec.param("width", 64))
-    image_size = int(spec.param("imageSize"))
-    stem = resolve_stem(str(spec.param("stem", "auto")), image_size)
-    batch_size = int(spec.param("batchSize", 64))
+    num_classes = int_param(spec, "numClasses")
+    width = int_param(spec, "width", 64)
+    image_size = int_param(spec, "imageSize")
+    stem = resolve_stem(str_param(spec, "stem", "auto"), image_size)
+    batch_size = int_param(spec, "batchSize", 64)
     if batch_size < 1:
         raise PermanentError(f"param batchSize must be positive, got {batch_size}")
-    device = select_device(spec.param("device", "auto"))
-    configure_runtime(True, spec.param("threads", None))
+    device = select_device(str_param(spec, "device", "auto"))
+    configure_runtime(True, int_param(spec, "threads", None))
 
     test = load_dataset(spec.input("test"), image_size, os.path.join(spec.work_dir, "cache"))
     if len(test.classes) != num_classes:

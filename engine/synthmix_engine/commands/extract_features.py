@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -48,16 +49,21 @@ def _read_manifest(path: str) -> list[dict[str, Any]]:
         raise PermanentError(f"image manifest {path} lacks an 'items' list")
     if not items:
         raise PermanentError(f"image manifest {path} has no items: nothing to extract")
+    base = os.path.dirname(os.path.abspath(path))
+    resolved = []
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
             raise PermanentError(f"image manifest {path}: item {i} lacks a 'path'")
-    return items
+        # relative paths are relative to the manifest (as classifier/data.py reads them)
+        file = item["path"] if os.path.isabs(item["path"]) else os.path.join(base, item["path"])
+        resolved.append({**item, "file": file})
+    return resolved
 
 
 def _load_image(item: dict[str, Any], index: int) -> tuple[np.ndarray, str]:
     from PIL import Image
 
-    path = item["path"]
+    path = item["file"]
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -65,8 +71,8 @@ def _load_image(item: dict[str, Any], index: int) -> tuple[np.ndarray, str]:
         raise PermanentError(f"image {index} ({path}): cannot read: {error}") from error
     sha = hashlib.sha256(data).hexdigest()
     expected = item.get("sha256")
-    if expected and expected != sha:
-        raise PermanentError(f"image {index} ({path}): sha256 {sha} differs from the manifest's {expected}")
+    if expected and str(expected).lower() != sha:
+        raise PermanentError(f"image {index} ({path}): sha256 {sha} differs from the manifest's {expected} (corrupted or changed file)")
     try:
         with Image.open(io.BytesIO(data)) as image:
             array = np.asarray(image.convert("RGB"), dtype=np.uint8)
@@ -88,7 +94,7 @@ def _batch_tensor(arrays: list[np.ndarray], items: list[dict[str, Any]], start: 
         for offset, t in enumerate(tensors):
             if tuple(t.shape[1:]) != first:
                 raise PermanentError(
-                    f"image {start + offset} ({items[start + offset]['path']}) is {t.shape[2]}×{t.shape[1]}, "
+                    f"image {start + offset} ({items[start + offset]['file']}) is {t.shape[2]}×{t.shape[1]}, "
                     f"other images of the set are {first[1]}×{first[0]}: this extractor needs one size"
                 )
     # Inception: resizing each image to 299×299 first is what the batched resize does per sample.
@@ -102,8 +108,8 @@ def _batch_tensor(arrays: list[np.ndarray], items: list[dict[str, Any]], start: 
 def _fingerprint(items: list[dict[str, Any]], extractor_id: str, weights_sha: str, batch_size: int) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps([extractor_id, weights_sha, batch_size]).encode())
-    for item in items:
-        digest.update(json.dumps([item["path"], item.get("sha256")]).encode())
+    for item in items:  # content hashes, not local paths: a retry may fetch to another cache dir
+        digest.update(json.dumps(item.get("sha256") or item["path"]).encode())
     return digest.hexdigest()
 
 
@@ -130,12 +136,14 @@ def _load_checkpoint(path: str) -> tuple[np.ndarray, dict[str, Any]]:
 
 
 def run(spec: Spec, preemption: Preemption) -> None:
-    import torch
-
-    from ..fid.extractors import load_extractor, resolve_device
+    from ..fid.extractors import EXTRACTORS, load_extractor, resolve_device
 
     items = _read_manifest(spec.input("images"))
     name = spec.param("extractor")
+    if name not in EXTRACTORS:
+        raise PermanentError(f"param 'extractor': unknown extractor '{name}' (known: {sorted(EXTRACTORS)})")
+    import torch
+
     batch_size = int(spec.param("batchSize", 50))
     every = int(spec.param("checkpointEvery", 20))
     if batch_size < 1 or every < 1:

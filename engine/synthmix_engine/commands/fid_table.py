@@ -80,7 +80,8 @@ def run(spec: Spec, preemption: Preemption) -> None:
     base = os.path.dirname(os.path.abspath(groups_path))
     eps = float(spec.param("eps", 1e-6))
     chunk = int(spec.param("chunkRows", 4096))
-    device = resolve_device(spec.param("device", "auto"))
+    device_param = spec.param("device", "auto")
+    device: Any = None  # resolved (torch imported) only when KID runs
 
     extractor = doc.get("extractor")
     if not (isinstance(extractor, dict) and isinstance(extractor.get("id"), str)
@@ -185,6 +186,8 @@ def run(spec: Spec, preemption: Preemption) -> None:
             "weightsSha256": ext_sha,
         }
         if kid_conf is not None:
+            if device is None:
+                device = resolve_device(device_param)
             kr = kernel_inception_distance(
                 sets[ref], sets[cand], kid_conf["subsets"], kid_conf["subsetSize"], kid_conf["seed"],
                 str(device), (f"'{ref}' ({name})", f"'{cand}' ({name})"),

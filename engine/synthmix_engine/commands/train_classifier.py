@@ -42,44 +42,39 @@ def _sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def _bool(value: object, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise PermanentError(f"param {name} must be true or false, got {value!r}")
-
-
 def run(spec: Spec, preemption: Preemption) -> None:
     import torch
 
     from ..classifier.data import load_dataset
+    from ..classifier.params import bool_param, float_param, int_param, str_param
     from ..classifier.resnet import read_state_dict, resolve_stem
     from ..classifier.train import TrainConfig, Trainer, configure_runtime, read_checkpoint, select_device
 
-    image_size = int(spec.param("imageSize"))
+    image_size = int_param(spec, "imageSize")
     cfg = TrainConfig(
-        mode=str(spec.param("mode")),
-        num_classes=int(spec.param("numClasses")),
-        width=int(spec.param("width", 64)),
-        stem=resolve_stem(str(spec.param("stem", "auto")), image_size),
+        mode=str_param(spec, "mode"),
+        num_classes=int_param(spec, "numClasses"),
+        width=int_param(spec, "width", 64),
+        stem=resolve_stem(str_param(spec, "stem", "auto"), image_size),
         image_size=image_size,
-        epochs=int(spec.param("epochs")),
-        batch_size=int(spec.param("batchSize", 32)),
-        lr=float(spec.param("lr", 0.001)),
-        momentum=float(spec.param("momentum", 0.9)),
-        weight_decay=float(spec.param("weightDecay", 0.0)),
-        lr_schedule=str(spec.param("lrSchedule", "none") or "none"),
-        lr_step_epochs=int(spec.param("lrStepEpochs", 0) or 0),
-        lr_gamma=float(spec.param("lrGamma", 0.1)),
-        seed=int(spec.param("seed", 0)),
+        epochs=int_param(spec, "epochs"),
+        batch_size=int_param(spec, "batchSize", 32),
+        lr=float_param(spec, "lr", 0.001),
+        momentum=float_param(spec, "momentum", 0.9),
+        weight_decay=float_param(spec, "weightDecay", 0.0),
+        lr_schedule=str_param(spec, "lrSchedule", "none"),
+        lr_step_epochs=int_param(spec, "lrStepEpochs", 0),
+        lr_gamma=float_param(spec, "lrGamma", 0.1),
+        seed=int_param(spec, "seed", 0),
         rand_augment=spec.param("randAugment", None),
-        deterministic=_bool(spec.param("deterministic", True), "deterministic"),
+        deterministic=bool_param(spec, "deterministic", True),
     )
     cfg.validate()
-    every = int(spec.param("checkpointEvery", 1))
+    every = int_param(spec, "checkpointEvery", 1)
     if every < 1:
         raise PermanentError(f"param checkpointEvery must be a positive number of epochs, got {every}")
-    device = select_device(spec.param("device", "auto"))
-    configure_runtime(cfg.deterministic, spec.param("threads", None))
+    device = select_device(str_param(spec, "device", "auto"))
+    configure_runtime(cfg.deterministic, int_param(spec, "threads", None))
 
     cache_dir = os.path.join(spec.work_dir, "cache")
     train = load_dataset(spec.input("train"), cfg.image_size, cache_dir)
@@ -115,20 +110,25 @@ def run(spec: Spec, preemption: Preemption) -> None:
         atomic_write(ckpt_path, lambda tmp: torch.save(state, tmp))
         checkpoint_written(ckpt_path, trainer.epoch)
 
+    def preempted() -> Preempted:
+        sys.stderr.write(f"train-classifier: SIGTERM: checkpointed at epoch {trainer.epoch} + batch {trainer.batch}"
+                         f"/{trainer.batches_per_epoch}; exiting\n")
+        return Preempted()
+
     while trainer.epoch < cfg.epochs:
         if preemption.requested:
             save_checkpoint()
-            raise Preempted()
+            raise preempted()
         if not trainer.train_epoch(lambda: preemption.requested):
             save_checkpoint()  # mid-epoch, with the exact position
-            raise Preempted()
+            raise preempted()
         record = trainer.finish_epoch()
         progress("train", record.epoch, cfg.epochs, loss=record.loss, trainAcc=record.trainAcc,
                  valAcc=record.valAcc, lr=record.lr, imagesPerSec=round(trainer.last_epoch_rate, 2))
         if trainer.epoch % every == 0 or preemption.requested:
             save_checkpoint()
         if preemption.requested:
-            raise Preempted()
+            raise preempted()
 
     best_path, final_path, metrics_path = spec.out("best.pt"), spec.out("final.pt"), spec.out("metrics.json")
     best_state = trainer.best_state if trainer.best_state is not None else trainer.final_state()

@@ -10,8 +10,10 @@ Registered:
 - `synthmix-builtin-v1`: the project's ResNet-18 pretrained on the prior domain
   (`synthmix_engine.classifier.resnet.build_resnet18(num_classes, width, stem)`, features from
   `forward_features`), weights = torchvision-style state dict from the spec input `weights`.
-  Options: width, stem (required), numClasses (default: rows of `fc.weight`), mean/std (optional
-  per-channel input normalisation applied to [0,1] RGB; part of the id when set).
+  Input pipeline = the classifier's (`classifier.data.normalize`: [0,1] RGB, ImageNet mean/std),
+  images at their own (curated) size, which must be the same for every image of the set.
+  Options: width, stem ("cifar" | "imagenet" | "auto" with imageSize) (required), numClasses
+  (default: rows of `fc.weight`). id = "synthmix-builtin-v1/resnet18-w{width}-{stem}".
 """
 from __future__ import annotations
 
@@ -143,16 +145,8 @@ def _inception(weights: str | None, options: dict[str, Any], device: Any) -> Ext
     )
 
 
-def _floats(value: Any, name: str) -> list[float]:
-    if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, (int, float)) for v in value)):
-        raise PermanentError(f"extractor option '{name}' must be a list of 3 numbers")
-    return [float(v) for v in value]
-
-
 def _builtin(weights: str | None, options: dict[str, Any], device: Any) -> Extractor:
-    import torch
-
-    unknown = set(options) - {"width", "stem", "numClasses", "mean", "std"}
+    unknown = set(options) - {"width", "stem", "numClasses", "imageSize"}
     if unknown:
         raise PermanentError(f"extractor {BUILTIN_ID}: unknown option(s) {sorted(unknown)}")
     for name in ("width", "stem"):
@@ -161,39 +155,32 @@ def _builtin(weights: str | None, options: dict[str, Any], device: Any) -> Extra
     if not weights:
         raise PermanentError(f"extractor {BUILTIN_ID} needs the spec input 'weights' (ResNet-18 state dict)")
     try:
-        from ..classifier.resnet import build_resnet18
+        from ..classifier.data import normalize
+        from ..classifier.resnet import build_resnet18, load_exact, read_state_dict
     except ImportError as error:
         raise PermanentError(
             f"extractor {BUILTIN_ID} needs synthmix_engine.classifier.resnet.build_resnet18, "
             f"which this engine lacks: {error}"
         ) from error
     width = int(options["width"])
-    stem = str(options["stem"])
-    state = _load_state_dict(weights)
+    state = read_state_dict(weights)
     num_classes = options.get("numClasses")
     if num_classes is None:
         fc = state.get("fc.weight")
         if fc is None:
-            raise PermanentError(f"{weights} has no 'fc.weight'; give the option 'numClasses'")
+            raise PermanentError(f"weights file {weights} has no 'fc.weight'; give the option 'numClasses'")
         num_classes = int(fc.shape[0])
-    model = build_resnet18(int(num_classes), width, stem)
-    load_matching_state_dict(model, state, weights, f"{BUILTIN_ID} ResNet-18 width={width} stem={stem}")
+    image_size = options.get("imageSize")
+    model = build_resnet18(int(num_classes), width, str(options["stem"]), None if image_size is None else int(image_size))
+    load_exact(model, state, weights)
     model.eval().to(device)
-    ext_id = f"{BUILTIN_ID}/resnet18-w{width}-{stem}"
-    forward = model.forward_features
-    if "mean" in options or "std" in options:
-        mean = _floats(options.get("mean", [0.0, 0.0, 0.0]), "mean")
-        std = _floats(options.get("std", [1.0, 1.0, 1.0]), "std")
-        if any(s <= 0 for s in std):
-            raise PermanentError("extractor option 'std' must be positive")
-        ext_id += "-norm" + ",".join(f"{m:g}/{s:g}" for m, s in zip(mean, std))
-        m_t = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-        s_t = torch.tensor(std, device=device).view(1, 3, 1, 1)
+    ext_id = f"{BUILTIN_ID}/resnet18-w{width}-{model.stem}"
 
-        def forward(x: Any, _f: Any = model.forward_features) -> Any:
-            return _f((x - m_t) / s_t)
+    def forward(x: Any) -> Any:
+        # the classifier's own input pipeline: [0,1] RGB, ImageNet mean/std (classifier/data.py)
+        return model.forward_features(normalize(x))
 
-    return Extractor(ext_id, sha256_file(weights), model, device, None, {}, True, forward)
+    return Extractor(ext_id, sha256_file(weights), model, device, int(model.feature_dim), {}, True, forward)
 
 
 EXTRACTORS: dict[str, Callable[[str | None, dict[str, Any], Any], Extractor]] = {

@@ -1,0 +1,207 @@
+"""Classifier throughput: ResNet-18 training and inference images/s, plain PyTorch loop vs the
+engine's training loop (classifier.train.Trainer: uint8 cache indexing, normalisation, loss and
+accuracy bookkeeping, preemption checks), the cost of deterministic mode, peak memory, and the
+one-off PNG decode into the uint8 cache.
+
+    cd engine && ../.synthmix/venv/bin/python bench/bench_classifier.py [--threads N] [--quick]
+
+Each configuration runs in its own subprocess (so peak RSS is that configuration's): 32x32 at
+width 16 and 64 (CIFAR stem), 224x224 at width 64 (ImageNet stem), batch 32, on the CPU and, when
+present, on CUDA. Measurements alternate plain / engine so that load from other processes hits
+both alike; the best of the rounds is reported. Prints one table; takes about two minutes on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ENGINE_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ENGINE_DIR))
+
+CONFIGS = [  # (image size, width, stem, timed training steps, rounds)
+    (32, 16, "cifar", 8, 2),
+    (32, 64, "cifar", 3, 2),
+    (224, 64, "imagenet", 2, 1),
+]
+
+
+def _sync(device):
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def one(size: int, width: int, stem: str, steps: int, rounds: int, device_name: str, threads: int | None) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from synthmix_engine.classifier.data import Dataset, load_dataset, normalize
+    from synthmix_engine.classifier.resnet import build_resnet18
+    from synthmix_engine.classifier.train import Trainer, TrainConfig, configure_runtime, predict
+
+    if threads:
+        torch.set_num_threads(threads)
+    device = torch.device(device_name)
+    bs, classes = 32, 10
+    configure_runtime(True, threads)
+    if steps >= 8:
+        steps = steps if device.type == "cpu" else steps * 4
+    n = bs * (steps + 1)
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, classes, (n,), generator=g)
+    data = Dataset([str(i) for i in range(classes)], images, labels, "bench", "bench")
+    val = Dataset(data.classes, images[:bs], labels[:bs], "bench", "bench")
+
+    # plain PyTorch reference: one pre-normalised batch on the device, forward/backward/step
+    torch.manual_seed(0)
+    plain = build_resnet18(classes, width, stem).to(device)
+    opt = torch.optim.SGD(plain.parameters(), lr=0.001, momentum=0.9)
+    x = normalize(images[:bs]).to(device)
+    y = labels[:bs].to(device)
+
+    def plain_train(k: int) -> float:
+        plain.train()
+        _sync(device)
+        t = time.perf_counter()
+        for _ in range(k):
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(plain(x), y).backward()
+            opt.step()
+        _sync(device)
+        return k * bs / (time.perf_counter() - t)
+
+    def plain_infer(k: int) -> float:
+        plain.eval()
+        _sync(device)
+        t = time.perf_counter()
+        with torch.no_grad():
+            for _ in range(k):
+                plain(x)
+        _sync(device)
+        return k * bs / (time.perf_counter() - t)
+
+    cfg = TrainConfig(mode="scratch", num_classes=classes, width=width, stem=stem, image_size=size, epochs=1,
+                      batch_size=bs, seed=0)
+
+    def engine_train(k: int, deterministic: bool = True) -> float:
+        configure_runtime(deterministic, threads)
+        trainer = Trainer(cfg, data, val, device)
+        done = [0]
+
+        def stop_after(limit: int):
+            done[0] = 0
+
+            def should_stop() -> bool:
+                done[0] += 1
+                return done[0] >= limit
+            return should_stop
+
+        trainer.train_epoch(stop_after(1))  # warm-up batch (allocations), as the plain loop had
+        _sync(device)
+        t = time.perf_counter()
+        trainer.train_epoch(stop_after(k))
+        _sync(device)
+        rate = k * bs / (time.perf_counter() - t)
+        configure_runtime(True, threads)
+        return rate
+
+    def engine_infer(k: int) -> float:
+        plain.eval()
+        _sync(device)
+        t = time.perf_counter()
+        predict(plain, images[: k * bs], bs, device)
+        _sync(device)
+        return k * bs / (time.perf_counter() - t)
+
+    plain_train(1)  # warm-up
+    out = {"size": size, "width": width, "stem": stem, "device": device_name, "threads": torch.get_num_threads(),
+           "plainTrain": 0.0, "engineTrain": 0.0, "engineTrainNondet": 0.0, "plainInfer": 0.0, "engineInfer": 0.0}
+    for _ in range(rounds):
+        out["plainTrain"] = max(out["plainTrain"], plain_train(steps))
+        out["engineTrain"] = max(out["engineTrain"], engine_train(steps, True))
+        out["engineTrainNondet"] = max(out["engineTrainNondet"], engine_train(steps, False))
+    infer_steps = max(2, steps)
+    plain_infer(1)
+    for _ in range(rounds):
+        out["plainInfer"] = max(out["plainInfer"], plain_infer(infer_steps))
+        out["engineInfer"] = max(out["engineInfer"], engine_infer(infer_steps))
+
+    if device.type == "cpu":  # the one-off decode of PNGs into the uint8 cache
+        from PIL import Image
+
+        count = 64 if size >= 128 else 256
+        with tempfile.TemporaryDirectory() as tmp:
+            items = []
+            for i in range(count):
+                path = os.path.join(tmp, f"{i}.png")
+                Image.fromarray(images[i % n].permute(1, 2, 0).numpy(), "RGB").save(path)
+                items.append({"path": path, "class": "0"})
+            manifest = os.path.join(tmp, "m.json")
+            with open(manifest, "w") as handle:
+                json.dump({"classes": ["0"], "items": items}, handle)
+            t = time.perf_counter()
+            load_dataset(manifest, size, os.path.join(tmp, "cache"))
+            out["decode"] = count / (time.perf_counter() - t)
+        out["peakMiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    else:
+        out["peakMiB"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--quick", action="store_true", help="32x32 width 16 only")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(*json.loads(args.one), args.threads)))
+        return
+    import torch
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rows = []
+    started = time.time()
+    load_start = os.getloadavg()[0]
+    for device in devices:
+        for size, width, stem, steps, rounds in CONFIGS[:1] if args.quick else CONFIGS:
+            cmd = [sys.executable, __file__, "--one", json.dumps([size, width, stem, steps, rounds, device])]
+            if args.threads:
+                cmd += ["--threads", str(args.threads)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ENGINE_DIR)
+            if proc.returncode != 0:
+                sys.stderr.write(proc.stderr)
+                raise SystemExit(f"bench config {size}px width {width} on {device} failed")
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(f"  done {size}px w{width} {device} ({time.time() - started:.0f}s)", file=sys.stderr)
+
+    print(f"ResNet-18 classifier bench, batch 32, torch {torch.__version__}, {os.cpu_count()} CPUs, "
+          f"load average at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f} (other processes skew CPU figures)")
+    header = (f"{'device':6} {'size':>4} {'width':>5} {'stem':8} {'thr':>3} | {'train plain':>11} {'train engine':>12} "
+              f"{'ratio':>5} | {'det off':>7} {'det on/off':>10} | {'infer plain':>11} {'infer engine':>12} {'ratio':>5} | "
+              f"{'decode':>7} {'peak MiB':>8}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['device']:6} {r['size']:>4} {r['width']:>5} {r['stem']:8} {r['threads']:>3} | "
+              f"{r['plainTrain']:>11.1f} {r['engineTrain']:>12.1f} {r['engineTrain'] / r['plainTrain']:>5.2f} | "
+              f"{r['engineTrainNondet']:>7.1f} {r['engineTrain'] / r['engineTrainNondet']:>10.2f} | "
+              f"{r['plainInfer']:>11.1f} {r['engineInfer']:>12.1f} {r['engineInfer'] / r['plainInfer']:>5.2f} | "
+              f"{r.get('decode', float('nan')):>7.0f} {r['peakMiB']:>8.0f}")
+    print("images/s; ratio = engine / plain (target >= 0.90); det on/off = deterministic-mode throughput / "
+          "non-deterministic; decode = PNG -> uint8 cache, images/s (once per dataset); peak = RSS (cpu) or "
+          "max CUDA allocated")
+
+
+if __name__ == "__main__":
+    main()

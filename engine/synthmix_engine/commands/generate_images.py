@@ -1,0 +1,143 @@
+"""`generate-images`: synthetic images of one class from a (personalised) generator.
+
+inputs:  base      model folder (built-in or Stable Diffusion)
+         adapter   (optional; required for dreambooth/textual) folder from `finetune-generator`
+params:  source ("vanilla" | "dreambooth" | "textual", required), className (required),
+         indices (list of ints, required: which images to make; the caller passes only those not
+           yet stored, so a resumed activity never regenerates stored images),
+         prompts (["a photo of a {}"]; prompt of image i = prompts[i % len]; "{}" becomes the class
+           phrase of the source: className | "token className" (DreamBooth) | token (textual)),
+         negativePrompt (""), seed (0; image i's noise comes from a generator seeded by (seed, i), so
+           image i is the same whatever batch it lands in), steps (20 DDIM steps), guidance (3.0
+           built-in / 7.5 SD; 1 = no classifier-free guidance), batchSize (32), imageSize (the
+           curated size of the written PNGs; default the model resolution), resolution (sampling
+           size; default the model's), precision ("auto": fp16 for SD on CUDA, else fp32 | "fp32" |
+           "fp16" | "bf16"), device ("auto").
+outputs: images    folder of <i>.png (RGB, imageSize x imageSize)
+         records   images.jsonl, one record per image: index, path, prompt, negativePrompt, seed
+                   (the image's own seed), baseSeed, steps, guidance, modelId, source, className.
+After each batch an `artifact` event per image carries the same record (the runner uploads it
+at once); progress per batch (stage "generate"). On SIGTERM it stops after the current batch
+(exit 143): every finished image has already been reported.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from .. import diffusion  # noqa: F401  (forces HF offline before diffusers loads)
+from ..protocol import PermanentError, Preempted, Preemption, Spec, artifact_written, progress, result
+
+COMMAND = "generate-images"
+SOURCES = {"vanilla": None, "dreambooth": "dreambooth", "textual": "textual-inversion"}
+
+
+def run(spec: Spec, preemption: Preemption) -> None:
+    import torch
+
+    from ..diffusion.adapter import apply_adapter, read_adapter
+    from ..diffusion.model import KIND_BUILTIN, DiffusionModel, image_seed, pick_device, to_pil
+    from ..diffusion.train import setup_determinism
+
+    source = spec.param("source")
+    if source not in SOURCES:
+        raise PermanentError(f"param 'source': unknown source {source!r} (vanilla|dreambooth|textual)")
+    class_name = str(spec.param("className"))
+    indices = spec.param("indices")
+    if not isinstance(indices, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices):
+        raise PermanentError("param 'indices' must be a list of non-negative integers")
+    if len(set(indices)) != len(indices):
+        raise PermanentError("param 'indices' has duplicates")
+    prompts = spec.param("prompts", ["a photo of a {}"])
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p for p in prompts):
+        raise PermanentError("param 'prompts' must be a non-empty list of non-empty strings")
+    negative = str(spec.param("negativePrompt", "") or "")
+    seed = int(spec.param("seed", 0))
+    steps = int(spec.param("steps", 20))
+    batch_size = int(spec.param("batchSize", 32))
+    if steps < 1 or batch_size < 1:
+        raise PermanentError("params 'steps' and 'batchSize' must be >= 1")
+
+    setup_determinism(seed)
+    device = pick_device(spec.param("device", "auto"))
+    base = spec.input("base")
+    adapter_dir = spec.inputs.get("adapter")
+    meta = None
+    if SOURCES[source] is not None:
+        if not adapter_dir:
+            raise PermanentError(f"source {source!r} needs the input 'adapter' (a finetune-generator output)")
+        meta = read_adapter(adapter_dir)
+        if meta["method"] != SOURCES[source]:
+            raise PermanentError(f"input 'adapter': {adapter_dir} is a {meta['method']} adapter, source {source!r} needs {SOURCES[source]}")
+        if meta.get("className") != class_name:
+            raise PermanentError(f"input 'adapter': {adapter_dir} was trained for class {meta.get('className')!r}, not {class_name!r}")
+    elif adapter_dir:
+        raise PermanentError("source 'vanilla' takes no input 'adapter'")
+
+    model = DiffusionModel.load(base, "cpu", what="base")
+    builtin = model.kind == KIND_BUILTIN
+    precision = spec.param("precision", "auto")
+    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    if precision == "auto":
+        dtype = torch.float16 if (device.type == "cuda" and not builtin) else torch.float32
+    elif precision in dtypes:
+        dtype = dtypes[precision]
+    else:
+        raise PermanentError(f"param 'precision': {precision!r} is not auto|fp32|fp16|bf16")
+    model.to(device, dtype)
+    for module in model.modules():
+        module.eval()
+        module.requires_grad_(False)
+    model_id = model.model_id
+    phrase = class_name.replace("_", " ")
+    if meta is not None:
+        apply_adapter(model, adapter_dir, meta)
+        model_id = f"{model.model_id}+{meta['adapterId']}"
+        phrase = f"{meta['token']} {phrase}" if meta["method"] == "dreambooth" else meta["token"]
+    guidance = float(spec.param("guidance", 3.0 if builtin else 7.5))
+    resolution = int(spec.param("resolution", model.resolution))
+    image_size = int(spec.param("imageSize", resolution))
+    if image_size < 1 or resolution < 8:
+        raise PermanentError("params 'imageSize' and 'resolution' must be positive")
+    full_prompts = [p.replace("{}", phrase) for p in prompts]
+    for text in set(full_prompts + ([negative] if negative else [])):
+        model.check_words(text, "param 'prompts'/'negativePrompt'")
+
+    out_dir = os.path.join(spec.work_dir, "images")
+    os.makedirs(out_dir, exist_ok=True)
+    records_path = os.path.join(spec.work_dir, "images.jsonl")
+    started = time.perf_counter()
+    done = 0
+    with open(records_path, "w", encoding="utf-8") as records:
+        for first in range(0, len(indices), batch_size):
+            chunk = indices[first:first + batch_size]
+            batch_prompts = [full_prompts[i % len(full_prompts)] for i in chunk]
+            seeds = [image_seed(seed, i) for i in chunk]
+            images = model.sample(batch_prompts, seeds, steps, guidance, negative, resolution)
+            batch_records = []
+            for i, prompt, image_seed_i, image in zip(chunk, batch_prompts, seeds, images):
+                path = os.path.join(out_dir, f"{i}.png")
+                to_pil(image, image_size).save(path, format="PNG")
+                record = {"index": i, "path": os.path.relpath(path, spec.work_dir), "prompt": prompt,
+                          "negativePrompt": negative, "seed": image_seed_i, "baseSeed": seed, "steps": steps,
+                          "guidance": guidance, "modelId": model_id, "source": source, "className": class_name,
+                          "width": image_size, "height": image_size}
+                records.write(json.dumps(record, sort_keys=True) + "\n")
+                batch_records.append(record)
+            records.flush()
+            for record in batch_records:
+                artifact_written(**{**record, "path": os.path.join(spec.work_dir, record["path"])})
+            done += len(chunk)
+            elapsed = time.perf_counter() - started
+            progress("generate", done, len(indices), imagesPerSecond=round(done / max(elapsed, 1e-9), 3))
+            if preemption.requested and done < len(indices):
+                raise Preempted()
+    elapsed = time.perf_counter() - started
+    result({"images": "images", "records": "images.jsonl"}, {
+        "count": done, "modelId": model_id, "source": source, "className": class_name, "steps": steps,
+        "guidance": guidance, "imageSize": image_size, "resolution": resolution, "device": str(device),
+        "seconds": round(elapsed, 3), "imagesPerSecond": round(done / max(elapsed, 1e-9), 3),
+    })

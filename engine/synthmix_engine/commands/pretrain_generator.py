@@ -1,0 +1,152 @@
+"""`pretrain-generator`: train the built-in text-to-image diffusion model on the "prior" domain.
+
+inputs:  images   local manifest (protocol.py) of RGB PNGs of size imageSize; captions are made
+                  from the class name and caption templates ("a photo of a {class}", ...).
+params:  steps (int, required), batchSize (32), lr (1e-3, AdamW, linear warm-up then constant),
+         seed (0), imageSize (32), modelSize ("small": tiny|small|base), checkpointEvery (500),
+         cfgDropout (0.1: share of empty captions, for classifier-free guidance), emaDecay (0.999;
+         0 = no EMA), warmupSteps (min(200, steps/10)), weightDecay (0.0), gradClip (1.0),
+         hflip (false), captionTemplates (list of "{}" templates), extraWords (words to add to the
+         vocabulary), progressEvery (10), device ("auto").
+outputs: model    a built-in model folder (EMA weights): model_index.json {kind: builtin, modelId},
+                  unet/, text_encoder/, tokenizer/vocab.json, scheduler/.
+Progress: stage "train" with the mean denoising loss since the last event. Checkpoints
+(model, EMA, optimizer, lr schedule, step; randomness is derived from (seed, step)) every
+checkpointEvery steps and on SIGTERM; `resumeFrom` continues exactly.
+"""
+from __future__ import annotations
+
+import os
+
+from .. import diffusion  # noqa: F401  (forces HF offline before diffusers loads)
+from ..protocol import PermanentError, Preempted, Preemption, Spec, progress, result
+
+COMMAND = "pretrain-generator"
+
+
+def _caption(template: str, class_name: str) -> str:
+    return template.replace("{}", class_name.replace("_", " "))
+
+
+def run(spec: Spec, preemption: Preemption) -> None:
+    import torch
+
+    from ..diffusion.builtin import PRESETS, create_builtin
+    from ..diffusion.model import KIND_BUILTIN, DiffusionModel, pick_device
+    from ..diffusion.text import CAPTION_TEMPLATES
+    from ..diffusion.train import EMA, Checkpoints, fingerprint, load_checkpoint, load_images, read_manifest, setup_determinism, step_generator
+
+    steps = int(spec.param("steps"))
+    batch_size = int(spec.param("batchSize", 32))
+    lr = float(spec.param("lr", 1e-3))
+    seed = int(spec.param("seed", 0))
+    image_size = int(spec.param("imageSize", 32))
+    model_size = spec.param("modelSize", "small")
+    every = int(spec.param("checkpointEvery", 500))
+    cfg_dropout = float(spec.param("cfgDropout", 0.1))
+    ema_decay = float(spec.param("emaDecay", 0.999))
+    warmup = int(spec.param("warmupSteps", min(200, steps // 10)))
+    weight_decay = float(spec.param("weightDecay", 0.0))
+    grad_clip = float(spec.param("gradClip", 1.0))
+    hflip = bool(spec.param("hflip", False))
+    templates = list(spec.param("captionTemplates", CAPTION_TEMPLATES))
+    extra_words = list(spec.param("extraWords", []))
+    progress_every = max(1, int(spec.param("progressEvery", 10)))
+    if steps < 1 or batch_size < 1 or every < 1:
+        raise PermanentError("params 'steps', 'batchSize' and 'checkpointEvery' must be >= 1")
+    if not 0.0 <= cfg_dropout < 1.0:
+        raise PermanentError(f"param 'cfgDropout' must be in [0, 1), got {cfg_dropout}")
+    if isinstance(model_size, str) and model_size not in PRESETS:
+        raise PermanentError(f"param 'modelSize': unknown size {model_size!r} ({'|'.join(PRESETS)})")
+    if image_size % 8:
+        raise PermanentError(f"param 'imageSize' must be a multiple of 8, got {image_size}")
+    if not templates or any("{}" not in t for t in templates):
+        raise PermanentError("param 'captionTemplates' must be a non-empty list of strings containing '{}'")
+
+    classes, items = read_manifest(spec.input("images"), "images")
+    images = load_images(items, image_size, "images")
+    labels = torch.tensor([classes.index(item["class"]) for item in items])
+
+    setup_determinism(seed)
+    device = pick_device(spec.param("device", "auto"))
+    unet, text_encoder, tokenizer, scheduler = create_builtin(model_size, image_size, extra_words=classes + extra_words)
+    model = DiffusionModel(KIND_BUILTIN, unet, text_encoder, tokenizer, scheduler).to(device)
+    for template in templates:
+        model.check_words(_caption(template, ""), "param 'captionTemplates'")
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)))
+    ema = EMA(params, ema_decay) if ema_decay > 0 else None
+    fp = fingerprint(COMMAND, spec.params)
+    start = 0
+    if spec.resume_from:
+        state = load_checkpoint(spec.resume_from, COMMAND, fp)
+        unet.load_state_dict(state["unet"])
+        text_encoder.load_state_dict(state["text_encoder"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        torch.set_rng_state(state["torch_rng"])
+        start = int(state["step"])
+
+    data = images.to(device)
+    checkpoints = Checkpoints(spec)
+
+    def save(step: int) -> None:
+        checkpoints.save({
+            "command": COMMAND, "fingerprint": fp, "step": step,
+            "unet": unet.state_dict(), "text_encoder": text_encoder.state_dict(),
+            "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+            "ema": ema.state_dict() if ema is not None else None,
+            "torch_rng": torch.get_rng_state(), "rng": {"scheme": "per-step", "seed": seed},
+        }, step)
+
+    unet.train()
+    text_encoder.train()
+    window: list[float] = []
+    last_loss = float("nan")
+    for step in range(start, steps):
+        g = step_generator(seed, "pretrain", step)
+        idx = torch.randint(0, len(items), (batch_size,), generator=g)
+        tpl = torch.randint(0, len(templates), (batch_size,), generator=g)
+        drop = torch.rand(batch_size, generator=g) < cfg_dropout
+        flip = torch.rand(batch_size, generator=g) < 0.5
+        captions = ["" if drop[b] else _caption(templates[int(tpl[b])], classes[int(labels[idx[b]])])
+                    for b in range(batch_size)]
+        batch = data[idx.to(device)]
+        if hflip:
+            batch = torch.where(flip.to(device)[:, None, None, None], batch.flip(-1), batch)
+        latents = model.to_latents(batch)
+        loss = model.denoise_loss(latents, model.encode_prompt(captions), g).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
+        schedule.step()
+        if ema is not None:
+            ema.update()
+        window.append(float(loss.detach()))
+        done = step + 1
+        if done % progress_every == 0 or done == steps:
+            last_loss = sum(window) / len(window)
+            progress("train", done, steps, loss=round(last_loss, 6), lr=schedule.get_last_lr()[0], resumedFrom=start)
+            window = []
+        if done % every == 0 or preemption.requested:
+            save(done)
+            if preemption.requested:
+                raise Preempted()
+
+    if ema is not None:
+        ema.copy_to()
+    model_id = model.save_builtin(os.path.join(spec.work_dir, "model"), extra_index={
+        "classes": classes,
+        "trainedBy": {"command": COMMAND, "params": spec.params, "images": len(items)},
+    })
+    n_params = sum(p.numel() for p in unet.parameters())
+    result({"model": "model"}, {
+        "modelId": model_id, "steps": steps, "resumedFrom": start, "finalLoss": last_loss,
+        "unetParams": n_params, "textEncoderParams": sum(p.numel() for p in text_encoder.parameters()),
+        "classes": classes, "device": str(device),
+    })

@@ -1,0 +1,20 @@
+"""Text-to-image diffusion for synthmix: one code path for two model sizes.
+
+- `builtin`: a small pixel-space text-conditioned model built from diffusers parts
+  (UNet2DConditionModel + DDPM/DDIM schedulers) with a small word-level text encoder
+  (`text.py`). Offline, CPU-capable; it plays Stable Diffusion in the embedded demo world.
+- `stable-diffusion`: a diffusers-layout folder (AutoencoderKL + CLIP text encoder/tokenizer +
+  UNet), e.g. SD v1-4, loaded from a local path only.
+
+`model.DiffusionModel` hides the difference (latent vs pixel space, tokenizer, text encoder);
+`train.py` holds the shared training pieces (denoising loss, checkpoints) used by the
+`pretrain-generator`, `finetune-generator` and `generate-images` commands.
+Nothing here downloads: HF_HUB_OFFLINE is forced and every load is `local_files_only`.
+"""
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

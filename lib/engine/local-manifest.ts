@@ -1,0 +1,33 @@
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ArtifactStore } from '../store/types.js';
+import { readManifest, type Manifest, type ManifestRef } from '../data/manifest.js';
+import type { EngineRunner } from './runner.js';
+
+/**
+ * Turn a store manifest into the engine's "local manifest" (protocol.py): every image fetched into
+ * the worker's cache by sha256, and a JSON file listing their local paths. The file is named by the
+ * manifest's sha256, so the activities of one worker share it.
+ */
+export async function localManifest(
+  store: ArtifactStore,
+  runner: EngineRunner,
+  cacheDir: string,
+  ref: ManifestRef,
+  options: { classes?: readonly string[] } = {},
+): Promise<{ path: string; manifest: Manifest }> {
+  const manifest = await readManifest(store, ref);
+  const classes = options.classes ?? manifest.classes;
+  const suffix = options.classes ? `-${classes.length}c` : '';
+  const file = path.join(cacheDir, 'manifests', `${ref.sha256}${suffix}.json`);
+  if (await stat(file).catch(() => undefined)) return { path: file, manifest };
+  const items = [];
+  for (const item of manifest.items) {
+    items.push({ path: await runner.fetchToCache(item.key, item.sha256), class: item.class, sha256: item.sha256 });
+  }
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify({ classes, items }));
+  await rename(tmp, file);
+  return { path: file, manifest };
+}

@@ -1,0 +1,79 @@
+/**
+ * What the report step receives from the sweep: small summaries and store keys only (workflow
+ * payloads never carry images or weights).
+ */
+import type { Cell, SweepConfig } from '../sweep/config.js';
+
+export interface CellEvaluation {
+  overallAccuracy: number;
+  /** class name → accuracy in [0, 1] */
+  perClass: Record<string, number>;
+  /** Store key of the full evaluation JSON (confusion matrix included). */
+  evaluationKey: string;
+}
+
+export interface CellOutcome {
+  cell: Cell;
+  status: 'done' | 'failed';
+  /** Why a failed cell failed (the non-retryable error's message). */
+  error?: string;
+  evaluation?: CellEvaluation;
+  train?: { bestValAcc: number; bestEpoch: number; epochs: number; weightsKey: string; trainImages: number; valImages: number };
+  /** Wall time of the cell's activities, and whether anything was recomputed. */
+  wallMs?: number;
+  computed?: boolean;
+}
+
+export interface FidRow {
+  source: string;
+  /** A class name, or `overall`. */
+  className: string;
+  fid: number;
+  kidMean: number;
+  kidStd: number;
+  n1: number;
+  n2: number;
+  epsilonUsed: number;
+  extractorId: string;
+  weightsSha256: string;
+}
+
+/** Sample image keys for the grid (paper Fig 7): rows are classes, columns `original` + sources. */
+export interface SampleGrid {
+  classes: string[];
+  columns: string[];
+  /** column → class → store keys of PNG images */
+  images: Record<string, Record<string, string[]>>;
+}
+
+export interface StageTiming {
+  stage: string;
+  wallMs: number;
+  /** Sum of activity durations in this stage (GPU time for gpu-queue stages). */
+  activityMs: number;
+  activities: number;
+  computed: number;
+}
+
+export interface ReportInput {
+  sweepId: string;
+  config: SweepConfig;
+  classes: string[];
+  cells: CellOutcome[];
+  fid: FidRow[];
+  samples: SampleGrid;
+  stages: StageTiming[];
+  codeVersion: string;
+  backends: Record<string, string>;
+  startedAt: string;
+  finishedAt: string;
+  /** Earlier re-evaluations (nightly schedule) appended to the sweep's history. */
+  history?: Array<{ at: string; testManifestKey: string; cells: Array<{ cellId: string; overallAccuracy: number }> }>;
+}
+
+export interface ReportOutput {
+  /** Store prefix of the report: `<prefix>/index.html` and everything it links. */
+  prefix: string;
+  files: string[];
+  htmlKey: string;
+}

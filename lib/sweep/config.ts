@@ -1,0 +1,195 @@
+/**
+ * The sweep configuration: one experiment of the paper, from dataset to report. A preset gives
+ * every field (`demo`, `paper`, `tiny`); a user's JSON file overrides any of them.
+ */
+import { z } from 'zod';
+
+export const SOURCES = ['vanilla', 'dreambooth', 'textual'] as const;
+export const INIT_MODES = ['scratch', 'finetune', 'frozen'] as const;
+export const DEFAULT_P_VALUES = [0, 0.25, 0.5, 0.75, 1] as const;
+
+export type Source = (typeof SOURCES)[number];
+export type InitMode = (typeof INIT_MODES)[number];
+
+const proportion = z.number().min(0, 'p must lie in [0, 1]').max(1, 'p must lie in [0, 1]');
+
+const imageSourceSchema = z.discriminatedUnion('kind', [
+  /** An image folder `<path>/<class>/<files>` on the worker's disk. */
+  z.object({ kind: z.literal('local'), path: z.string().min(1) }).strict(),
+  /** The same layout under a prefix of the artifact store. */
+  z.object({ kind: z.literal('store'), prefix: z.string().min(1) }).strict(),
+  /** The embedded demo world, generated deterministically from the seed. */
+  z.object({ kind: z.literal('demo'), domain: z.enum(['prior', 'target']).default('target') }).strict(),
+]);
+
+export const sweepConfigSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a safe name (letters, digits, . _ -)'),
+    /** Seeds of the whole sweep; several seeds give a mean and confidence interval per point. */
+    seeds: z.array(z.number().int().min(0)).min(1).default([0]),
+    dataset: z
+      .object({
+        source: imageSourceSchema,
+        /** A separate test folder; otherwise the test set is split off the source first. */
+        testSource: imageSourceSchema.optional(),
+        /** The demo world's size preset when `source.kind` is `demo`. */
+        demoPreset: z.enum(['tiny', 'demo', 'paper']).default('demo'),
+        imageSize: z.number().int().min(8).max(1024).default(32),
+        resize: z.enum(['center-crop', 'letterbox']).default('center-crop'),
+        perClass: z.number().int().min(2),
+        testPerClass: z.number().int().min(1),
+        tooFew: z.enum(['error', 'all']).default('error'),
+      })
+      .strict(),
+    generator: z
+      .object({
+        backend: z.enum(['builtin', 'stable-diffusion', 'replicate']).default('builtin'),
+        /** Store prefix of the base model folder (built-in or Stable Diffusion in diffusers layout). */
+        modelPrefix: z.string().optional(),
+        /** Pretrain the built-in generator on the demo world's prior domain when no model is given. */
+        pretrain: z.object({ steps: z.number().int().min(1), batchSize: z.number().int().min(1), lr: z.number().positive() }).strict(),
+        steps: z.number().int().min(1).default(20),
+        guidance: z.number().min(0).default(3),
+        batchSize: z.number().int().min(1).default(32),
+        templates: z.array(z.string().includes('{}', { message: 'each template needs a {} for the class name' })).min(1).default(['a photo of a {}']),
+        classPrompts: z.record(z.string(), z.array(z.string()).min(1)).default({}),
+        negativePrompt: z.string().default(''),
+        /** Replicate model and version (backend `replicate`). */
+        replicate: z.object({ model: z.string(), version: z.string().optional(), maxConcurrency: z.number().int().min(1).default(4) }).strict().optional(),
+      })
+      .strict(),
+    sources: z.array(z.enum(SOURCES)).min(1).default([...SOURCES]),
+    finetune: z
+      .object({
+        /** k instance images per class for DreamBooth / textual inversion. */
+        instancesPerClass: z.number().int().min(1).default(5),
+        dreambooth: z.object({ steps: z.number().int().min(1), lr: z.number().positive(), priorWeight: z.number().min(0), numClassImages: z.number().int().min(0) }).strict(),
+        textual: z.object({ steps: z.number().int().min(1), lr: z.number().positive() }).strict(),
+      })
+      .strict(),
+    mix: z
+      .object({
+        p: z.array(proportion).min(1).default([...DEFAULT_P_VALUES]),
+        valFraction: z.number().gt(0).lt(1).default(0.15),
+        realValidation: z.boolean().default(false),
+        onlyOriginal: z.boolean().default(true),
+      })
+      .strict(),
+    train: z
+      .object({
+        modes: z.array(z.enum(INIT_MODES)).min(1).default([...INIT_MODES]),
+        epochs: z.object({ scratch: z.number().int().min(1), finetune: z.number().int().min(1), frozen: z.number().int().min(1) }).strict(),
+        lr: z.number().positive().default(0.001),
+        momentum: z.number().min(0).max(1).default(0.9),
+        weightDecay: z.number().min(0).default(0),
+        batchSize: z.number().int().min(1).default(32),
+        width: z.number().int().min(1).default(64),
+        stem: z.enum(['auto', 'cifar', 'imagenet']).default('auto'),
+        checkpointEvery: z.number().int().min(1).default(1),
+        /** The paper's §6.2 baseline arm: RandAugment on the originals only. */
+        randAugment: z.object({ n: z.number().int().min(1), m: z.number().min(0).max(30) }).strict().optional(),
+        /** Store key of pretrained weights (torchvision format); else pretrained on the prior domain. */
+        pretrainedKey: z.string().optional(),
+        pretrainEpochs: z.number().int().min(1).default(10),
+      })
+      .strict(),
+    fid: z
+      .object({
+        extractor: z.enum(['synthmix-builtin-v1', 'inception-v3-fid']).default('synthmix-builtin-v1'),
+        /** Store key of the FID Inception weights (pt_inception-2015-12-05-6726825d.pth). */
+        inceptionWeightsKey: z.string().optional(),
+        kidSubsets: z.number().int().min(1).default(50),
+        kidSubsetSize: z.number().int().min(2).default(1000),
+      })
+      .strict(),
+    /** Experiment cells trained at once (bounded fan-out). */
+    concurrency: z.number().int().min(1).max(1000).default(4),
+  })
+  .strict();
+
+export type SweepConfig = z.infer<typeof sweepConfigSchema>;
+export type SweepConfigInput = z.input<typeof sweepConfigSchema>;
+
+const paperTrain = { epochs: { scratch: 200, finetune: 20, frozen: 20 }, width: 64, stem: 'imagenet' as const, batchSize: 32 };
+
+export const PRESETS: Record<'tiny' | 'demo' | 'paper', SweepConfigInput> = {
+  /** CI-sized: the whole graph in a couple of minutes on 2 cores. */
+  tiny: {
+    name: 'tiny',
+    dataset: { source: { kind: 'demo', domain: 'target' }, demoPreset: 'tiny', perClass: 12, testPerClass: 8, imageSize: 32 },
+    generator: { pretrain: { steps: 150, batchSize: 32, lr: 2e-3 }, steps: 8, guidance: 2, batchSize: 64 },
+    finetune: { instancesPerClass: 3, dreambooth: { steps: 8, lr: 5e-4, priorWeight: 1, numClassImages: 4 }, textual: { steps: 8, lr: 5e-3 } },
+    mix: { p: [0, 0.5, 1] },
+    train: { modes: ['scratch', 'frozen'], epochs: { scratch: 2, finetune: 2, frozen: 2 }, width: 8, stem: 'cifar', batchSize: 32, pretrainEpochs: 2 },
+    fid: { kidSubsets: 10, kidSubsetSize: 50 },
+    concurrency: 2,
+  },
+  /** `npm run demo`: the full graph (3 sources × 5 p × 3 modes + only-original) on 2 CPU cores. */
+  demo: {
+    name: 'demo',
+    dataset: { source: { kind: 'demo', domain: 'target' }, demoPreset: 'demo', perClass: 60, testPerClass: 40, imageSize: 32 },
+    generator: { pretrain: { steps: 1500, batchSize: 64, lr: 2e-3 }, steps: 15, guidance: 2.5, batchSize: 64 },
+    finetune: { instancesPerClass: 5, dreambooth: { steps: 30, lr: 5e-4, priorWeight: 1, numClassImages: 10 }, textual: { steps: 30, lr: 5e-3 } },
+    mix: { p: [...DEFAULT_P_VALUES] },
+    train: { epochs: { scratch: 12, finetune: 4, frozen: 4 }, width: 16, stem: 'cifar', batchSize: 32, pretrainEpochs: 10 },
+    fid: { kidSubsets: 20, kidSubsetSize: 100 },
+    concurrency: 2,
+  },
+  /** The paper's numbers: 700 originals and 300 test images per class, ResNet-18 at full width. */
+  paper: {
+    name: 'paper',
+    dataset: { source: { kind: 'demo', domain: 'target' }, demoPreset: 'paper', perClass: 700, testPerClass: 300, imageSize: 224 },
+    generator: { backend: 'stable-diffusion', pretrain: { steps: 20000, batchSize: 64, lr: 1e-4 }, steps: 50, guidance: 7.5, batchSize: 8 },
+    finetune: { instancesPerClass: 5, dreambooth: { steps: 800, lr: 5e-6, priorWeight: 1, numClassImages: 200 }, textual: { steps: 3000, lr: 5e-4 } },
+    mix: { p: [...DEFAULT_P_VALUES] },
+    train: paperTrain,
+    fid: { extractor: 'inception-v3-fid', kidSubsets: 100, kidSubsetSize: 1000 },
+    concurrency: 8,
+  },
+};
+
+export type PresetName = keyof typeof PRESETS;
+
+/** Parse a sweep config layered over a preset; errors name the field (`dataset.perClass: ...`). */
+export function resolveSweepConfig(preset: PresetName, overrides: Record<string, unknown> = {}): SweepConfig {
+  const merged = deepMerge(structuredClone(PRESETS[preset]) as Record<string, unknown>, overrides);
+  return sweepConfigSchema.parse(merged);
+}
+
+function deepMerge(target: Record<string, unknown>, layer: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(layer)) {
+    const existing = target[key];
+    if (value && typeof value === 'object' && !Array.isArray(value) && existing && typeof existing === 'object' && !Array.isArray(existing)) {
+      deepMerge(existing as Record<string, unknown>, value as Record<string, unknown>);
+    } else {
+      target[key] = value;
+    }
+  }
+  return target;
+}
+
+/** The cells of a sweep: every (source × p × mode), plus only-original per (p × mode), per seed. */
+export interface Cell {
+  readonly id: string;
+  readonly arm: 'mixed' | 'only-original' | 'randaugment';
+  readonly source: Source | 'original';
+  readonly p: number;
+  readonly mode: InitMode;
+  readonly seed: number;
+}
+
+export function enumerateCells(config: SweepConfig): Cell[] {
+  const cells: Cell[] = [];
+  for (const seed of config.seeds) {
+    for (const mode of config.train.modes) {
+      for (const p of config.mix.p) {
+        for (const source of config.sources) {
+          cells.push({ id: `${source}-p${p}-${mode}-s${seed}`, arm: 'mixed', source, p, mode, seed });
+        }
+        if (config.mix.onlyOriginal) cells.push({ id: `original-p${p}-${mode}-s${seed}`, arm: 'only-original', source: 'original', p, mode, seed });
+      }
+      if (config.train.randAugment) cells.push({ id: `randaugment-${mode}-s${seed}`, arm: 'randaugment', source: 'original', p: 0, mode, seed });
+    }
+  }
+  return cells;
+}
