@@ -381,7 +381,6 @@ export async function curate(input: CurateInput, deps: CurateDeps): Promise<Cura
   }
 
   const classesSorted = [...pools.keys()].sort(compareStrings);
-  const rejectedIn = (cls: string, from: RejectedFile['from']) => rejected.filter((r) => r.class === cls && r.from === from).length;
   const shortfalls: string[] = [];
   const selections = new Map<string, { train: Usable[]; test: Usable[] }>();
   const perClassReport: Record<string, ClassReport> = {};
@@ -398,7 +397,7 @@ export async function curate(input: CurateInput, deps: CurateDeps): Promise<Cura
         train = sample.slice(opts.testPerClass);
       } else {
         shortfalls.push(
-          `class ${JSON.stringify(cls)}: ${p.source.length} usable images (${p.files} files, ${rejectedIn(cls, 'source')} rejected), need ${need} (perClass ${opts.perClass} + testPerClass ${opts.testPerClass})`,
+          `class ${JSON.stringify(cls)}: ${p.source.length} usable images (${p.files} image files, ${p.files - p.source.length} rejected), need ${need} (perClass ${opts.perClass} + testPerClass ${opts.testPerClass})`,
         );
         // Policy `all`: keep every image, split in the requested proportion (test rounded half up).
         const all = rng.shuffled(p.source);
@@ -410,10 +409,10 @@ export async function curate(input: CurateInput, deps: CurateDeps): Promise<Cura
       const trainRng = createRng(deriveSeed(opts.seed, 'curate', 'train', cls));
       const testRng = createRng(deriveSeed(opts.seed, 'curate', 'test', cls));
       if (p.source.length < opts.perClass) {
-        shortfalls.push(`class ${JSON.stringify(cls)}: ${p.source.length} usable train images (${p.files} files, ${rejectedIn(cls, 'source')} rejected), need perClass ${opts.perClass}`);
+        shortfalls.push(`class ${JSON.stringify(cls)}: ${p.source.length} usable train images (${p.files} image files, ${p.files - p.source.length} rejected), need perClass ${opts.perClass}`);
       }
       if (p.test.length < opts.testPerClass) {
-        shortfalls.push(`class ${JSON.stringify(cls)}: ${p.test.length} usable test images in the test source (${p.testFiles} files, ${rejectedIn(cls, 'testSource')} rejected), need testPerClass ${opts.testPerClass}`);
+        shortfalls.push(`class ${JSON.stringify(cls)}: ${p.test.length} usable test images in the test source (${p.testFiles} image files, ${p.testFiles - p.test.length} rejected), need testPerClass ${opts.testPerClass}`);
       }
       train = trainRng.sampleWithoutReplacement(p.source, Math.min(opts.perClass, p.source.length));
       test = testRng.sampleWithoutReplacement(p.test, Math.min(opts.testPerClass, p.test.length));

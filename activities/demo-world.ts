@@ -13,12 +13,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { BadInputError } from '../lib/errors.js';
-import { hashJson, stableStringify } from '../lib/hash.js';
-import { IMAGE_CODE_VERSION } from '../lib/images/png.js';
+import { stableStringify } from '../lib/hash.js';
 import {
   checkDemoWorldOptions,
+  DEMO_CLASSES,
   DEMO_PRESETS,
-  DEMO_WORLD_VERSION,
+  demoWorldId,
   writeDemoWorld,
   type DemoPreset,
   type DemoPresetSizes,
@@ -74,14 +74,14 @@ export async function demoWorld(input: DemoWorldInput, deps: { store: ArtifactSt
     throw new BadInputError(`demoWorld: prefix ${JSON.stringify(input.prefix)} is not a safe store prefix`);
   }
   const sizes = DEMO_PRESETS[opts.preset];
-  const id = hashJson({ version: DEMO_WORLD_VERSION, image: IMAGE_CODE_VERSION, preset: opts.preset, seed: opts.seed, imageSize: opts.imageSize, sizes });
+  const id = demoWorldId(opts);
   const base = `${prefix}/${id}`;
   const result = (reused: boolean): DemoWorldResult => ({
     id,
     preset: opts.preset,
     seed: opts.seed,
     imageSize: opts.imageSize,
-    classes: ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'],
+    classes: [...DEMO_CLASSES],
     sizes,
     sources: { prior: { kind: 'store', prefix: `${base}/prior` }, train: { kind: 'store', prefix: `${base}/target/train` }, test: { kind: 'store', prefix: `${base}/target/test` } },
     reused,

@@ -4,19 +4,33 @@
  */
 import type { ActivityDeps } from '../lib/deps.js';
 import { smokeActivities } from './smoke.js';
+import { datasetActivities } from './dataset.js';
+import { createMixActivities } from './mix.js';
+import { classifierActivities } from './classifier.js';
+import { generatorActivities } from './generator.js';
+import { fidActivities } from './fid.js';
+import { reportActivities } from './report.js';
 
+/** cpu: curate, mix, report and the small dataset steps around them. */
 export function createCpuActivities(deps: ActivityDeps) {
-  const smoke = smokeActivities(deps);
+  const { storeRoundTrip } = smokeActivities(deps);
   return {
-    storeRoundTrip: smoke.storeRoundTrip,
+    storeRoundTrip,
+    ...datasetActivities(deps),
+    ...createMixActivities(deps.store),
+    ...reportActivities(deps),
   };
 }
 
+/** gpu: every step that runs the engine. */
 export function createGpuActivities(deps: ActivityDeps) {
-  const smoke = smokeActivities(deps);
+  const { engineInfo, dummyTrain } = smokeActivities(deps);
   return {
-    engineInfo: smoke.engineInfo,
-    dummyTrain: smoke.dummyTrain,
+    engineInfo,
+    dummyTrain,
+    ...classifierActivities(deps),
+    ...generatorActivities(deps),
+    ...fidActivities(deps),
   };
 }
 

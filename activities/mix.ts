@@ -209,7 +209,8 @@ export async function mix(input: MixInput, deps: MixDeps): Promise<MixResult> {
   const inputHash = hashJson({
     code: MIX_CODE_VERSION,
     original: input.original.sha256,
-    synthetic: input.synthetic?.sha256 ?? null,
+    // The only-original arm never reads the synthetic set: its cells are shared by every source.
+    synthetic: opts.arm === 'only-original' ? null : (input.synthetic?.sha256 ?? null),
     options: { ...opts, outputPrefix: undefined },
   });
   const base = `${opts.outputPrefix}/${inputHash}`;

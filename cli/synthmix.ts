@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import { UsageError } from './usage.js';
 import { registerFoundationCommands } from './foundation.js';
+import { registerSweepCommands } from './sweep-commands.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -15,6 +16,7 @@ function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerFoundationCommands(program, () => loadConfig());
+  registerSweepCommands(program, () => loadConfig());
   return program;
 }
 

@@ -1,7 +1,8 @@
 /**
  * `npm run test:engine`: runs the engine's pytest suite with the engine venv,
  * `.synthmix/venv/bin/python -m pytest tests -q` in `engine/` (PYTHONPATH=engine), streaming output.
- * Extra arguments are passed to pytest. Exits with pytest's status; "no tests collected" (5) is a failure.
+ * Extra arguments are passed to pytest (if the first one is a path, e.g. `tests/test_fid_math.py`, it
+ * replaces `tests`). Exits with pytest's status; "no tests collected" (5) is a failure.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,7 +19,9 @@ const engineDir = setupPaths.engineDir;
 if (!existsSync(python)) fail(`engine python not found at ${python}: run \`npx tsx infra/setup.ts\``);
 if (!existsSync(path.join(engineDir, 'tests'))) fail(`no engine test directory at ${path.join(engineDir, 'tests')}`);
 
-const args = ['-m', 'pytest', 'tests', '-q', ...process.argv.slice(2)];
+const extra = process.argv.slice(2);
+const targets = extra.length > 0 && !extra[0].startsWith('-') ? [] : ['tests'];
+const args = ['-m', 'pytest', ...targets, '-q', ...extra];
 process.stdout.write(`run-pytest: ${path.relative(toolPaths.root, python)} ${args.join(' ')}   (cwd engine/)\n`);
 const existing = process.env.PYTHONPATH;
 const child = spawn(python, args, {

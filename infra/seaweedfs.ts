@@ -116,6 +116,9 @@ export async function startSeaweedFS(options: SeaweedFSOptions = {}): Promise<S3
   const accessKeyId = options.accessKeyId ?? 'synthmix-dev';
   const secretAccessKey = options.secretAccessKey ?? 'synthmix-dev-secret';
   const timeoutMs = options.startTimeoutMs ?? 60_000;
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new Error(`startSeaweedFS: bucket "${bucket}" is not a valid S3 bucket name (3-63 chars: a-z, 0-9, '.', '-')`);
+  }
 
   // Pid file + default files; removed (after the server is stopped) once this process is gone.
   const runtime = new RuntimeDir('synthmix-seaweedfs-');

@@ -170,7 +170,7 @@ describe('curate from a local folder', () => {
     const error = await curate(input, { store }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BadInputError);
     expect((error as BadInputError).nonRetryable).toBe(true);
-    expect((error as Error).message).toContain('class "small": 4 usable images (5 files, 1 rejected), need 8');
+    expect((error as Error).message).toContain('class "small": 4 usable images (5 image files, 1 rejected), need 8');
     expect((error as Error).message).not.toContain('"big"');
 
     const all = await curate({ ...input, tooFew: 'all' }, { store });

@@ -116,6 +116,13 @@ describe('mix', () => {
     const at50only = await originalsOf(await mix({ ...input, arm: 'only-original' }, { store }));
     expect([...at50].every((k) => at25.has(k))).toBe(true);
     expect(at50only).toEqual(at50);
+
+    // Only-original cells do not depend on the synthetic set: shared by every source.
+    const otherSynthetic = await manifest('synthetic', { x: 31, y: 30 }, 'synthetic');
+    const onlyA = await mix({ ...input, arm: 'only-original', p: 0.75 }, { store });
+    const onlyB = await mix({ ...input, arm: 'only-original', p: 0.75, synthetic: otherSynthetic }, { store });
+    expect(onlyB.reused).toBe(true);
+    expect(onlyB.train).toEqual(onlyA.train);
   });
 
   it('realValidation keeps validation purely real', async () => {

@@ -562,6 +562,12 @@ export function checkDemoWorldOptions(options: DemoWorldOptions): Required<DemoW
   return { preset: options.preset, seed: options.seed, imageSize, concurrency };
 }
 
+/** The identity of a world: hash of (version, image code version, preset, seed, size, preset sizes). */
+export function demoWorldId(options: DemoWorldOptions): string {
+  const opts = checkDemoWorldOptions(options);
+  return hashJson({ version: DEMO_WORLD_VERSION, image: IMAGE_CODE_VERSION, preset: opts.preset, seed: opts.seed, imageSize: opts.imageSize, sizes: DEMO_PRESETS[opts.preset] });
+}
+
 /**
  * Write the demo world under `outDir` (see the module comment for the layout). If `world.json`
  * already describes the same world, nothing is redrawn. Files are written via temp + rename.
@@ -570,7 +576,7 @@ export async function writeDemoWorld(outDir: string, options: DemoWorldOptions):
   const opts = checkDemoWorldOptions(options);
   const root = path.resolve(outDir);
   const sizes = DEMO_PRESETS[opts.preset];
-  const id = hashJson({ version: DEMO_WORLD_VERSION, image: IMAGE_CODE_VERSION, preset: opts.preset, seed: opts.seed, imageSize: opts.imageSize, sizes });
+  const id = demoWorldId(opts);
   const roots = { prior: path.join(root, 'prior'), train: path.join(root, 'target', 'train'), test: path.join(root, 'target', 'test') };
   const info: Omit<DemoWorldInfo, 'reused'> = {
     version: DEMO_WORLD_VERSION,

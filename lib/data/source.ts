@@ -132,7 +132,13 @@ async function listLocal(root: string, field: string): Promise<SourceListing> {
 }
 
 async function listClassFolder(dir: string, className: string, rel: string, depth: number, files: ListedFile[], rejected: ListingRejection[]): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true });
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    rejected.push({ relPath: `${rel}/`, class: className, reason: 'unreadable', detail: `cannot list folder: ${errorText(error)}` });
+    return;
+  }
   entries.sort((a, b) => compareStrings(a.name, b.name));
   for (const entry of entries) {
     const full = path.join(dir, entry.name);

@@ -216,8 +216,6 @@ class Trainer:
         if (self.device.type == "cuda" and self.augment is None
                 and images.numel() <= DEVICE_CACHE_LIMIT_BYTES):
             images = images.to(self.device)
-        elif self.device.type == "cuda":
-            images = images.pin_memory()
         self.images = images
         self.labels = self.train.labels.to(self.device)
         self.loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)

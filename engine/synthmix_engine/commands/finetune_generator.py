@@ -15,7 +15,7 @@ params:  method ("dreambooth" | "textual-inversion", required), className (requi
          classImageSteps (20), classImageGuidance (3.0 built-in / 7.5 SD), classImageBatch (32),
          weightDecay (1e-2), gradClip (1.0), checkpointEvery (50), progressEvery (10),
          resizeInputs (false), mixedPrecision ("no" | "bf16" | "fp16"; default bf16 for SD on CUDA),
-         device ("auto").
+         gradientCheckpointing (false; saves GPU memory on SD), device ("auto").
 outputs: adapter    folder: adapter.json + unet/ [+ text_encoder/] (DB) or learned_embeds.safetensors (TI).
 DreamBooth trains the UNet (optionally the text encoder); textual inversion trains ONLY the new
 embedding row (everything else frozen; other rows restored after each step).
@@ -146,6 +146,8 @@ def run(spec: Spec, preemption: Preemption) -> None:
     # ---- trainable parameters -------------------------------------------------------------------
     for module in model.modules():
         module.requires_grad_(False)
+    if bool(spec.param("gradientCheckpointing", False)):
+        model.unet.enable_gradient_checkpointing()
     if dreambooth:
         model.unet.requires_grad_(True)
         if train_te:
@@ -154,6 +156,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
         model.unet.train()
         model.text_encoder.train(train_te)
     else:
+        model.unet.train()  # (no dropout in these UNets; train mode lets gradient checkpointing work)
         embeddings = model.text_encoder.get_input_embeddings()
         embeddings.weight.requires_grad_(True)
         original = embeddings.weight.detach().clone()

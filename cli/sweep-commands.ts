@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { ZodError } from 'zod';
+import type { SynthmixConfig } from '../temporal.config.js';
+import { PRESETS, resolveSweepConfig, type PresetName, type SweepConfig } from '../lib/sweep/config.js';
+import { connectClient, workflowUiLink } from '../lib/temporal/connection.js';
+import { createStore } from '../lib/store/index.js';
+import { downloadReport } from '../activities/report.js';
+import { progressQuery, sweep } from '../workflows/index.js';
+import type { SweepProgress } from '../workflows/sweep.js';
+import { UsageError } from './usage.js';
+
+/** Read a sweep config file over a preset; a bad field is a usage error naming it (exit 2). */
+export function loadSweepConfig(preset: string, file?: string): SweepConfig {
+  if (!(preset in PRESETS)) throw new UsageError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got "${preset}"`);
+  let overrides: Record<string, unknown> = {};
+  if (file) {
+    try {
+      overrides = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new UsageError(`--config ${file}: cannot read JSON: ${(error as Error).message}`);
+    }
+  }
+  try {
+    return resolveSweepConfig(preset as PresetName, overrides);
+  } catch (error) {
+    if (error instanceof ZodError) {
+      const issues = error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      throw new UsageError(`invalid sweep config${file ? ` ${file}` : ''}:\n  - ${issues.join('\n  - ')}`);
+    }
+    throw error;
+  }
+}
+
+export function formatProgress(p: SweepProgress): string {
+  const { total, done, failed, running } = p.cells;
+  const width = 30;
+  const filled = total === 0 ? width : Math.round(((done + failed) / total) * width);
+  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+  return `${p.stage.padEnd(12)} ${bar} ${done + failed}/${total} cells (${failed} failed)${running.length ? `  running: ${running.join(', ')}` : ''}`;
+}
+
+/** `sweep`, `status`, `watch`, `cancel`, `report`: a sweep on a running Temporal + workers. */
+export function registerSweepCommands(program: Command, config: () => SynthmixConfig): void {
+  program
+    .command('sweep')
+    .description('Start a sweep on the configured Temporal cluster; prints the workflow id and UI link.')
+    .option('--config <file>', 'sweep config JSON (fields override the preset)')
+    .addOption(new Option('--preset <name>', 'preset').choices(Object.keys(PRESETS)).default('demo'))
+    .option('--id <id>', 'workflow id (default: synthmix-<name>-<time>)')
+    .action(async (options: { config?: string; preset: string; id?: string }) => {
+      const sweepConfig = loadSweepConfig(options.preset, options.config);
+      const cfg = config();
+      const client = await connectClient(cfg);
+      const sweepId = options.id ?? `synthmix-${sweepConfig.name}-${Date.now()}`;
+      await client.workflow.start(sweep, {
+        taskQueue: cfg.queues.cpu,
+        workflowId: sweepId,
+        args: [{ sweepId, config: sweepConfig, queues: cfg.queues }],
+      });
+      console.log(sweepId);
+      const link = workflowUiLink(cfg, sweepId);
+      if (link) console.log(link);
+      await client.connection.close();
+    });
+
+  program
+    .command('status <id>')
+    .description('Progress of a sweep: stage and cells done / running / failed.')
+    .action(async (id: string) => {
+      const client = await connectClient(config());
+      const handle = client.workflow.getHandle(id);
+      const description = await handle.describe();
+      console.log(`${id}: ${description.status.name}`);
+      if (description.status.name === 'RUNNING') console.log(formatProgress(await handle.query(progressQuery)));
+      await client.connection.close();
+    });
+
+  program
+    .command('watch <id>')
+    .description('Follow a sweep live until it ends.')
+    .action(async (id: string) => {
+      const client = await connectClient(config());
+      const handle = client.workflow.getHandle(id);
+      const result = handle.result().then(
+        () => 'completed',
+        (error: Error) => `failed: ${error.message}`,
+      );
+      let done: string | undefined;
+      void result.then((r) => (done = r));
+      while (!done) {
+        try {
+          process.stdout.write(`\r${formatProgress(await handle.query(progressQuery))}`);
+        } catch {
+          // between continueAsNew runs or not yet started
+        }
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+      console.log(`\n${id} ${done}`);
+      await client.connection.close();
+      if (done !== 'completed') process.exitCode = 1;
+    });
+
+  program
+    .command('cancel <id>')
+    .description('Cancel a sweep; its running activities hear it through their heartbeats.')
+    .action(async (id: string) => {
+      const client = await connectClient(config());
+      await client.workflow.getHandle(id).cancel();
+      console.log(`cancellation requested for ${id}`);
+      await client.connection.close();
+    });
+
+  program
+    .command('report <id>')
+    .description("Copy a finished sweep's report from the artifact store into a folder.")
+    .requiredOption('--out <dir>', 'destination folder')
+    .action(async (id: string, options: { out: string }) => {
+      const files = await downloadReport(createStore(config().storage), id, options.out);
+      console.log(`${files.length} files in ${options.out} (open ${options.out}/index.html)`);
+    });
+}

@@ -1,0 +1,353 @@
+/**
+ * The whole experiment of the paper, top to bottom:
+ *
+ *   curate ─► base models ─► per source, in parallel: (finetune per class) ─► generate per class
+ *          ─► fid  ║  fan-out: one `experiment` child per cell (bounded) ─► join ─► report
+ *
+ * Workflows orchestrate; activities compute (and memoize, so a re-run recomputes nothing).
+ */
+import {
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  continueAsNew,
+  defineQuery,
+  executeChild,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ManifestRef } from '../lib/data/manifest.js';
+import type { Cell, Source, SweepConfig } from '../lib/sweep/config.js';
+import { enumerateCells } from '../lib/sweep/config.js';
+import type { CellOutcome, FidRow, ReportOutput, StageTiming } from '../lib/report/types.js';
+import type { ClassifierArch } from '../activities/classifier.js';
+import type { Queues } from './queues.js';
+import { cpuActivities, gpuActivities } from './proxies.js';
+import { experiment, type ExperimentInput } from './experiment.js';
+
+export const CODE_VERSION = 'synthmix-0.1.0';
+
+export interface SweepInput {
+  sweepId: string;
+  config: SweepConfig;
+  queues: Queues;
+  /** Shorter in fault tests so a killed worker's activity is retried quickly. */
+  heartbeatTimeout?: string;
+  /** State carried over `continueAsNew` (large sweeps). */
+  carried?: CarriedState;
+}
+
+/** Everything the cells need from the data stages, computed once per sweep. */
+export interface SweepData {
+  classes: string[];
+  original: ManifestRef;
+  test: ManifestRef;
+  pretrainedKey: string;
+  synthetic: Partial<Record<Source, ManifestRef>>;
+  syntheticPerClass: Partial<Record<Source, ManifestRef[]>>;
+  fid: FidRow[];
+  arch: ClassifierArch;
+}
+
+interface CarriedState {
+  data: SweepData;
+  outcomes: CellOutcome[];
+  stages: StageTiming[];
+  startedAt: string;
+}
+
+export interface SweepProgress {
+  stage: string;
+  cells: { total: number; done: number; failed: number; running: string[] };
+  stages: StageTiming[];
+}
+
+export interface SweepResult {
+  sweepId: string;
+  report: ReportOutput;
+  cells: { total: number; done: number; failed: number; computed: number };
+  stages: StageTiming[];
+}
+
+export const progressQuery = defineQuery<SweepProgress>('progress');
+
+export async function sweep(input: SweepInput): Promise<SweepResult> {
+  const { config, queues } = input;
+  const cpu = cpuActivities(queues);
+  const gpu = gpuActivities(queues, input.heartbeatTimeout);
+  const cells = enumerateCells(config);
+  const outcomes = new Map<string, CellOutcome>((input.carried?.outcomes ?? []).map((o) => [o.cell.id, o]));
+  const stages: StageTiming[] = [...(input.carried?.stages ?? [])];
+  const running = new Set<string>();
+  let stage = input.carried ? 'experiments' : 'curate';
+  const startedAt = input.carried?.startedAt ?? new Date().toISOString();
+
+  setHandler(progressQuery, () => ({
+    stage,
+    cells: {
+      total: cells.length,
+      done: [...outcomes.values()].filter((o) => o.status === 'done').length,
+      failed: [...outcomes.values()].filter((o) => o.status === 'failed').length,
+      running: [...running],
+    },
+    stages,
+  }));
+
+  /** Time a stage: wall time, and the sum of its activities' own times. */
+  async function timed<T>(name: string, run: () => Promise<T>, measure: (value: T) => Array<{ wallMs: number; computed: boolean }>): Promise<T> {
+    stage = name;
+    const began = Date.now();
+    const value = await run();
+    const parts = measure(value);
+    stages.push({
+      stage: name,
+      wallMs: Date.now() - began,
+      activityMs: parts.reduce((sum, p) => sum + p.wallMs, 0),
+      activities: parts.length,
+      computed: parts.filter((p) => p.computed).length,
+    });
+    return value;
+  }
+
+  const data = input.carried?.data ?? (await prepareData());
+
+  // ── fan-out: one child workflow per cell, at most `concurrency` at once ─────────────────────
+  stage = 'experiments';
+  const began = Date.now();
+  const pending = cells.filter((cell) => !outcomes.has(cell.id));
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(config.concurrency, pending.length) }, async () => {
+    while (next < pending.length) {
+      if (workflowInfo().continueAsNewSuggested) return;
+      const cell = pending[next++];
+      running.add(cell.id);
+      outcomes.set(cell.id, await runCell(cell));
+      running.delete(cell.id);
+    }
+  });
+  await Promise.all(lanes);
+  if (outcomes.size < cells.length) {
+    // History is getting long: carry what is done into a fresh run of this workflow.
+    await continueAsNew<typeof sweep>({ ...input, carried: { data, outcomes: [...outcomes.values()], stages, startedAt } });
+  }
+  const cellOutcomes = cells.map((cell) => outcomes.get(cell.id) as CellOutcome);
+  stages.push({
+    stage: 'experiments',
+    wallMs: Date.now() - began,
+    activityMs: cellOutcomes.reduce((sum, o) => sum + (o.wallMs ?? 0), 0),
+    activities: cellOutcomes.length,
+    computed: cellOutcomes.filter((o) => o.computed).length,
+  });
+
+  // ── join: the report ───────────────────────────────────────────────────────────────────────
+  stage = 'report';
+  const samples = await cpu.sampleGrid({ original: data.original, synthetic: data.syntheticPerClass as Record<string, ManifestRef[]>, perCell: 4, seed: config.seeds[0] });
+  const report = await cpu.report({
+    sweepId: input.sweepId,
+    config,
+    classes: data.classes,
+    cells: cellOutcomes,
+    fid: data.fid,
+    samples,
+    stages,
+    codeVersion: CODE_VERSION,
+    backends: { generator: config.generator.backend, classifier: 'resnet18 (PyTorch engine)', fid: config.fid.extractor, store: 'artifact store' },
+    startedAt,
+    finishedAt: new Date().toISOString(),
+  });
+  stage = 'done';
+  return {
+    sweepId: input.sweepId,
+    report,
+    cells: {
+      total: cells.length,
+      done: cellOutcomes.filter((o) => o.status === 'done').length,
+      failed: cellOutcomes.filter((o) => o.status === 'failed').length,
+      computed: cellOutcomes.filter((o) => o.computed).length,
+    },
+    stages,
+  };
+
+  async function runCell(cell: Cell): Promise<CellOutcome> {
+    const child: ExperimentInput = {
+      queues,
+      cell,
+      classes: data.classes,
+      original: data.original,
+      ...(cell.arm === 'mixed' ? { synthetic: data.synthetic[cell.source as Source] } : {}),
+      test: data.test,
+      pretrainedKey: data.pretrainedKey,
+      arch: data.arch,
+      train: config.train,
+      mix: { valFraction: config.mix.valFraction, realValidation: config.mix.realValidation },
+      ...(input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {}),
+    };
+    try {
+      return await executeChild(experiment, { args: [child], workflowId: `${input.sweepId}/${cell.id}`, taskQueue: queues.cpu });
+    } catch (error) {
+      // A permanent failure fails its cell only; the report shows it with the reason.
+      if (error instanceof ChildWorkflowFailure) return { cell, status: 'failed', error: rootMessage(error) };
+      throw error;
+    }
+  }
+
+  async function prepareData(): Promise<SweepData> {
+    const seed = config.seeds[0];
+    const ds = config.dataset;
+    const curated = await timed(
+      'curate',
+      () =>
+        cpu.curateDataset({
+          source: ds.source,
+          ...(ds.testSource ? { testSource: ds.testSource } : {}),
+          demoPreset: ds.demoPreset,
+          perClass: ds.perClass,
+          testPerClass: ds.testPerClass,
+          seed,
+          imageSize: ds.imageSize,
+          resize: ds.resize,
+          tooFew: ds.tooFew,
+        }),
+      (r) => [{ wallMs: 0, computed: !r.reused }],
+    );
+    const classes = curated.classes;
+    const arch: ClassifierArch = { width: config.train.width, stem: config.train.stem, imageSize: ds.imageSize, numClasses: classes.length };
+
+    // Base models: given in the config, or pretrained on the prior domain (plays ImageNet / SD).
+    const needPrior = !config.train.pretrainedKey || (config.generator.backend === 'builtin' && !config.generator.modelPrefix);
+    const prior = needPrior
+      ? await timed(
+          'curate-prior',
+          () =>
+            cpu.curateDataset({
+              source: { kind: 'demo', domain: 'prior' },
+              demoPreset: ds.demoPreset,
+              // Every prior image: `all` keeps a class's images when it has fewer than perClass.
+              perClass: 1_000_000,
+              testPerClass: 0,
+              tooFew: 'all',
+              seed,
+              imageSize: ds.imageSize,
+              resize: ds.resize,
+              outputPrefix: 'curate-prior',
+            }),
+          (r) => [{ wallMs: 0, computed: !r.reused }],
+        )
+      : undefined;
+    const [pretrainedKey, baseModelPrefix] = await timed(
+      'pretrain',
+      () =>
+        Promise.all([
+          config.train.pretrainedKey ? Promise.resolve(config.train.pretrainedKey) : pretrainClassifier(prior!.trainManifest, classes, arch, seed),
+          config.generator.modelPrefix
+            ? Promise.resolve(config.generator.modelPrefix)
+            : gpu
+                .pretrainGenerator({ prior: prior!.trainManifest, ...config.generator.pretrain, seed, imageSize: ds.imageSize })
+                .then((m) => m.prefix),
+        ]),
+      () => [],
+    );
+
+    // Per source, in parallel: (finetune per class) → generate per class → one manifest.
+    const generated = await timed(
+      'generate',
+      () => Promise.all(config.sources.map((source) => generateSource(source, classes, curated.trainManifest, baseModelPrefix, seed))),
+      (perSource) => perSource.flatMap((s) => s.parts),
+    );
+    const syntheticPerClass: Partial<Record<Source, ManifestRef[]>> = {};
+    const synthetic: Partial<Record<Source, ManifestRef>> = {};
+    for (const [i, source] of config.sources.entries()) {
+      syntheticPerClass[source] = generated[i].manifests;
+      synthetic[source] = await cpu.mergeManifests({ refs: generated[i].manifests, key: `${source}-${seed}` });
+    }
+
+    const fid = await timed(
+      'fid',
+      () =>
+        gpu.fid({
+          original: curated.trainManifest,
+          synthetic: syntheticPerClass as Record<string, ManifestRef[]>,
+          extractor:
+            config.fid.extractor === 'inception-v3-fid'
+              ? { id: 'inception-v3-fid', weightsKey: requireKey(config.fid.inceptionWeightsKey, 'fid.inceptionWeightsKey'), options: {} }
+              : { id: 'synthmix-builtin-v1', weightsKey: pretrainedKey, options: { width: arch.width, stem: arch.stem, numClasses: classes.length, imageSize: arch.imageSize } },
+          kid: { subsets: config.fid.kidSubsets, subsetSize: config.fid.kidSubsetSize, seed },
+        }),
+      (r) => [{ wallMs: r.wallMs, computed: r.computed }],
+    );
+    return { classes, original: curated.trainManifest, test: curated.testManifest, pretrainedKey, synthetic, syntheticPerClass, fid: fid.rows, arch };
+  }
+
+  async function pretrainClassifier(prior: ManifestRef, classes: string[], arch: ClassifierArch, seed: number): Promise<string> {
+    const split = await cpu.mix({ original: prior, p: 0, arm: 'only-original', seed, valFraction: 0.15 });
+    const trained = await gpu.train({
+      train: split.train,
+      val: split.val,
+      classes,
+      mode: 'scratch',
+      arch,
+      epochs: config.train.pretrainEpochs,
+      batchSize: config.train.batchSize,
+      lr: 0.01,
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      seed,
+      checkpointEvery: 1,
+    });
+    return trained.weightsKey;
+  }
+
+  async function generateSource(source: Source, classes: string[], original: ManifestRef, baseModelPrefix: string, seed: number) {
+    const g = config.generator;
+    const perClass = await Promise.all(
+      classes.map(async (className) => {
+        let adapterPrefix: string | undefined;
+        const parts: Array<{ wallMs: number; computed: boolean }> = [];
+        if (source !== 'vanilla') {
+          const instances = await cpu.pickInstances({ manifest: original, className, k: config.finetune.instancesPerClass, seed });
+          const tuned = await gpu.finetune({
+            method: source === 'dreambooth' ? 'dreambooth' : 'textual-inversion',
+            className,
+            instances,
+            baseModelPrefix,
+            steps: source === 'dreambooth' ? config.finetune.dreambooth.steps : config.finetune.textual.steps,
+            lr: source === 'dreambooth' ? config.finetune.dreambooth.lr : config.finetune.textual.lr,
+            seed,
+            ...(source === 'dreambooth'
+              ? { priorPreservation: { weight: config.finetune.dreambooth.priorWeight, numClassImages: config.finetune.dreambooth.numClassImages } }
+              : {}),
+          });
+          adapterPrefix = tuned.prefix;
+          parts.push(tuned);
+        }
+        const images = await gpu.generate({
+          source,
+          className,
+          baseModelPrefix,
+          ...(adapterPrefix ? { adapterPrefix } : {}),
+          templates: g.classPrompts[className] ?? g.templates,
+          negativePrompt: g.negativePrompt,
+          count: config.dataset.perClass,
+          seed,
+          steps: g.steps,
+          guidance: g.guidance,
+          batchSize: g.batchSize,
+          imageSize: config.dataset.imageSize,
+        });
+        parts.push(images);
+        return { manifest: images.manifest, parts };
+      }),
+    );
+    return { manifests: perClass.map((c) => c.manifest), parts: perClass.flatMap((c) => c.parts) };
+  }
+}
+
+function requireKey(value: string | undefined, field: string): string {
+  if (!value) throw ApplicationFailure.nonRetryable(`sweep config: ${field} is required for this extractor`, 'BadInput');
+  return value;
+}
+
+function rootMessage(error: unknown): string {
+  let current: unknown = error;
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
+}
