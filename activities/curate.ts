@@ -440,13 +440,13 @@ export async function curate(input: CurateInput, deps: CurateDeps): Promise<Cura
   }
   for (const cls of testOnlyClasses) perClassReport[cls] = { files: 0, usable: 0, testFiles: testListing!.files.filter((f) => f.class === cls).length, testUsable: 0, train: 0, test: 0, dropped: 'class only in the test source' };
 
-  // 5. Write the kept images, once each, content-addressed.
+  // 5. Write the kept images, once each, content-addressed (I/O-bound: twice the decode concurrency).
   const kept = [...selections.values()].flatMap((s) => [...s.train, ...s.test]);
   let written = 0;
   const keys = new Map<Usable, string>();
   await mapLimit(
     kept,
-    opts.concurrency,
+    opts.concurrency * 2,
     async (u) => {
       let png = u.png;
       if (!png) {

@@ -1,5 +1,5 @@
 /**
- * Curation throughput: 1,000 real image files of ~32 KB (100×100 noisy PNG and JPEG, 10 classes)
+ * Curation throughput: 1,000 real image files of ~32 KB (noisy 104×104 PNG and 124×124 JPEG, 10 classes)
  * curated to 32×32 into a local store. Prints files/s for a cold run and for the memoized re-run.
  *
  *   npx tsx bench/curate.ts [--files 1000] [--concurrency 4]
@@ -21,7 +21,6 @@ async function main(): Promise<void> {
   const files = arg('files', 1000);
   const concurrency = arg('concurrency', 4);
   const classes = 10;
-  const side = 100;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'synthmix-bench-curate-'));
   try {
     const root = path.join(dir, 'dataset');
@@ -31,15 +30,13 @@ async function main(): Promise<void> {
       const cls = `class${i % classes}`;
       await mkdir(path.join(root, cls), { recursive: true });
       const rng = createRng(i);
-      const raw = Buffer.alloc(side * side * 3);
-      // Uniform noise (incompressible): ~30 KB as PNG, ~34 KB as JPEG q=98.
-      const base = [rng.int(256), rng.int(256), rng.int(256)];
-      for (let p = 0; p < side * side; p++) {
-        for (let c = 0; c < 3; c++) raw[p * 3 + c] = (base[c] + rng.int(256)) & 255;
-      }
-      const img = sharp(raw, { raw: { width: side, height: side, channels: 3 } });
+      // Uniform noise (incompressible): PNG 104×104 ≈ 32 KB; JPEG 124×124 q95 4:4:4 ≈ 31 KB.
       const png = i % 2 === 0;
-      const out = png ? await img.png().toBuffer() : await img.jpeg({ quality: 98 }).toBuffer();
+      const side = png ? 104 : 124;
+      const raw = Buffer.alloc(side * side * 3);
+      for (let p = 0; p < raw.length; p++) raw[p] = rng.int(256);
+      const img = sharp(raw, { raw: { width: side, height: side, channels: 3 } });
+      const out = png ? await img.png().toBuffer() : await img.jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).toBuffer();
       const file = path.join(root, cls, `${String(i).padStart(5, '0')}.${png ? 'png' : 'jpg'}`);
       await writeFile(file, out);
       bytes += (await stat(file)).size;

@@ -105,6 +105,9 @@ export class EngineRunner {
         await this.store.getToFile(resumedFrom, resumeFrom);
       }
       let heartbeat: EngineHeartbeat = { ...(hooks.lastHeartbeat() ?? {}), ...(resumedFrom ? { checkpointKey: resumedFrom } : {}) };
+      // A live engine is a live attempt, even between progress events (a long epoch on a busy
+      // machine): beat on a timer. If this worker dies, the beats stop and Temporal retries.
+      const pulse = setInterval(() => hooks.heartbeat(heartbeat), 5_000);
       const outcome = await runEngineProcess({
         python: this.config.python,
         command: request.command,
@@ -125,7 +128,7 @@ export class EngineRunner {
             hooks.heartbeat(heartbeat);
           }
         },
-      });
+      }).finally(() => clearInterval(pulse));
       switch (outcome.kind) {
         case 'ok': {
           const outputs: Record<string, string> = {};
