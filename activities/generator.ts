@@ -90,7 +90,7 @@ export function generatorActivities({ store, config }: ActivityDeps) {
       const prior = await localManifest(store, runner, config.engine.cacheDir, input.prior);
       const result = await runEngine(store, config.engine, {
         command: 'pretrain-generator',
-        params: { steps: input.steps, batchSize: input.batchSize, lr: input.lr, seed: input.seed, imageSize: input.imageSize, checkpointEvery: 200 },
+        params: { steps: input.steps, batchSize: input.batchSize, lr: input.lr, seed: input.seed, imageSize: input.imageSize, checkpointEvery: Math.max(10, Math.min(200, Math.ceil(input.steps / 5))) },
         inputs: { images: { localPath: prior.path } },
         checkpointKey: `${prefix}/checkpoint`,
       });

@@ -50,13 +50,22 @@ async function main(): Promise<void> {
     const input = { source: { kind: 'local' as const, path: root }, perClass, testPerClass, seed: 1, imageSize: 32, concurrency };
 
     const t1 = performance.now();
-    const result = await curate(input, { store });
+    const phaseEnd = new Map<string, number>();
+    const result = await curate(input, { store, onProgress: (p) => phaseEnd.set(p.phase, performance.now()) });
     const cold = (performance.now() - t1) / 1000;
+    let prev = t1;
+    const phases = ['list', 'decode', 'write', 'done'].map((phase) => {
+      const end = phaseEnd.get(phase) ?? prev;
+      const text = `${phase} ${((end - prev) / 1000).toFixed(2)} s`;
+      prev = end;
+      return text;
+    });
     const t2 = performance.now();
     const again = await curate(input, { store });
     const warm = (performance.now() - t2) / 1000;
     if (!again.reused) throw new Error('expected the second run to be memoized');
     console.log(`curate (cold): ${files} files in ${cold.toFixed(2)} s = ${(files / cold).toFixed(0)} images/s (concurrency ${concurrency}, ${os.cpus().length} CPUs, rejected ${result.rejected})`);
+    console.log(`  phases: ${phases.join(', ')} (list = walk + sha256 of every file; done = manifests + report)`);
     console.log(`curate (memoized re-run, hashes the files): ${warm.toFixed(2)} s = ${(files / warm).toFixed(0)} images/s`);
   } finally {
     await rm(dir, { recursive: true, force: true });

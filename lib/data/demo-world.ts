@@ -506,22 +506,29 @@ export function renderDemoImage(cls: DemoClass, domain: DemoDomain, rng: Rng, im
   const canvas = new Canvas(n);
 
   let ctx = pickWeighted(rng, CLASS_CONTEXTS[cls]);
-  if (rng.chance(target ? 0.3 : 0.2)) ctx = rng.pick(CONTEXTS);
+  if (rng.chance(target ? 0.35 : 0.2)) ctx = rng.pick(CONTEXTS);
   const bg = background(rng, ctx, target);
   canvas.fill(bg.at);
 
-  // Distractors (target only): small blobs and sticks in random colours, behind the object.
+  // Distractors (target only), behind the object: blobs and sticks in random colours, and parts that
+  // belong to other classes (a wheel, an ear, a wing).
   if (target) {
-    const count = rng.int(4);
+    const count = rng.int(5);
     for (let i = 0; i < count; i++) {
       const color = jitter(rng, rng.pick(Object.values(C) as Rgb[]), 0.1);
-      const prim = rng.chance(0.5) ? ellipse(0, 0, rng.range(0.3, 1), rng.range(0.2, 0.6), color, rng.range(0, Math.PI)) : line(-1, 0, 1, rng.range(-0.5, 0.5), rng.range(0.1, 0.25), color);
-      canvas.draw([prim], { tx: rng.range(0, n), ty: rng.range(0, n), scale: n * rng.range(0.06, 0.14), rot: rng.range(0, 2 * Math.PI), flip: false });
+      const kind = rng.int(5);
+      const prims: Primitive[] =
+        kind === 0 ? wheel(0, 0, 0.6, C.grey)
+          : kind === 1 ? [poly([-0.6, 0.5, 0, -0.8, 0.6, 0.5], color)]
+            : kind === 2 ? [poly([0.3, -0.1, -0.3, -1, -0.7, -1, -0.4, -0.1], color)]
+              : kind === 3 ? [ellipse(0, 0, rng.range(0.3, 1), rng.range(0.2, 0.6), color, rng.range(0, Math.PI))]
+                : [line(-1, 0, 1, rng.range(-0.5, 0.5), rng.range(0.1, 0.25), color)];
+      canvas.draw(prims, { tx: rng.range(0, n), ty: rng.range(0, n), scale: n * rng.range(0.06, 0.14), rot: rng.range(0, 2 * Math.PI), flip: false });
     }
   }
 
   const shape = SHAPES[cls](rng);
-  const scale = n * (target ? rng.range(0.27, 0.42) : rng.range(0.37, 0.45));
+  const scale = n * (target ? rng.range(0.25, 0.42) : rng.range(0.37, 0.45));
   const spread = target ? 0.16 : 0.05;
   const rot = rng.range(-1, 1) * shape.rot * (target ? 1.6 : 1);
   let ty = n * (0.5 + rng.range(-spread, spread));

@@ -18,3 +18,23 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def _import_diffusers_lean() -> None:
+    """With transformers installed, importing diffusers' model code also imports transformers'
+    quantization machinery (~1.5 s CPU per engine process). Nothing here needs it (the SD path
+    imports CLIPTextModel itself), so load diffusers' models with that probe off, then restore it."""
+    try:
+        from diffusers.utils import import_utils
+    except ImportError:
+        return
+    if not getattr(import_utils, "_transformers_available", False):
+        return
+    import_utils._transformers_available = False
+    try:
+        import diffusers.models.modeling_utils  # noqa: F401
+    finally:
+        import_utils._transformers_available = True
+
+
+_import_diffusers_lean()
