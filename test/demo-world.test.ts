@@ -78,6 +78,15 @@ describe('demo world', () => {
     expect(target).toBeGreaterThan(prior);
   });
 
+  it('two writers of the same world at once end with one complete, identical world', async () => {
+    const out = path.join(tmp, 'race');
+    const [x, y] = await Promise.all([writeDemoWorld(out, { preset: 'tiny', seed: 1 }), writeDemoWorld(out, { preset: 'tiny', seed: 1 })]);
+    expect(x.id).toBe(y.id);
+    const files = await tree(out);
+    expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(await digest(path.join(out, 'prior'))).toEqual(await digest(path.join(tmp, 'a', 'prior')));
+  });
+
   it('a different world in the same directory replaces the old one; a foreign directory is refused', async () => {
     const out = path.join(tmp, 'switch');
     await writeDemoWorld(out, { preset: 'tiny', seed: 1 });

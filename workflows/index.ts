@@ -1,5 +1,5 @@
 // Every workflow type the workers serve. Workflow code is deterministic: no I/O, no clock, no
 // randomness except through @temporalio/workflow.
-export { smoke } from './smoke.js';
+export { smoke, roundTrip } from './smoke.js';
 export { sweep, progressQuery } from './sweep.js';
 export { experiment } from './experiment.js';

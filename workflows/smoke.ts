@@ -25,3 +25,8 @@ export async function smoke(input: SmokeInput): Promise<SmokeResult> {
   const dummy = input.dummy ? await gpu.dummyTrain(input.dummy) : undefined;
   return { stored, engine, dummy };
 }
+
+/** One trivial cpu activity: the unit of orchestration overhead (bench/roundtrip.ts). */
+export async function roundTrip(queues: Queues, message: string): Promise<string> {
+  return (await cpuActivities(queues).storeRoundTrip(message)).sha256;
+}

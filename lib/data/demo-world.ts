@@ -22,6 +22,7 @@
  * Same seed (and preset, size) => identical bytes; each image has its own seeded stream, so an
  * image does not depend on how many others are drawn.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashJson, stableStringify } from '../hash.js';
@@ -596,12 +597,15 @@ export async function writeDemoWorld(outDir: string, options: DemoWorldOptions):
     id,
   };
   const marker = path.join(root, 'world.json');
-  let existing: { id?: string; complete?: boolean } | undefined;
-  try {
-    existing = JSON.parse(await readFile(marker, 'utf8')) as { id?: string; complete?: boolean };
-  } catch {
-    existing = undefined;
-  }
+  const tmpTag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const readMarker = async (): Promise<{ id?: string; complete?: boolean } | undefined> => {
+    try {
+      return JSON.parse(await readFile(marker, 'utf8')) as { id?: string; complete?: boolean };
+    } catch {
+      return undefined;
+    }
+  };
+  const existing = await readMarker();
   if (existing?.id === id && existing.complete === true) return { ...info, reused: true };
   if (existing) {
     // Our own (other or unfinished) world: clear it so no stale image survives.
@@ -612,14 +616,17 @@ export async function writeDemoWorld(outDir: string, options: DemoWorldOptions):
   } else {
     for (const sub of ['prior', 'target']) {
       const entries = await readdir(path.join(root, sub)).catch(() => [] as string[]);
-      if (entries.length > 0) throw new Error(`demo world: ${path.join(root, sub)} exists and ${marker} does not; refusing to mix a new world into it (use an empty directory)`);
+      // Another process may have started this very world since we looked: that is fine.
+      if (entries.length > 0 && (await readMarker())?.id !== id) {
+        throw new Error(`demo world: ${path.join(root, sub)} exists and ${marker} does not describe this world; refusing to mix a new world into it (use an empty directory)`);
+      }
     }
   }
   const writeMarker = async (complete: boolean): Promise<void> => {
     const body = { ...info, roots: { prior: 'prior', train: 'target/train', test: 'target/test' }, complete };
     await mkdir(root, { recursive: true });
-    await writeFile(`${marker}.tmp`, `${stableStringify(body, 2)}\n`);
-    await rename(`${marker}.tmp`, marker);
+    await writeFile(`${marker}.${tmpTag}.tmp`, `${stableStringify(body, 2)}\n`);
+    await rename(`${marker}.${tmpTag}.tmp`, marker);
   };
   await writeMarker(false);
 
@@ -635,8 +642,10 @@ export async function writeDemoWorld(outDir: string, options: DemoWorldOptions):
     const image = renderDemoImage(job.cls, job.domain, demoImageRng(opts.seed, job.domain, job.split, job.cls, job.index), opts.imageSize);
     const png = await encodePngRgb(image);
     const file = path.join(job.dir, fileName(job.index));
-    await writeFile(`${file}.tmp`, png);
-    await rename(`${file}.tmp`, file);
+    // A private temp name: two processes drawing the same world at once each rename a whole file.
+    const tmp = `${file}.${tmpTag}.tmp`;
+    await writeFile(tmp, png);
+    await rename(tmp, file);
   });
   await writeMarker(true);
   return { ...info, reused: false };

@@ -20,21 +20,29 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
+
 def _import_diffusers_lean() -> None:
-    """With transformers installed, importing diffusers' model code also imports transformers'
-    quantization machinery (~1.5 s CPU per engine process). Nothing here needs it (the SD path
-    imports CLIPTextModel itself), so load diffusers' models with that probe off, then restore it."""
+    """With transformers installed, importing diffusers' model code also imports transformers
+    (diffusers.quantizers tries `from transformers.utils.quantization_config import ...`): ~1.5 s
+    CPU per engine process. Nothing here needs that (the SD path imports CLIPTextModel itself), so
+    diffusers' model code is imported with transformers hidden, then transformers is visible again."""
+    import sys
+
+    if "transformers" in sys.modules or "diffusers.models.modeling_utils" in sys.modules:
+        return
     try:
         from diffusers.utils import import_utils
     except ImportError:
         return
-    if not getattr(import_utils, "_transformers_available", False):
-        return
+    available = getattr(import_utils, "_transformers_available", False)
     import_utils._transformers_available = False
+    sys.modules["transformers"] = None  # type: ignore[assignment]  (import transformers -> ImportError)
     try:
         import diffusers.models.modeling_utils  # noqa: F401
+        from diffusers import DDIMScheduler, DDPMScheduler, UNet2DConditionModel  # noqa: F401
     finally:
-        import_utils._transformers_available = True
+        del sys.modules["transformers"]
+        import_utils._transformers_available = available
 
 
 _import_diffusers_lean()
