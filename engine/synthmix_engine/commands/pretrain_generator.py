@@ -7,7 +7,8 @@ params:  steps (int, required), batchSize (32), lr (1e-3, AdamW, linear warm-up 
          cfgDropout (0.1: share of empty captions, for classifier-free guidance), emaDecay (0.999;
          0 = no EMA), warmupSteps (min(200, steps/10)), weightDecay (0.0), gradClip (1.0),
          hflip (false), captionTemplates (list of "{}" templates), extraWords (words to add to the
-         vocabulary), progressEvery (10), device ("auto").
+         vocabulary; the class names and template words are added anyway), progressEvery (10),
+         device ("auto").
 outputs: model    a built-in model folder (EMA weights): model_index.json {kind: builtin, modelId},
                   unet/, text_encoder/, tokenizer/vocab.json, scheduler/.
 Progress: stage "train" with the mean denoising loss since the last event. Checkpoints
@@ -69,10 +70,9 @@ def run(spec: Spec, preemption: Preemption) -> None:
 
     setup_determinism(seed)
     device = pick_device(spec.param("device", "auto"))
-    unet, text_encoder, tokenizer, scheduler = create_builtin(model_size, image_size, extra_words=classes + extra_words)
+    words = [_caption("{}", c) for c in classes] + extra_words + [_caption(t, "") for t in templates]
+    unet, text_encoder, tokenizer, scheduler = create_builtin(model_size, image_size, extra_words=words)
     model = DiffusionModel(KIND_BUILTIN, unet, text_encoder, tokenizer, scheduler).to(device)
-    for template in templates:
-        model.check_words(_caption(template, ""), "param 'captionTemplates'")
     params = list(unet.parameters()) + list(text_encoder.parameters())
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)))

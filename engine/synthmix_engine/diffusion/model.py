@@ -27,9 +27,10 @@ INDEX_FILE = "model_index.json"
 
 
 def image_seed(seed: int, index: int) -> int:
-    """The seed of generated image `index`: a function of (seed, index) only."""
+    """The seed of generated image `index`: a function of (seed, index) only; < 2**53 so it stays
+    exact in JSON read by JavaScript (the image records carry it)."""
     digest = hashlib.sha256(f"synthmix-image:{int(seed)}:{int(index)}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+    return int.from_bytes(digest[:8], "little") & ((1 << 53) - 1)
 
 
 def derived_seed(seed: int, *labels: Any) -> int:
@@ -158,24 +159,35 @@ class DiffusionModel:
         kind, index = read_index(folder, what)
         from diffusers import DDPMScheduler, UNet2DConditionModel
 
+        from safetensors import SafetensorError
+
+        def weights(cls: Any, sub: str) -> Any:
+            path = os.path.join(folder, sub)
+            try:
+                return cls.from_pretrained(path, local_files_only=True)
+            except OSError:  # SD folders sometimes hold only the fp16 variant
+                if not any(".fp16." in name for name in os.listdir(path)):
+                    raise
+                return cls.from_pretrained(path, local_files_only=True, variant="fp16").float()
+
         try:
-            unet = UNet2DConditionModel.from_pretrained(os.path.join(folder, "unet"), local_files_only=True)
+            unet = weights(UNet2DConditionModel, "unet")
             scheduler = DDPMScheduler.from_pretrained(os.path.join(folder, "scheduler"), local_files_only=True)
             vae = None
             if kind == KIND_BUILTIN:
-                text_encoder = TinyTextEncoder.from_pretrained(os.path.join(folder, "text_encoder"), local_files_only=True)
+                text_encoder = weights(TinyTextEncoder, "text_encoder")
                 tokenizer: Any = WordTokenizer.load(os.path.join(folder, "tokenizer"))
             else:
                 from diffusers import AutoencoderKL
                 from transformers import CLIPTextModel, CLIPTokenizer
 
-                text_encoder = CLIPTextModel.from_pretrained(os.path.join(folder, "text_encoder"), local_files_only=True)
+                text_encoder = weights(CLIPTextModel, "text_encoder")
                 tokenizer = _ClipTokenizer(CLIPTokenizer.from_pretrained(os.path.join(folder, "tokenizer"),
                                                                          local_files_only=True))
-                vae = AutoencoderKL.from_pretrained(os.path.join(folder, "vae"), local_files_only=True)
+                vae = weights(AutoencoderKL, "vae")
         except ImportError as error:
             raise PermanentError(f"input '{what}': loading a {kind} model needs {error.name} (see engine/requirements.txt)") from error
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
+        except (OSError, ValueError, KeyError, json.JSONDecodeError, SafetensorError) as error:
             raise PermanentError(f"input '{what}': cannot load the {kind} model in {folder}: {error}") from error
         model_id = index.get("modelId") or f"{kind}-{folder_fingerprint(folder)[:16]}"
         model = DiffusionModel(kind, unet, text_encoder, tokenizer, scheduler, vae, index, model_id)
