@@ -73,6 +73,11 @@ export const engineSchema = z
     workDir: nonEmpty.default('.synthmix/work'),
     /** Torch threads per engine process (0 = torch default). */
     threads: z.number().int().min(0).max(512).default(0),
+    /**
+     * Fork engine processes from one warm Python per worker that imported torch and diffusers
+     * once (lib/engine/warm-engine.ts), instead of spawning each with seconds of imports.
+     */
+    warm: z.boolean().default(true),
   })
   .strict();
 

@@ -47,6 +47,11 @@ export interface TrainResult {
   trainImages: number;
   valImages: number;
   imagesPerSec: number | null;
+  /**
+   * Completed epochs restored from a checkpoint by the attempt that computed this result (0: it
+   * trained from the start). Evidence that a retried attempt resumed rather than restarted.
+   */
+  resumedFromEpoch: number;
   computed: boolean;
   wallMs: number;
 }
@@ -74,6 +79,7 @@ interface EngineTrainSummary {
   trainImages: number;
   valImages: number;
   imagesPerSec: number | null;
+  resumedFromEpoch?: number;
 }
 
 interface EvaluationFile {
@@ -127,6 +133,7 @@ export function classifierActivities({ store, config }: ActivityDeps) {
         trainImages: summary.trainImages,
         valImages: summary.valImages,
         imagesPerSec: summary.imagesPerSec,
+        resumedFromEpoch: summary.resumedFromEpoch ?? 0,
         computed: true,
         wallMs: Date.now() - started,
       };

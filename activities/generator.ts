@@ -4,7 +4,10 @@
  * generate synthetic images. Generated images are stored one by one as the engine writes them,
  * so a killed attempt's retry generates only the images still missing.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { projectRoot } from '../lib/config/load.js';
 import type { ActivityDeps } from '../lib/deps.js';
 import { makeManifest, writeManifest, type ManifestItem, type ManifestRef } from '../lib/data/manifest.js';
 import { runEngine } from '../lib/engine/activity.js';
@@ -39,7 +42,10 @@ export interface FinetuneInput {
   steps: number;
   lr: number;
   seed: number;
-  priorPreservation?: { weight: number; numClassImages: number };
+  /** DreamBooth: prior preservation on class images the base model generates with these sampling settings. */
+  priorPreservation?: { weight: number; numClassImages: number; steps: number; guidance: number };
+  /** DreamBooth: train the text encoder too (diffusers' `--train_text_encoder`). */
+  trainTextEncoder?: boolean;
 }
 
 export interface GenerateInput {
@@ -81,12 +87,43 @@ interface ImageRecord {
   height: number;
 }
 
+/**
+ * Models the project ships under `engine/pretrained/<step prefix>/` (the demo's pretrained
+ * generator, so `npm run demo` need not spend minutes pretraining it): a pretrain whose exact
+ * inputs were run before is uploaded instead of retrained. The folder's SHA256SUMS is verified;
+ * on any mismatch the model is trained as usual. engine/pretrained/README.md says how to remake it.
+ */
+async function findShippedModel(prefix: string): Promise<{ dir: string; modelId: string } | undefined> {
+  const root = path.join(projectRoot, 'engine', 'pretrained', ...prefix.split('/'));
+  let sums: string;
+  try {
+    sums = await readFile(path.join(root, 'SHA256SUMS'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of sums.split('\n').filter(Boolean)) {
+    const [sha, file] = line.split(/\s+\*?/, 2);
+    const bytes = await readFile(path.join(root, file)).catch(() => undefined);
+    if (!bytes || createHash('sha256').update(bytes).digest('hex') !== sha) {
+      console.warn(`shipped model ${root}: ${file} is missing or does not match SHA256SUMS; training instead`);
+      return undefined;
+    }
+  }
+  const index = JSON.parse(await readFile(path.join(root, 'model', 'model_index.json'), 'utf8')) as { modelId?: string };
+  return { dir: path.join(root, 'model'), modelId: String(index.modelId ?? 'shipped') };
+}
+
 export function generatorActivities({ store, config }: ActivityDeps) {
   const runner = new EngineRunner(store, config.engine);
 
   async function pretrainGenerator(input: PretrainGeneratorInput): Promise<ModelRef> {
     const started = Date.now();
     const memo = await memoize(store, 'pretrain-generator', input, async (prefix) => {
+      const shipped = await findShippedModel(prefix);
+      if (shipped) {
+        await uploadOutput(store, shipped.dir, `${prefix}/model`);
+        return { prefix: `${prefix}/model`, id: shipped.modelId, computed: true, wallMs: Date.now() - started };
+      }
       const prior = await localManifest(store, runner, config.engine.cacheDir, input.prior);
       const result = await runEngine(store, config.engine, {
         command: 'pretrain-generator',
@@ -113,7 +150,15 @@ export function generatorActivities({ store, config }: ActivityDeps) {
           steps: input.steps,
           lr: input.lr,
           seed: input.seed,
-          ...(input.priorPreservation ? { priorPreservation: input.priorPreservation } : {}),
+          ...(input.priorPreservation
+            ? {
+                priorPreservation: { weight: input.priorPreservation.weight, numClassImages: input.priorPreservation.numClassImages },
+                classImageSteps: input.priorPreservation.steps,
+                classImageGuidance: input.priorPreservation.guidance,
+              }
+            : // Explicitly off: the engine's DreamBooth default is prior preservation on.
+              { priorPreservation: null }),
+          ...(input.trainTextEncoder ? { trainTextEncoder: true } : {}),
           checkpointEvery: Math.max(10, Math.ceil(input.steps / 4)),
         },
         inputs: { base: { prefix: input.baseModelPrefix }, instances: { localPath: instances.path } },

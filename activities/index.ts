@@ -10,6 +10,7 @@ import { classifierActivities } from './classifier.js';
 import { generatorActivities } from './generator.js';
 import { fidActivities } from './fid.js';
 import { reportActivities } from './report.js';
+import { historyActivities } from './history.js';
 
 /** cpu: curate, mix, report and the small dataset steps around them. */
 export function createCpuActivities(deps: ActivityDeps) {
@@ -19,6 +20,7 @@ export function createCpuActivities(deps: ActivityDeps) {
     ...datasetActivities(deps),
     ...createMixActivities(deps.store),
     ...reportActivities(deps),
+    ...historyActivities(deps),
   };
 }
 

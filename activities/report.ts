@@ -14,6 +14,7 @@ import { renderReport, sampleKeys, type RenderedFile } from '../lib/report/rende
 import type { ReportInput, ReportOutput } from '../lib/report/types.js';
 import { assertSafePrefix } from '../lib/store/index.js';
 import type { ArtifactStore } from '../lib/store/types.js';
+import { historyPoints, readHistory, saveSweepRecord } from '../lib/report/record.js';
 
 export type { ReportInput, ReportOutput } from '../lib/report/types.js';
 
@@ -49,9 +50,14 @@ async function fetchSamples(store: ArtifactStore, input: ReportInput): Promise<{
   return { images, missing };
 }
 
-/** Render the report of `input` and write it under `reports/<sweepId>/` (index.html last). */
+/**
+ * Render the report of `input` and write it under `reports/<sweepId>/` (index.html last). With an
+ * `evaluationContext`, first store the sweep record (`sweeps/<sweepId>/record.json`) that nightly
+ * re-evaluations start from.
+ */
 export async function writeReport(store: ArtifactStore, input: ReportInput): Promise<ReportOutput> {
   const prefix = reportPrefix(input?.sweepId);
+  await saveSweepRecord(store, input);
   const samples = await fetchSamples(store, input);
   const files: RenderedFile[] = await renderReport(input, samples);
   const keyOf = (name: string): string => `${prefix}/${name}`;
@@ -89,7 +95,9 @@ export async function downloadReport(store: ArtifactStore, sweepId: string, outD
 export function reportActivities({ store }: ActivityDeps) {
   return {
     async report(input: ReportInput): Promise<ReportOutput> {
-      return writeReport(store, input);
+      // A sweep reported again keeps the re-evaluations already appended to its history.
+      const history = input.history ?? historyPoints(await readHistory(store, input?.sweepId));
+      return writeReport(store, history.length > 0 ? { ...input, history } : input);
     },
   };
 }

@@ -38,10 +38,11 @@ export interface DummyTrainResult {
 export function smokeActivities({ store, config }: ActivityDeps) {
   return {
     /** cpu: write and read back a small object; returns its sha256. */
-    async storeRoundTrip(text: string): Promise<{ key: string; sha256: string }> {
+    async storeRoundTrip(text: string): Promise<{ key: string; sha256: string; wallMs: number }> {
+      const began = performance.now();
       const info = await store.putContentAddressed('smoke', Buffer.from(text, 'utf8'), '.txt');
       const back = await store.get(info.key);
-      return { key: info.key, sha256: back.length === info.size ? info.sha256 : 'mismatch' };
+      return { key: info.key, sha256: back.length === info.size ? info.sha256 : 'mismatch', wallMs: performance.now() - began };
     },
 
     /** gpu: what the engine on this worker is. */

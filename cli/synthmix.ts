@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from '../lib/config/load.js';
 import { UsageError } from './usage.js';
 import { registerFoundationCommands } from './foundation.js';
 import { registerSweepCommands } from './sweep-commands.js';
+import { registerScheduleCommands } from './schedule-commands.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -17,6 +18,7 @@ function buildProgram(): Command {
     .exitOverride();
   registerFoundationCommands(program, () => loadConfig());
   registerSweepCommands(program, () => loadConfig());
+  registerScheduleCommands(program, () => loadConfig());
   return program;
 }
 

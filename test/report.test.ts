@@ -78,8 +78,9 @@ describe('the report input', () => {
     expect(input.config.mix.p).toEqual([0, 0.25, 0.5, 0.75, 1]);
     expect(input.config.train.modes).toEqual(MODES);
     expect(input.config.seeds).toEqual([0, 1]);
-    expect(input.cells).toHaveLength(2 * 3 * 5 * 4);
-    expect(input.cells.filter((c) => c.cell.arm === 'only-original')).toHaveLength(30);
+    // 2 seeds × 3 modes × (5 p × 3 sources + only-original at the 4 p below 1).
+    expect(input.cells).toHaveLength(2 * 3 * (5 * 3 + 4));
+    expect(input.cells.filter((c) => c.cell.arm === 'only-original')).toHaveLength(24);
     expect(input.cells.filter((c) => c.status === 'failed').map((c) => c.cell.id)).toEqual([FAILED_CELL]);
     expect(input.fid).toHaveLength(3 * 11);
   });

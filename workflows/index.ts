@@ -3,3 +3,5 @@
 export { smoke, roundTrip } from './smoke.js';
 export { sweep, progressQuery } from './sweep.js';
 export { experiment } from './experiment.js';
+export { reevaluate } from './reevaluate.js';
+export { trivialSweep, trivialCell } from './trivial-sweep.js';

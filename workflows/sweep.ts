@@ -13,7 +13,6 @@ import {
   defineQuery,
   executeChild,
   setHandler,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type { ManifestRef } from '../lib/data/manifest.js';
 import type { Cell, Source, SweepConfig } from '../lib/sweep/config.js';
@@ -23,6 +22,7 @@ import type { ClassifierArch } from '../activities/classifier.js';
 import type { Queues } from './queues.js';
 import { cpuActivities, gpuActivities } from './proxies.js';
 import { experiment, type ExperimentInput } from './experiment.js';
+import { fanOutBounded } from './fan-out.js';
 
 export const CODE_VERSION = 'synthmix-0.1.0';
 
@@ -113,19 +113,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   // ── fan-out: one child workflow per cell, at most `concurrency` at once ─────────────────────
   stage = 'experiments';
   const began = Date.now();
-  const pending = cells.filter((cell) => !outcomes.has(cell.id));
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(config.concurrency, pending.length) }, async () => {
-    while (next < pending.length) {
-      if (workflowInfo().continueAsNewSuggested) return;
-      const cell = pending[next++];
-      running.add(cell.id);
-      outcomes.set(cell.id, await runCell(cell));
-      running.delete(cell.id);
-    }
-  });
-  await Promise.all(lanes);
-  if (outcomes.size < cells.length) {
+  if ((await fanOutBounded(cells, config.concurrency, { outcomes, running }, runCell)) === 'continue-as-new') {
     // History is getting long: carry what is done into a fresh run of this workflow.
     await continueAsNew<typeof sweep>({ ...input, carried: { data, outcomes: [...outcomes.values()], stages, startedAt } });
   }
@@ -153,6 +141,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     backends: { generator: config.generator.backend, classifier: 'resnet18 (PyTorch engine)', fid: config.fid.extractor, store: 'artifact store' },
     startedAt,
     finishedAt: new Date().toISOString(),
+    // Stored with the report (sweep record): what a nightly re-evaluation needs.
+    evaluationContext: { test: data.test, arch: data.arch },
   });
   stage = 'done';
   return {
@@ -233,19 +223,21 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
           (r) => [{ wallMs: 0, computed: !r.reused }],
         )
       : undefined;
-    const [pretrainedKey, baseModelPrefix] = await timed(
+    // A base model given in the config costs no activity.
+    const given = { key: '', prefix: '', wallMs: 0, computed: false, given: true };
+    const [classifierBase, generatorBase] = await timed(
       'pretrain',
       () =>
         Promise.all([
-          config.train.pretrainedKey ? Promise.resolve(config.train.pretrainedKey) : pretrainClassifier(prior!.trainManifest, classes, arch, seed),
+          config.train.pretrainedKey ? Promise.resolve({ ...given, key: config.train.pretrainedKey }) : pretrainClassifier(prior!.trainManifest, classes, arch, seed),
           config.generator.modelPrefix
-            ? Promise.resolve(config.generator.modelPrefix)
-            : gpu
-                .pretrainGenerator({ prior: prior!.trainManifest, ...config.generator.pretrain, seed, imageSize: ds.imageSize })
-                .then((m) => m.prefix),
+            ? Promise.resolve({ ...given, prefix: config.generator.modelPrefix })
+            : gpu.pretrainGenerator({ prior: prior!.trainManifest, ...config.generator.pretrain, seed, imageSize: ds.imageSize }),
         ]),
-      () => [],
+      (models) => models.filter((m) => !('given' in m)),
     );
+    const pretrainedKey = classifierBase.key;
+    const baseModelPrefix = generatorBase.prefix;
 
     // Per source, in parallel: (finetune per class) → generate per class → one manifest.
     const generated = await timed(
@@ -277,7 +269,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     return { classes, original: curated.trainManifest, test: curated.testManifest, pretrainedKey, synthetic, syntheticPerClass, fid: fid.rows, arch };
   }
 
-  async function pretrainClassifier(prior: ManifestRef, classes: string[], arch: ClassifierArch, seed: number): Promise<string> {
+  async function pretrainClassifier(prior: ManifestRef, classes: string[], arch: ClassifierArch, seed: number): Promise<{ key: string; wallMs: number; computed: boolean }> {
     const split = await cpu.mix({ original: prior, p: 0, arm: 'only-original', seed, valFraction: 0.15 });
     const trained = await gpu.train({
       train: split.train,
@@ -293,11 +285,12 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       seed,
       checkpointEvery: 1,
     });
-    return trained.weightsKey;
+    return { key: trained.weightsKey, wallMs: trained.wallMs, computed: trained.computed };
   }
 
   async function generateSource(source: Source, classes: string[], original: ManifestRef, baseModelPrefix: string, seed: number) {
     const g = config.generator;
+    const db = config.finetune.dreambooth;
     const perClass = await Promise.all(
       classes.map(async (className) => {
         let adapterPrefix: string | undefined;
@@ -312,8 +305,9 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
             steps: source === 'dreambooth' ? config.finetune.dreambooth.steps : config.finetune.textual.steps,
             lr: source === 'dreambooth' ? config.finetune.dreambooth.lr : config.finetune.textual.lr,
             seed,
-            ...(source === 'dreambooth'
-              ? { priorPreservation: { weight: config.finetune.dreambooth.priorWeight, numClassImages: config.finetune.dreambooth.numClassImages } }
+            ...(source === 'dreambooth' ? { trainTextEncoder: config.finetune.dreambooth.trainTextEncoder } : {}),
+            ...(source === 'dreambooth' && db.numClassImages > 0 && db.priorWeight > 0
+              ? { priorPreservation: { weight: db.priorWeight, numClassImages: db.numClassImages, steps: g.steps, guidance: g.guidance } }
               : {}),
           });
           adapterPrefix = tuned.prefix;

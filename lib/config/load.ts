@@ -42,6 +42,7 @@ const envOverrides: ReadonlyArray<readonly [string, readonly string[], 'string' 
   ['SYNTHMIX_ENGINE_CACHE', ['engine', 'cacheDir'], 'string'],
   ['SYNTHMIX_ENGINE_WORKDIR', ['engine', 'workDir'], 'string'],
   ['SYNTHMIX_ENGINE_THREADS', ['engine', 'threads'], 'int'],
+  ['SYNTHMIX_ENGINE_WARM', ['engine', 'warm'], 'bool'],
 ];
 
 function parseEnvValue(name: string, raw: string, kind: 'string' | 'int' | 'bool'): unknown {
@@ -123,9 +124,16 @@ export function loadConfig(options: LoadConfigOptions = {}): SynthmixConfig {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(raw, keys, parseEnvValue(name, value, kind));
   }
+  inferStorageKind(raw);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error));
   return deepFreeze(resolvePaths(parsed.data));
+}
+
+/** `SYNTHMIX_STORE_DIR` alone means a local store, `SYNTHMIX_S3_BUCKET` alone an S3 one. */
+function inferStorageKind(raw: Record<string, unknown>): void {
+  const storage = raw.storage as Record<string, unknown> | undefined;
+  if (storage && typeof storage === 'object' && storage.kind === undefined) storage.kind = 'bucket' in storage ? 's3' : 'local';
 }
 
 function mergeInto(target: Record<string, unknown>, layer: Record<string, unknown>): void {

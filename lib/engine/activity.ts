@@ -13,6 +13,7 @@ export function currentActivityHooks(): ActivityHooks {
     lastHeartbeat: () => info.heartbeatDetails as EngineHeartbeat | undefined,
     cancellation: context.cancellationSignal,
     attemptId: `${info.workflowExecution?.workflowId ?? "standalone"}-${info.activityId}-a${info.attempt}`,
+    ...(info.heartbeatTimeoutMs ? { heartbeatTimeoutMs: info.heartbeatTimeoutMs } : {}),
   };
 }
 

@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { warmEngineFor, type WarmEngine } from './warm-engine.js';
 import { projectRoot } from '../config/load.js';
 import { ENGINE_EXIT, parseEngineLine, type EngineEvent, type ResultEvent } from './events.js';
 
@@ -16,6 +19,8 @@ export interface EngineProcessOptions {
   /** Aborting sends SIGTERM (the engine checkpoints and exits 143), then SIGKILL after `killAfterMs`. */
   signal?: AbortSignal;
   killAfterMs?: number;
+  /** Fork from the worker's warm engine instead of spawning (falls back to spawning). */
+  warm?: boolean;
 }
 
 export type EngineOutcome =
@@ -27,14 +32,17 @@ export type EngineOutcome =
 
 const STDERR_TAIL_CHARS = 4000;
 
-/**
- * Spawn `python -m synthmix_engine <command> --spec F` and follow it to the end.
- * The engine runs in its own process group so that cancellation reaches everything it started,
- * and it asks the kernel to kill it if this process dies (no orphans after a worker SIGKILL).
- */
-export async function runEngineProcess(options: EngineProcessOptions): Promise<EngineOutcome> {
-  const specPath = path.join(options.spec.workDir, 'spec.json');
-  await writeFile(specPath, JSON.stringify(options.spec, null, 2));
+/** A started engine process, however it was started. */
+interface LaunchedEngine {
+  /** JSON-line events (and stray lines) from the engine's stdout. */
+  stdout: NodeJS.ReadableStream;
+  /** Signal the engine's whole process group (no-op once it has exited). */
+  signalGroup(signal: NodeJS.Signals): void;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderrTail(): Promise<string>;
+}
+
+function engineEnv(options: EngineProcessOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PYTHONPATH: path.join(projectRoot, 'engine'),
@@ -43,29 +51,113 @@ export async function runEngineProcess(options: EngineProcessOptions): Promise<E
     SYNTHMIX_ENGINE_DIE_WITH_PARENT: '1',
   };
   if (options.threads && options.threads > 0) env.SYNTHMIX_ENGINE_THREADS = String(options.threads);
-  const child = spawn(options.python, ['-m', 'synthmix_engine', options.command, '--spec', specPath], {
+  return env;
+}
+
+/** `python -m synthmix_engine <command> --spec F` in its own process group. */
+function spawnEngine(options: EngineProcessOptions, argv: string[], env: NodeJS.ProcessEnv): LaunchedEngine {
+  const child = spawn(options.python, ['-m', 'synthmix_engine', ...argv], {
     cwd: options.spec.workDir,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-
-  let stderrTail = '';
+  let tail = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => {
-    stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
+    tail = (tail + chunk).slice(-STDERR_TAIL_CHARS);
   });
+  return {
+    stdout: child.stdout,
+    signalGroup(sig) {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        // already gone
+      }
+    },
+    exit: new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code, sig) => resolve({ code, signal: sig }));
+    }),
+    stderrTail: async () => tail,
+  };
+}
 
-  let aborted = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  const signalGroup = (sig: NodeJS.Signals) => {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+/** The same engine process, forked by the worker's warm forkserver (warm-engine.ts). */
+async function forkEngine(warm: WarmEngine, options: EngineProcessOptions, argv: string[], env: NodeJS.ProcessEnv): Promise<LaunchedEngine> {
+  const stderrPath = path.join(options.spec.workDir, 'engine.stderr');
+  const childEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  const { socket } = await warm.fork({ argv, cwd: options.spec.workDir, env: childEnv, stderrPath });
+  const stdout = new PassThrough();
+  let pid: number | undefined;
+  let exited = false;
+  const pending: NodeJS.Signals[] = [];
+  const send = (sig: NodeJS.Signals) => {
+    if (exited) return;
+    if (pid === undefined) {
+      pending.push(sig);
+      return;
+    }
     try {
-      process.kill(-child.pid, sig);
+      process.kill(-pid, sig);
     } catch {
       // already gone
     }
   };
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    let status: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    const lines = createInterface({ input: socket });
+    lines.on('line', (line) => {
+      if (line.startsWith('{"event": "__pid__"')) {
+        pid = (JSON.parse(line) as { pid: number }).pid;
+        for (const sig of pending.splice(0)) send(sig);
+      } else if (line.startsWith('{"event": "__exit__"')) {
+        const raw = JSON.parse(line) as { code: number | null; signal: number | null };
+        status = { code: raw.code, signal: raw.signal === null ? null : signalName(raw.signal) };
+      } else {
+        stdout.write(`${line}\n`);
+      }
+    });
+    socket.once('close', () => {
+      exited = true;
+      stdout.end();
+      // No exit line: the forkserver itself died (its children die with it).
+      resolve(status ?? { code: null, signal: 'SIGKILL' });
+    });
+    socket.once('error', () => socket.destroy());
+  });
+  return {
+    stdout,
+    signalGroup: send,
+    exit,
+    stderrTail: async () => (await readFile(stderrPath, 'utf8').catch(() => '')).slice(-STDERR_TAIL_CHARS),
+  };
+}
+
+function signalName(signal: number): NodeJS.Signals {
+  const found = Object.entries(os.constants.signals).find(([, n]) => n === signal);
+  return (found?.[0] ?? 'SIGKILL') as NodeJS.Signals;
+}
+
+/**
+ * Run `python -m synthmix_engine <command> --spec F` and follow it to the end: forked by the
+ * worker's warm engine when `warm` is on (imports paid once per worker), else spawned.
+ * The engine runs in its own process group so that cancellation reaches everything it started,
+ * and it asks the kernel to kill it if this process dies (no orphans after a worker SIGKILL).
+ */
+export async function runEngineProcess(options: EngineProcessOptions): Promise<EngineOutcome> {
+  const specPath = path.join(options.spec.workDir, 'spec.json');
+  await writeFile(specPath, JSON.stringify(options.spec, null, 2));
+  const env = engineEnv(options);
+  const argv = [options.command, '--spec', specPath];
+  const warm = options.warm ? await warmEngineFor(options.python, env) : undefined;
+  const engine = warm ? await forkEngine(warm, options, argv, env).catch(() => spawnEngine(options, argv, env)) : spawnEngine(options, argv, env);
+  const signalGroup = engine.signalGroup;
+
+  let aborted = false;
+  let killTimer: NodeJS.Timeout | undefined;
   const onAbort = () => {
     aborted = true;
     signalGroup('SIGTERM');
@@ -78,11 +170,12 @@ export async function runEngineProcess(options: EngineProcessOptions): Promise<E
   let lastError: { kind: 'permanent' | 'transient'; message: string } | undefined;
   let eventChain: Promise<void> = Promise.resolve();
   let eventFailure: unknown;
-  const lines = createInterface({ input: child.stdout });
+  let strayLines = '';
+  const lines = createInterface({ input: engine.stdout });
   lines.on('line', (line) => {
     const event = parseEngineLine(line);
     if (!event) {
-      stderrTail = (stderrTail + line + '\n').slice(-STDERR_TAIL_CHARS);
+      strayLines = (strayLines + line + '\n').slice(-STDERR_TAIL_CHARS);
       return;
     }
     if (event.event === 'result') result = event;
@@ -95,13 +188,13 @@ export async function runEngineProcess(options: EngineProcessOptions): Promise<E
     });
   });
 
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, sig) => resolve({ code, signal: sig }));
-  }).finally(() => {
+  const exit = await engine.exit.finally(() => {
     if (killTimer) clearTimeout(killTimer);
     options.signal?.removeEventListener('abort', onAbort);
   });
+  // The line reader may still hold the last lines: let it drain before judging the outcome.
+  await new Promise<void>((resolve) => (engine.stdout.readable ? lines.once('close', () => resolve()) : resolve()));
+  const stderrTail = ((await engine.stderrTail()) + strayLines).slice(-STDERR_TAIL_CHARS);
   await eventChain;
   if (eventFailure !== undefined) throw eventFailure;
 

@@ -43,6 +43,13 @@ export interface ActivityHooks {
   cancellation: AbortSignal;
   /** Identifies the attempt's work dir (e.g. activity id + attempt). */
   attemptId: string;
+  /** The activity's heartbeat timeout, if it has one: the runner beats well within it. */
+  heartbeatTimeoutMs?: number;
+}
+
+/** How often a live attempt heartbeats: every 5 s, or a third of a shorter heartbeat timeout. */
+export function pulseIntervalMs(heartbeatTimeoutMs: number | undefined): number {
+  return heartbeatTimeoutMs && heartbeatTimeoutMs > 0 ? Math.max(100, Math.min(5_000, Math.floor(heartbeatTimeoutMs / 3))) : 5_000;
 }
 
 export class EngineRunner {
@@ -93,6 +100,12 @@ export class EngineRunner {
     const workDir = path.join(this.config.workDir, `${safeSegment(hooks.attemptId)}-${randomUUID().slice(0, 8)}`);
     await mkdir(workDir, { recursive: true });
     const cleanup = () => rm(workDir, { recursive: true, force: true });
+    let heartbeat: EngineHeartbeat = { ...(hooks.lastHeartbeat() ?? {}) };
+    // A live attempt is beating from its start, through fetching inputs and the engine's start-up,
+    // and between progress events (a long epoch on a busy machine): beat at once and on a timer,
+    // well within the heartbeat timeout. If this worker dies, the beats stop and Temporal retries.
+    hooks.heartbeat(heartbeat);
+    const pulse = setInterval(() => hooks.heartbeat(heartbeat), pulseIntervalMs(hooks.heartbeatTimeoutMs));
     try {
       const inputs: Record<string, string> = {};
       for (const [name, input] of Object.entries(request.inputs ?? {})) {
@@ -104,15 +117,13 @@ export class EngineRunner {
         resumeFrom = path.join(workDir, 'resume.ckpt');
         await this.store.getToFile(resumedFrom, resumeFrom);
       }
-      let heartbeat: EngineHeartbeat = { ...(hooks.lastHeartbeat() ?? {}), ...(resumedFrom ? { checkpointKey: resumedFrom } : {}) };
-      // A live engine is a live attempt, even between progress events (a long epoch on a busy
-      // machine): beat on a timer. If this worker dies, the beats stop and Temporal retries.
-      const pulse = setInterval(() => hooks.heartbeat(heartbeat), 5_000);
+      if (resumedFrom) heartbeat = { ...heartbeat, checkpointKey: resumedFrom };
       const outcome = await runEngineProcess({
         python: this.config.python,
         command: request.command,
         spec: { workDir, resumeFrom, params: request.params, inputs },
         threads: this.config.threads,
+        warm: this.config.warm,
         signal: hooks.cancellation,
         onEvent: async (event) => {
           if (event.event === 'progress') {
@@ -128,7 +139,7 @@ export class EngineRunner {
             hooks.heartbeat(heartbeat);
           }
         },
-      }).finally(() => clearInterval(pulse));
+      });
       switch (outcome.kind) {
         case 'ok': {
           const outputs: Record<string, string> = {};
@@ -155,6 +166,8 @@ export class EngineRunner {
     } catch (error) {
       await cleanup();
       throw error;
+    } finally {
+      clearInterval(pulse);
     }
   }
 

@@ -3,6 +3,8 @@
  * payloads never carry images or weights).
  */
 import type { Cell, SweepConfig } from '../sweep/config.js';
+import type { ManifestRef } from '../data/manifest.js';
+import type { ClassifierArch } from '../../activities/classifier.js';
 
 export interface CellEvaluation {
   overallAccuracy: number;
@@ -69,6 +71,8 @@ export interface ReportInput {
   finishedAt: string;
   /** Earlier re-evaluations (nightly schedule) appended to the sweep's history. */
   history?: Array<{ at: string; testManifestKey: string; cells: Array<{ cellId: string; overallAccuracy: number }> }>;
+  /** What a later re-evaluation needs (the sweep's test set, its classifiers' shape); when present the report step stores the sweep record (lib/report/record.ts). */
+  evaluationContext?: { test: ManifestRef; arch: ClassifierArch };
 }
 
 export interface ReportOutput {

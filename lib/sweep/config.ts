@@ -63,7 +63,15 @@ export const sweepConfigSchema = z
       .object({
         /** k instance images per class for DreamBooth / textual inversion. */
         instancesPerClass: z.number().int().min(1).default(5),
-        dreambooth: z.object({ steps: z.number().int().min(1), lr: z.number().positive(), priorWeight: z.number().min(0), numClassImages: z.number().int().min(0) }).strict(),
+        dreambooth: z
+          .object({
+            steps: z.number().int().min(1),
+            lr: z.number().positive(),
+            priorWeight: z.number().min(0),
+            numClassImages: z.number().int().min(0),
+            trainTextEncoder: z.boolean().default(false),
+          })
+          .strict(),
         textual: z.object({ steps: z.number().int().min(1), lr: z.number().positive() }).strict(),
       })
       .strict(),
@@ -128,8 +136,8 @@ export const PRESETS: Record<'tiny' | 'demo' | 'paper', SweepConfigInput> = {
   demo: {
     name: 'demo',
     dataset: { source: { kind: 'demo', domain: 'target' }, demoPreset: 'demo', perClass: 60, testPerClass: 40, imageSize: 32 },
-    generator: { pretrain: { steps: 1500, batchSize: 64, lr: 2e-3 }, steps: 15, guidance: 2.5, batchSize: 64 },
-    finetune: { instancesPerClass: 5, dreambooth: { steps: 30, lr: 5e-4, priorWeight: 1, numClassImages: 10 }, textual: { steps: 30, lr: 5e-3 } },
+    generator: { pretrain: { steps: 1500, batchSize: 64, lr: 2e-3 }, steps: 10, guidance: 2, batchSize: 64 },
+    finetune: { instancesPerClass: 5, dreambooth: { steps: 60, lr: 1e-3, priorWeight: 1, numClassImages: 10 }, textual: { steps: 100, lr: 2e-2 } },
     mix: { p: [...DEFAULT_P_VALUES] },
     train: { epochs: { scratch: 12, finetune: 4, frozen: 4 }, width: 16, stem: 'cifar', batchSize: 32, pretrainEpochs: 10 },
     fid: { kidSubsets: 20, kidSubsetSize: 100 },
@@ -168,7 +176,7 @@ function deepMerge(target: Record<string, unknown>, layer: Record<string, unknow
   return target;
 }
 
-/** The cells of a sweep: every (source × p × mode), plus only-original per (p × mode), per seed. */
+/** The cells of a sweep: every (source × p × mode), plus only-original per (p < 1 × mode), per seed. */
 export interface Cell {
   readonly id: string;
   readonly arm: 'mixed' | 'only-original' | 'randaugment';
@@ -186,7 +194,8 @@ export function enumerateCells(config: SweepConfig): Cell[] {
         for (const source of config.sources) {
           cells.push({ id: `${source}-p${p}-${mode}-s${seed}`, arm: 'mixed', source, p, mode, seed });
         }
-        if (config.mix.onlyOriginal) cells.push({ id: `original-p${p}-${mode}-s${seed}`, arm: 'only-original', source: 'original', p, mode, seed });
+        // (1−p)·d_original is empty at p = 1: the only-original arm has nothing to train on there.
+        if (config.mix.onlyOriginal && p < 1) cells.push({ id: `original-p${p}-${mode}-s${seed}`, arm: 'only-original', source: 'original', p, mode, seed });
       }
       if (config.train.randAugment) cells.push({ id: `randaugment-${mode}-s${seed}`, arm: 'randaugment', source: 'original', p: 0, mode, seed });
     }
