@@ -1,8 +1,10 @@
 /**
  * The product, end to end: the whole experiment graph (tiny preset: 3 sources, 3 p values,
- * 2 init modes, only-original arm, FID, report) on a real Temporal dev server, real workers,
- * a real artifact store and real engine processes. Then the same sweep again: nothing is
- * recomputed (memoization, counted).
+ * 2 init modes, the only-original arm, FID, report) on a real Temporal dev server, real workers,
+ * a real S3 server (SeaweedFS) and real engine processes. Then:
+ *  - the same sweep again recomputes nothing (memoization, counted);
+ *  - with the computed steps wiped, the sweep runs again through a Temporal server kill + restart
+ *    and an S3 outage, and ends with exactly the numbers of the undisturbed run.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -11,39 +13,48 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { loadConfig } from '../lib/config/load.js';
-import { createLocalStore } from '../lib/store/local.js';
-import type { ArtifactStore } from '../lib/store/types.js';
+import { createStore, type ArtifactStore } from '../lib/store/index.js';
 import { connectClient, connectWorker } from '../lib/temporal/connection.js';
 import { createWorker } from '../workers/create.js';
 import { startTemporalDevServer, type DevServer } from '../infra/temporal-dev-server.js';
-import { sweep } from '../workflows/index.js';
+import { startSeaweedFS, type S3Server } from '../infra/seaweedfs.js';
+import { progressQuery, sweep } from '../workflows/index.js';
+import type { SweepResult } from '../workflows/sweep.js';
 import { enumerateCells, resolveSweepConfig } from '../lib/sweep/config.js';
 import type { SynthmixConfig } from '../temporal.config.js';
 
 let tmp: string;
 let server: DevServer;
+let s3: S3Server;
 let config: SynthmixConfig;
 let client: Client;
 let store: ArtifactStore;
 let workers: Worker[];
 let running: Promise<void>[];
+const savedEnv = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
 
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-sweep-'));
-  server = await startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite') });
+  [server, s3] = await Promise.all([
+    startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite') }),
+    startSeaweedFS({ dataDir: path.join(tmp, 'seaweed'), bucket: 'sweep-test' }),
+  ]);
+  // The S3 store takes credentials from the default chain, as in production.
+  process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
   config = loadConfig({
     env: {},
     overrides: {
       stateDir: path.join(tmp, 'state'),
       temporal: { mode: 'external', address: server.address },
       queues: { cpu: 'sweep-cpu', gpu: 'sweep-gpu' },
-      storage: { kind: 'local', dir: path.join(tmp, 'store') },
+      storage: { kind: 's3', bucket: s3.bucket, prefix: 'synthmix', endpoint: s3.endpoint, region: s3.region },
       // One single-threaded engine per core, as `npm run demo` runs on a CPU-only machine.
       engine: { cacheDir: path.join(tmp, 'cache'), workDir: path.join(tmp, 'work'), threads: 1 },
       workers: { gpuConcurrency: 2, shutdownGraceSeconds: 1 },
     },
   });
-  store = createLocalStore(path.join(tmp, 'store'));
+  store = createStore(config.storage);
   const connection = await connectWorker(config);
   workers = [
     await createWorker({ config, connection, store, queue: 'cpu' }),
@@ -57,13 +68,51 @@ afterAll(async () => {
   for (const worker of workers ?? []) if (worker.getState() === 'RUNNING') worker.shutdown();
   await Promise.allSettled(running ?? []);
   await client?.connection.close();
-  await server?.stop();
+  await Promise.allSettled([server?.stop(), s3?.stop()]);
+  process.env.AWS_ACCESS_KEY_ID = savedEnv.id;
+  process.env.AWS_SECRET_ACCESS_KEY = savedEnv.secret;
   rmSync(tmp, { recursive: true, force: true });
 });
+
+/** What must not change between runs: every cell's numbers and the FID table. */
+function numbers(result: SweepResult, reported: ReportedResults) {
+  return {
+    cells: reported.cells.map((c) => [c.cellId, c.status, c.overallAccuracy]).sort(),
+    fid: reported.fid,
+    done: result.cells.done,
+  };
+}
+
+interface ReportedResults {
+  cells: Array<{ cellId: string; status: string; overallAccuracy: number | null }>;
+  fid: unknown;
+}
+
+async function reportedResults(result: SweepResult): Promise<ReportedResults> {
+  const results = await store.getJson<{ cells: ReportedResults['cells'] }>(result.report.files.find((k) => k.endsWith('/results.json')) as string);
+  const fid = await store.getJson<{ rows: unknown }>(result.report.files.find((k) => k.endsWith('/fid.json')) as string);
+  return { cells: results.cells, fid: fid.rows };
+}
+
+function printStages(label: string, result: SweepResult): void {
+  const lines = result.stages.map((s) => `  ${s.stage.padEnd(12)} ${(s.wallMs / 1000).toFixed(1)} s wall, ${(s.activityMs / 1000).toFixed(1)} s in ${s.activities} activities (${s.computed} computed)`);
+  console.log(`${label}:\n${lines.join('\n')}`);
+}
+
+async function waitForStage(workflowId: string, wanted: string): Promise<void> {
+  const handle = client.workflow.getHandle(workflowId);
+  for (;;) {
+    const progress = await handle.query(progressQuery).catch(() => undefined);
+    if (progress?.stage === wanted) return;
+    if (progress?.stage === 'done') throw new Error(`sweep ${workflowId} finished before stage ${wanted}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 describe('the sweep workflow', () => {
   const sweepConfig = resolveSweepConfig('tiny');
   const cells = enumerateCells(sweepConfig);
+  let undisturbed: ReturnType<typeof numbers>;
 
   it('runs the whole graph and writes a report whose numbers equal the stored evaluations', async () => {
     // 2 modes × (3 p × 3 sources + only-original at p < 1).
@@ -73,26 +122,24 @@ describe('the sweep workflow', () => {
       workflowId: 'sweep-tiny-1',
       args: [{ sweepId: 'sweep-tiny-1', config: sweepConfig, queues: config.queues }],
     });
-    console.log(`tiny sweep stages:\n${result.stages.map((s) => `  ${s.stage.padEnd(12)} ${(s.wallMs / 1000).toFixed(1)} s wall, ${(s.activityMs / 1000).toFixed(1)} s in ${s.activities} activities`).join('\n')}`);
+    printStages('tiny sweep, first run', result);
     expect(result.cells).toMatchObject({ total: cells.length, done: cells.length, failed: 0, computed: cells.length });
-    for (const name of ['index.html', 'results.csv', 'results.json', 'fid.csv', 'samples.png']) {
+    for (const name of ['index.html', 'results.csv', 'results.json', 'fid.csv', 'fid.json', 'samples.png', 'accuracy-scratch.png', 'per-class-frozen.svg']) {
       expect(result.report.files.some((key) => key.endsWith(`/${name}`)), name).toBe(true);
     }
     const stages = result.stages.map((s) => s.stage);
-    expect(stages).toEqual(expect.arrayContaining(['curate', 'pretrain', 'generate', 'fid', 'experiments']));
+    expect(stages).toEqual(['curate', 'curate-prior', 'pretrain', 'generate', 'fid', 'experiments']);
 
     // The report's numbers are the evaluations in the store, cell by cell.
-    const reported = await store.getJson<{ cells: Array<{ cellId?: string; id?: string; overallAccuracy: number | null }> }>(
-      result.report.files.find((k) => k.endsWith('/results.json')) as string,
-    );
-    const reportedCells = reported.cells;
-    expect(reportedCells.length).toBe(cells.length);
+    const reported = await reportedResults(result);
+    expect(reported.cells.length).toBe(cells.length);
     const evaluations = (await store.list('steps/evaluate/')).filter((o) => o.key.endsWith('/evaluation.json'));
     const storedAccuracies = new Set<number>();
     for (const object of evaluations) storedAccuracies.add((await store.getJson<{ overallAccuracy: number }>(object.key)).overallAccuracy);
-    for (const cell of reportedCells) expect(storedAccuracies.has(cell.overallAccuracy as number)).toBe(true);
+    for (const cell of reported.cells) expect(storedAccuracies.has(cell.overallAccuracy as number), cell.cellId).toBe(true);
     // Chance is 0.1 for 10 classes; trained classifiers are not all at chance.
-    expect(Math.max(...reportedCells.map((c) => c.overallAccuracy as number))).toBeGreaterThan(0.1);
+    expect(Math.max(...reported.cells.map((c) => c.overallAccuracy as number))).toBeGreaterThan(0.1);
+    undisturbed = numbers(result, reported);
   }, 1_200_000);
 
   it('recomputes nothing when the finished sweep is run again', async () => {
@@ -103,5 +150,37 @@ describe('the sweep workflow', () => {
     });
     expect(result.cells).toMatchObject({ total: cells.length, done: cells.length, computed: 0 });
     for (const stage of result.stages) expect(stage.computed, stage.stage).toBe(0);
+    expect(numbers(result, await reportedResults(result))).toEqual(undisturbed);
   }, 600_000);
+
+  it('recomputes through a Temporal server restart and an S3 outage to the same numbers', async () => {
+    // Wipe what the sweep computed after the pretrained generator (the longest step), so the
+    // run below really recomputes: finetunes, generation, FID, the classifier pretrain, every cell.
+    for (const prefix of ['steps/finetune/', 'steps/generate/', 'steps/fid/', 'steps/extract-features/', 'steps/train/', 'steps/evaluate/', 'mix/', 'features/']) {
+      for (const object of await store.list(prefix)) await store.delete(object.key);
+    }
+    const workflowId = 'sweep-tiny-3';
+    const handle = await client.workflow.start(sweep, {
+      taskQueue: config.queues.cpu,
+      workflowId,
+      args: [{ sweepId: workflowId, config: sweepConfig, queues: config.queues, heartbeatTimeout: '20 seconds' }],
+    });
+
+    await waitForStage(workflowId, 'generate');
+    await server.kill();
+    await new Promise((r) => setTimeout(r, 2000));
+    await server.restart();
+
+    await waitForStage(workflowId, 'experiments');
+    await s3.stop();
+    await new Promise((r) => setTimeout(r, 8000));
+    await s3.restart();
+
+    const result = await handle.result();
+    printStages('tiny sweep, disturbed run', result);
+    expect(result.cells).toMatchObject({ total: cells.length, done: cells.length, failed: 0 });
+    expect(result.cells.computed).toBeGreaterThan(0);
+    expect(result.stages.find((s) => s.stage === 'generate')?.computed).toBeGreaterThan(0);
+    expect(numbers(result, await reportedResults(result))).toEqual(undisturbed);
+  }, 1_200_000);
 });
