@@ -93,7 +93,7 @@ interface ImageRecord {
  * inputs were run before is uploaded instead of retrained. The folder's SHA256SUMS is verified;
  * on any mismatch the model is trained as usual. engine/pretrained/README.md says how to remake it.
  */
-async function findShippedModel(prefix: string): Promise<{ dir: string; modelId: string } | undefined> {
+export async function findShippedModel(prefix: string): Promise<{ dir: string; modelId: string } | undefined> {
   const root = path.join(projectRoot, 'engine', 'pretrained', ...prefix.split('/'));
   let sums: string;
   try {

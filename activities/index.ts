@@ -11,8 +11,12 @@ import { generatorActivities } from './generator.js';
 import { fidActivities } from './fid.js';
 import { reportActivities } from './report.js';
 import { historyActivities } from './history.js';
+import { replicateActivities } from './replicate.js';
 
-/** cpu: curate, mix, report and the small dataset steps around them. */
+/**
+ * cpu: curate, mix, report and the small dataset steps around them; and the Replicate generator
+ * backend, which waits on a remote API and needs no local GPU (a gpu slot would sit idle).
+ */
 export function createCpuActivities(deps: ActivityDeps) {
   const { storeRoundTrip } = smokeActivities(deps);
   return {
@@ -21,6 +25,7 @@ export function createCpuActivities(deps: ActivityDeps) {
     ...createMixActivities(deps.store),
     ...reportActivities(deps),
     ...historyActivities(deps),
+    ...replicateActivities(deps),
   };
 }
 

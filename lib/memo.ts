@@ -12,6 +12,8 @@ export const CODE_VERSIONS = {
   'pretrain-generator': '1',
   finetune: '1',
   generate: '1',
+  'replicate-finetune': '1',
+  'replicate-generate': '1',
   'extract-features': '1',
   fid: '1',
   train: '1',

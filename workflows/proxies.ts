@@ -5,6 +5,7 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities/index.js';
+import type { ReplicateActivities } from '../activities/replicate.js';
 import type { Queues } from './queues.js';
 
 const nonRetryableErrorTypes = ['BadInput', 'NotFound', 'CorruptObject', 'EnginePermanentError', 'ConfigError'];
@@ -26,5 +27,27 @@ export function gpuActivities(queues: Queues, heartbeatTimeout: string = '60 sec
     startToCloseTimeout: '12 hours',
     heartbeatTimeout,
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes },
+  });
+}
+
+/**
+ * The Replicate generator backend (trainings, predictions): remote calls, so on the cpu queue.
+ * Long (a DreamBooth training or hundreds of predictions queue on Replicate), heartbeating on a
+ * timer; a retry (after a lost worker, a 429 whose Retry-After is too long to wait in-process, a
+ * 5xx storm) resumes the predictions / training the last attempt started and pays nothing twice.
+ * A missing token, a rejected input or a failed prediction/training is permanent.
+ */
+export function replicateActivities(queues: Queues, heartbeatTimeout: string = '60 seconds') {
+  return proxyActivities<ReplicateActivities>({
+    taskQueue: queues.cpu,
+    startToCloseTimeout: '12 hours',
+    heartbeatTimeout,
+    retry: {
+      initialInterval: '5 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts: 12,
+      nonRetryableErrorTypes: [...nonRetryableErrorTypes, 'ReplicateMissingToken', 'ReplicateUnauthorized', 'ReplicateBadRequest'],
+    },
   });
 }

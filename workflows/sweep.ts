@@ -23,6 +23,8 @@ import type { Queues } from './queues.js';
 import { cpuActivities, gpuActivities } from './proxies.js';
 import { experiment, type ExperimentInput } from './experiment.js';
 import { fanOutBounded } from './fan-out.js';
+import { pretrainGeneratorInput, priorCurateInput } from '../lib/sweep/base-model-inputs.js';
+import { generateSourceWithReplicate } from './replicate-source.js';
 
 export const CODE_VERSION = 'synthmix-0.1.0';
 
@@ -208,18 +210,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       ? await timed(
           'curate-prior',
           () =>
-            cpu.curateDataset({
-              source: { kind: 'demo', domain: 'prior' },
-              demoPreset: ds.demoPreset,
-              // Every prior image: `all` keeps a class's images when it has fewer than perClass.
-              perClass: 1_000_000,
-              testPerClass: 0,
-              tooFew: 'all',
-              seed,
-              imageSize: ds.imageSize,
-              resize: ds.resize,
-              outputPrefix: 'curate-prior',
-            }),
+            cpu.curateDataset(priorCurateInput(config)),
           (r) => [{ wallMs: 0, computed: !r.reused }],
         )
       : undefined;
@@ -230,9 +221,10 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       () =>
         Promise.all([
           config.train.pretrainedKey ? Promise.resolve({ ...given, key: config.train.pretrainedKey }) : pretrainClassifier(prior!.trainManifest, classes, arch, seed),
-          config.generator.modelPrefix
-            ? Promise.resolve({ ...given, prefix: config.generator.modelPrefix })
-            : gpu.pretrainGenerator({ prior: prior!.trainManifest, ...config.generator.pretrain, seed, imageSize: ds.imageSize }),
+          // Replicate generates remotely: no local base model.
+          config.generator.modelPrefix || config.generator.backend === 'replicate'
+            ? Promise.resolve({ ...given, prefix: config.generator.modelPrefix ?? '' })
+            : gpu.pretrainGenerator(pretrainGeneratorInput(config, prior!.trainManifest)),
         ]),
       (models) => models.filter((m) => !('given' in m)),
     );
@@ -289,6 +281,9 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   }
 
   async function generateSource(source: Source, classes: string[], original: ManifestRef, baseModelPrefix: string, seed: number) {
+    if (config.generator.backend === 'replicate') {
+      return generateSourceWithReplicate({ config, queues, source, classes, original, seed, ...(input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {}) });
+    }
     const g = config.generator;
     const db = config.finetune.dreambooth;
     const perClass = await Promise.all(

@@ -148,7 +148,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="synthmix_engine.forkserver")
     parser.add_argument("--socket", required=True)
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    # The forkserver shares the worker's process group: a SIGTERM or SIGINT meant for the worker
+    # (systemd, a terminal's Ctrl-C, `kill -- -PGID`) reaches it too. Exiting then would kill every
+    # child through PR_SET_PDEATHSIG before it could checkpoint; the worker instead tells each
+    # engine to checkpoint and stop. The forkserver ends with the worker (PR_SET_PDEATHSIG).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     serve(args.socket)
 
 

@@ -85,7 +85,7 @@ export class WarmEngine {
   }
 
   stop(): void {
-    if (this.alive) this.server.kill('SIGTERM');
+    if (this.alive) this.server.kill('SIGKILL'); // it ignores SIGTERM (forkserver.py)
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -3,6 +3,7 @@
  * every field (`demo`, `paper`, `tiny`); a user's JSON file overrides any of them.
  */
 import { z } from 'zod';
+import { replicateConfigSchema } from '../replicate/config.js';
 
 export const SOURCES = ['vanilla', 'dreambooth', 'textual'] as const;
 export const INIT_MODES = ['scratch', 'finetune', 'frozen'] as const;
@@ -21,6 +22,25 @@ const imageSourceSchema = z.discriminatedUnion('kind', [
   /** The embedded demo world, generated deterministically from the seed. */
   z.object({ kind: z.literal('demo'), domain: z.enum(['prior', 'target']).default('target') }).strict(),
 ]);
+
+/**
+ * `generator.replicate`: the settings of the Replicate client (lib/replicate/config.ts: `baseUrl`,
+ * `model`, `version`, `maxConcurrency`, `width`/`height` asked of the model, poll intervals, HTTP
+ * retry policy...) less what the sweep sets itself (imageSize and resize from `dataset`, steps and
+ * guidance from `generator`), plus the DreamBooth trainer and the model its versions go to.
+ */
+export const replicateSweepSchema = replicateConfigSchema
+  .omit({ imageSize: true, resize: true, numInferenceSteps: true, guidanceScale: true })
+  .extend({
+    model: replicateConfigSchema.shape.model.unwrap(),
+    /** The trainer of DreamBooth fine-tunes (source `dreambooth`), `owner/name` and a version id. */
+    trainer: z.object({ model: replicateConfigSchema.shape.model.unwrap(), version: replicateConfigSchema.shape.version.unwrap() }).strict().optional(),
+    /** An existing model `owner/name` that receives each class's trained version. */
+    destination: replicateConfigSchema.shape.model.unwrap().optional(),
+    /** Trainer inputs added to every training (the ones synthmix sets win on a clash). */
+    trainerInput: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
 
 export const sweepConfigSchema = z
   .object({
@@ -54,8 +74,8 @@ export const sweepConfigSchema = z
         templates: z.array(z.string().includes('{}', { message: 'each template needs a {} for the class name' })).min(1).default(['a photo of a {}']),
         classPrompts: z.record(z.string(), z.array(z.string()).min(1)).default({}),
         negativePrompt: z.string().default(''),
-        /** Replicate model and version (backend `replicate`). */
-        replicate: z.object({ model: z.string(), version: z.string().optional(), maxConcurrency: z.number().int().min(1).default(4) }).strict().optional(),
+        /** Backend `replicate`: model and version, API base URL, DreamBooth trainer (see replicateSweepSchema). */
+        replicate: replicateSweepSchema.optional(),
       })
       .strict(),
     sources: z.array(z.enum(SOURCES)).min(1).default([...SOURCES]),
@@ -113,7 +133,25 @@ export const sweepConfigSchema = z
     /** Experiment cells trained at once (bounded fan-out). */
     concurrency: z.number().int().min(1).max(1000).default(4),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.generator.backend !== 'replicate') return;
+    const replicate = config.generator.replicate;
+    if (!replicate) {
+      ctx.addIssue({ code: 'custom', path: ['generator', 'replicate'], message: 'required when generator.backend is "replicate" (at least {"model": "owner/name"})' });
+    }
+    if (config.sources.includes('textual')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sources'],
+        message: 'source "textual" is not available with generator.backend "replicate" (Replicate has no standard textual-inversion trainer): use "vanilla" and/or "dreambooth"',
+      });
+    }
+    if (replicate && config.sources.includes('dreambooth')) {
+      if (!replicate.trainer) ctx.addIssue({ code: 'custom', path: ['generator', 'replicate', 'trainer'], message: 'required for source "dreambooth" with backend "replicate" ({"model": "owner/name", "version": "..."})' });
+      if (!replicate.destination) ctx.addIssue({ code: 'custom', path: ['generator', 'replicate', 'destination'], message: 'required for source "dreambooth" with backend "replicate" (an existing model "owner/name" that receives the trained versions)' });
+    }
+  });
 
 export type SweepConfig = z.infer<typeof sweepConfigSchema>;
 export type SweepConfigInput = z.input<typeof sweepConfigSchema>;

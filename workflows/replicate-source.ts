@@ -1,0 +1,76 @@
+/**
+ * One source of synthetic images on the Replicate backend (`generator.backend: "replicate"`), per
+ * class in parallel: vanilla generates from the configured model / version; DreamBooth first trains
+ * a new version of `generator.replicate.destination` on the class's k instance images, then
+ * generates from it. Textual inversion has no standard trainer on Replicate: the sweep config
+ * refuses it (`sources`), and so does this function.
+ */
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { ManifestRef } from '../lib/data/manifest.js';
+import type { Source, SweepConfig } from '../lib/sweep/config.js';
+import type { ReplicateTarget } from '../activities/replicate.js';
+import type { Queues } from './queues.js';
+import { cpuActivities, replicateActivities } from './proxies.js';
+
+export interface ReplicateSourceInput {
+  config: SweepConfig;
+  queues: Queues;
+  heartbeatTimeout?: string;
+  source: Source;
+  classes: string[];
+  /** The curated originals (DreamBooth picks its instances from them). */
+  original: ManifestRef;
+  seed: number;
+}
+
+export async function generateSourceWithReplicate(input: ReplicateSourceInput): Promise<{ manifests: ManifestRef[]; parts: Array<{ wallMs: number; computed: boolean }> }> {
+  const { config, source, seed } = input;
+  const g = config.generator;
+  const replicate = g.replicate;
+  if (!replicate) throw ApplicationFailure.nonRetryable('sweep config: generator.replicate is required when generator.backend is "replicate"', 'BadInput');
+  if (source === 'textual') {
+    throw ApplicationFailure.nonRetryable('sweep config: sources: "textual" is not available with generator.backend "replicate" (no standard textual-inversion trainer)', 'BadInput');
+  }
+  const cpu = cpuActivities(input.queues);
+  const remote = replicateActivities(input.queues, input.heartbeatTimeout);
+  const db = config.finetune.dreambooth;
+
+  const perClass = await Promise.all(
+    input.classes.map(async (className) => {
+      const parts: Array<{ wallMs: number; computed: boolean }> = [];
+      let target: ReplicateTarget = { model: replicate.model, ...(replicate.version ? { version: replicate.version } : {}) };
+      if (source === 'dreambooth') {
+        const instances = await cpu.pickInstances({ manifest: input.original, className, k: config.finetune.instancesPerClass, seed });
+        const trained = await remote.replicateFinetune({
+          className,
+          instances,
+          steps: db.steps,
+          lr: db.lr,
+          seed,
+          trainTextEncoder: db.trainTextEncoder,
+          ...(db.numClassImages > 0 && db.priorWeight > 0 ? { priorPreservation: { weight: db.priorWeight, numClassImages: db.numClassImages } } : {}),
+          replicate,
+        });
+        target = { model: trained.model, version: trained.version, token: trained.token };
+        parts.push(trained);
+      }
+      const images = await remote.replicateGenerate({
+        source,
+        className,
+        target,
+        templates: g.classPrompts[className] ?? g.templates,
+        negativePrompt: g.negativePrompt,
+        count: config.dataset.perClass,
+        seed,
+        steps: g.steps,
+        guidance: g.guidance,
+        imageSize: config.dataset.imageSize,
+        resize: config.dataset.resize,
+        replicate,
+      });
+      parts.push(images);
+      return { manifest: images.manifest, parts };
+    }),
+  );
+  return { manifests: perClass.map((c) => c.manifest), parts: perClass.flatMap((c) => c.parts) };
+}
