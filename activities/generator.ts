@@ -31,6 +31,8 @@ export interface ModelRef {
   id: string;
   computed: boolean;
   wallMs: number;
+  /** finetune: the step of the checkpoint the computing attempt resumed from (0: from the start). */
+  resumedFromStep?: number;
 }
 
 export interface FinetuneInput {
@@ -166,7 +168,13 @@ export function generatorActivities({ store, config }: ActivityDeps) {
       });
       await uploadOutput(store, result.outputs.adapter, `${prefix}/adapter`);
       await result.cleanup();
-      return { prefix: `${prefix}/adapter`, id: String(result.summary.adapterId), computed: true, wallMs: Date.now() - started };
+      return {
+        prefix: `${prefix}/adapter`,
+        id: String(result.summary.adapterId),
+        computed: true,
+        wallMs: Date.now() - started,
+        resumedFromStep: Number(result.summary.resumedFrom ?? 0),
+      };
     });
     return { ...memo.value, computed: memo.computed };
   }

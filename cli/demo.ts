@@ -4,7 +4,8 @@ import type { SynthmixConfig } from '../temporal.config.js';
 import { withEmbeddedWorld } from '../workers/embedded.js';
 import { downloadReport } from '../activities/report.js';
 import { sweep } from '../workflows/index.js';
-import { loadSweepConfig, formatProgress } from './sweep-commands.js';
+import { loadSweepConfig } from './sweep-commands.js';
+import { formatProgress } from './sweep-progress.js';
 import { progressQuery } from '../workflows/index.js';
 
 export interface DemoOptions {

@@ -7,7 +7,7 @@ import { connectClient, workflowUiLink } from '../lib/temporal/connection.js';
 import { createStore } from '../lib/store/index.js';
 import { downloadReport } from '../activities/report.js';
 import { progressQuery, sweep } from '../workflows/index.js';
-import type { SweepProgress } from '../workflows/sweep.js';
+import { formatProgress, renderProgress, runningCellActivities } from './sweep-progress.js';
 import { UsageError } from './usage.js';
 
 /** Read a sweep config file over a preset; a bad field is a usage error naming it (exit 2). */
@@ -30,14 +30,6 @@ export function loadSweepConfig(preset: string, file?: string): SweepConfig {
     }
     throw error;
   }
-}
-
-export function formatProgress(p: SweepProgress): string {
-  const { total, done, failed, running } = p.cells;
-  const width = 30;
-  const filled = total === 0 ? width : Math.round(((done + failed) / total) * width);
-  const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-  return `${p.stage.padEnd(12)} ${bar} ${done + failed}/${total} cells (${failed} failed)${running.length ? `  running: ${running.join(', ')}` : ''}`;
 }
 
 /** `sweep`, `status`, `watch`, `cancel`, `report`: a sweep on a running Temporal + workers. */
@@ -72,7 +64,11 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
       const handle = client.workflow.getHandle(id);
       const description = await handle.describe();
       console.log(`${id}: ${description.status.name}`);
-      if (description.status.name === 'RUNNING') console.log(formatProgress(await handle.query(progressQuery)));
+      if (description.status.name === 'RUNNING') {
+        const progress = await handle.query(progressQuery);
+        const cells = await runningCellActivities(client, id, progress.cells.running);
+        console.log(renderProgress(progress, cells, Date.now()).join('\n'));
+      }
       await client.connection.close();
     });
 
@@ -88,15 +84,24 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
       );
       let done: string | undefined;
       void result.then((r) => (done = r));
+      let drawn = 0;
       while (!done) {
         try {
-          process.stdout.write(`\r${formatProgress(await handle.query(progressQuery))}`);
+          const progress = await handle.query(progressQuery);
+          if (process.stdout.isTTY) {
+            const lines = renderProgress(progress, await runningCellActivities(client, id, progress.cells.running), Date.now());
+            // Redraw in place: up over the previous frame, clear it, draw this one.
+            process.stdout.write(`${drawn ? `\x1b[${drawn}F\x1b[0J` : ''}${lines.join('\n')}\n`);
+            drawn = lines.length;
+          } else {
+            console.log(formatProgress(progress));
+          }
         } catch {
           // between continueAsNew runs or not yet started
         }
         await new Promise((r) => setTimeout(r, 2000));
       }
-      console.log(`\n${id} ${done}`);
+      console.log(`${id} ${done}`);
       await client.connection.close();
       if (done !== 'completed') process.exitCode = 1;
     });

@@ -3,27 +3,18 @@
  * task queues, the local artifact store, and real engine processes.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { Worker } from '@temporalio/worker';
-import { loadConfig } from '../lib/config/load.js';
-import { createLocalStore } from '../lib/store/local.js';
-import { connectClient, connectWorker } from '../lib/temporal/connection.js';
-import { createWorker } from '../workers/create.js';
-import { startTemporalDevServer, type DevServer } from '../infra/temporal-dev-server.js';
+import type { DevServer } from '../infra/temporal-dev-server.js';
+import { startTestWorld, type TestWorld } from './support/world.js';
 import { smoke } from '../workflows/index.js';
 import type { SynthmixConfig } from '../temporal.config.js';
 
-let tmp: string;
+let world: TestWorld;
 let server: DevServer;
 let config: SynthmixConfig;
 let client: Client;
-let workers: Worker[];
-let running: Promise<void>[];
 
 function engineProcessesFor(tag: string): string[] {
   try {
@@ -44,35 +35,11 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 }
 
 beforeAll(async () => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-foundation-'));
-  server = await startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite') });
-  config = loadConfig({
-    env: {},
-    overrides: {
-      temporal: { mode: 'external', address: server.address },
-      queues: { cpu: 'test-cpu', gpu: 'test-gpu' },
-      storage: { kind: 'local', dir: path.join(tmp, 'store') },
-      engine: { cacheDir: path.join(tmp, 'cache'), workDir: path.join(tmp, 'work') },
-      workers: { shutdownGraceSeconds: 1 },
-    },
-  });
-  const store = createLocalStore(config.storage.kind === 'local' ? config.storage.dir : '');
-  const connection = await connectWorker(config);
-  workers = [
-    await createWorker({ config, connection, store, queue: 'cpu' }),
-    await createWorker({ config, connection, store, queue: 'gpu' }),
-  ];
-  running = workers.map((w) => w.run());
-  client = await connectClient(config);
+  world = await startTestWorld({ name: 'foundation', workers: ['cpu', 'gpu'] });
+  ({ server, config, client } = world);
 });
 
-afterAll(async () => {
-  for (const worker of workers ?? []) if (worker.getState() === 'RUNNING') worker.shutdown();
-  await Promise.allSettled(running ?? []);
-  await client?.connection.close();
-  await server?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => world?.stop());
 
 describe('foundation on a real Temporal dev server', () => {
   it('runs a workflow whose activities run on both task queues', async () => {

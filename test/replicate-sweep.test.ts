@@ -5,71 +5,46 @@
  * with sources vanilla + DreamBooth, one p and one init mode: every synthetic image comes from a
  * Replicate prediction, every DreamBooth version from a Replicate training.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import { loadConfig } from '../lib/config/load.js';
 import type { Manifest } from '../lib/data/manifest.js';
 import { sha256Hex } from '../lib/hash.js';
 import { normalizeImage } from '../lib/images/normalize.js';
-import { createLocalStore } from '../lib/store/local.js';
 import type { ArtifactStore } from '../lib/store/types.js';
-import { connectClient, connectWorker } from '../lib/temporal/connection.js';
 import { enumerateCells, resolveSweepConfig } from '../lib/sweep/config.js';
-import { createWorker } from '../workers/create.js';
-import { startTemporalDevServer, type DevServer } from '../infra/temporal-dev-server.js';
 import { sweep } from '../workflows/index.js';
 import type { SweepResult } from '../workflows/sweep.js';
 import type { SynthmixConfig } from '../temporal.config.js';
+import { startTestWorld, type TestWorld } from './support/world.js';
 import { SD_MODEL, SD_VERSION, startFakeReplicate, TRAINER_MODEL, TRAINER_VERSION, type FakeReplicate } from './fakes/replicate-server.js';
 
 const DESTINATION = 'synthmix/dreambooth-out';
 
-let tmp: string;
-let server: DevServer;
+let world: TestWorld;
 let fake: FakeReplicate;
 let config: SynthmixConfig;
 let client: Client;
 let store: ArtifactStore;
-let workers: Worker[];
-let running: Promise<void>[];
 const savedToken = process.env.REPLICATE_API_TOKEN;
 
 beforeAll(async () => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-replicate-sweep-'));
   // WebP with alpha, as some Replicate models return: stored as RGB PNG at the sweep's size.
-  [server, fake] = await Promise.all([startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite') }), startFakeReplicate({ outputFormat: 'webp', outputAlpha: true })]);
-  config = loadConfig({
-    env: {},
-    overrides: {
-      stateDir: path.join(tmp, 'state'),
-      temporal: { mode: 'external', address: server.address },
-      queues: { cpu: 'replicate-sweep-cpu', gpu: 'replicate-sweep-gpu' },
-      storage: { kind: 'local', dir: path.join(tmp, 'store') },
-      engine: { cacheDir: path.join(tmp, 'cache'), workDir: path.join(tmp, 'work'), threads: 1 },
-      // Replicate activities wait on the network: more of them at once than cores.
-      workers: { cpuConcurrency: 8, gpuConcurrency: 2, shutdownGraceSeconds: 1 },
-    },
+  fake = await startFakeReplicate({ outputFormat: 'webp', outputAlpha: true });
+  world = await startTestWorld({
+    name: 'replicate-sweep',
+    workers: ['cpu', 'gpu'],
+    // Replicate activities wait on the network: more of them at once than cores.
+    overrides: () => ({ engine: { threads: 1 }, workers: { cpuConcurrency: 8, gpuConcurrency: 2 } }),
   });
-  store = createLocalStore(path.join(tmp, 'store'));
-  const connection = await connectWorker(config);
-  workers = [await createWorker({ config, connection, store, queue: 'cpu' }), await createWorker({ config, connection, store, queue: 'gpu' })];
-  running = workers.map((w) => w.run());
-  client = await connectClient(config);
+  ({ config, client, store } = world);
 });
 
 afterAll(async () => {
-  for (const worker of workers ?? []) if (worker.getState() === 'RUNNING') worker.shutdown();
-  await Promise.allSettled(running ?? []);
-  await client?.connection.close();
-  await Promise.allSettled([server?.stop(), fake?.close()]);
+  await world?.stop();
+  await fake?.close();
   if (savedToken === undefined) delete process.env.REPLICATE_API_TOKEN;
   else process.env.REPLICATE_API_TOKEN = savedToken;
-  rmSync(tmp, { recursive: true, force: true });
 });
 
 function sweepConfig() {

@@ -6,18 +6,12 @@
  * and delete a Temporal Schedule whose runs append to the sweep's history.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError, type Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import { loadConfig } from '../lib/config/load.js';
-import { createLocalStore } from '../lib/store/local.js';
 import type { ArtifactStore } from '../lib/store/types.js';
-import { connectClient, connectWorker } from '../lib/temporal/connection.js';
-import { createWorker } from '../workers/create.js';
-import { startTemporalDevServer, type DevServer } from '../infra/temporal-dev-server.js';
+import type { DevServer } from '../infra/temporal-dev-server.js';
+import { startTestWorld, type TestWorld } from './support/world.js';
 import { experiment, reevaluate } from '../workflows/index.js';
 import type { ReevaluateResult } from '../workflows/reevaluate.js';
 import { resolveSweepConfig, type Cell } from '../lib/sweep/config.js';
@@ -46,8 +40,7 @@ let server: DevServer;
 let config: SynthmixConfig;
 let client: Client;
 let store: ArtifactStore;
-let workers: Worker[];
-let running: Promise<void>[];
+let testWorld: TestWorld;
 let curated: CurateResult;
 let outcomes: CellOutcome[];
 
@@ -106,27 +99,8 @@ function historyCsvRows(csv: string): string[][] {
 }
 
 beforeAll(async () => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-schedule-'));
-  server = await startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite') });
-  config = loadConfig({
-    env: {},
-    overrides: {
-      stateDir: path.join(tmp, 'state'),
-      temporal: { mode: 'external', address: server.address },
-      queues: { cpu: 'sched-cpu', gpu: 'sched-gpu' },
-      storage: { kind: 'local', dir: path.join(tmp, 'store') },
-      engine: { cacheDir: path.join(tmp, 'cache'), workDir: path.join(tmp, 'work') },
-      workers: { shutdownGraceSeconds: 1 },
-    },
-  });
-  store = createLocalStore(path.join(tmp, 'store'));
-  const connection = await connectWorker(config);
-  workers = [
-    await createWorker({ config, connection, store, queue: 'cpu' }),
-    await createWorker({ config, connection, store, queue: 'gpu' }),
-  ];
-  running = workers.map((w) => w.run());
-  client = await connectClient(config);
+  testWorld = await startTestWorld({ name: 'sched', workers: ['cpu', 'gpu'] });
+  ({ tmp, server, config, client, store } = testWorld);
 
   // A real finished sweep, small: the tiny demo world, two only-original scratch cells, the report.
   const sweepConfig = resolveSweepConfig('tiny', { name: 'sched' });
@@ -175,13 +149,7 @@ beforeAll(async () => {
   });
 }, 600_000);
 
-afterAll(async () => {
-  for (const worker of workers ?? []) if (worker.getState() === 'RUNNING') worker.shutdown();
-  await Promise.allSettled(running ?? []);
-  await client?.connection.close();
-  await server?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => testWorld?.stop());
 
 describe('nightly re-evaluation schedule', () => {
   it('the report step stored the sweep record (cells with their best weights, test set, arch)', async () => {

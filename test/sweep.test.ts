@@ -3,75 +3,58 @@
  * 2 init modes, the only-original arm, FID, report) on a real Temporal dev server, real workers,
  * a real S3 server (SeaweedFS) and real engine processes. Then:
  *  - the same sweep again recomputes nothing (memoization, counted);
+ *  - the recorded histories replay against the current workflow code (determinism);
  *  - with the computed steps wiped, the sweep runs again through a Temporal server kill + restart
- *    and an S3 outage, and ends with exactly the numbers of the undisturbed run.
+ *    and an S3 outage, and ends with exactly the numbers of the undisturbed run;
+ *  - cancelling a sweep cancels its running engine step (the process is gone).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import { loadConfig } from '../lib/config/load.js';
-import { createStore, type ArtifactStore } from '../lib/store/index.js';
-import { connectClient, connectWorker } from '../lib/temporal/connection.js';
-import { createWorker } from '../workers/create.js';
-import { startTemporalDevServer, type DevServer } from '../infra/temporal-dev-server.js';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from '../workers/bundle.js';
+import { renderProgress, runningCellActivities } from '../cli/sweep-progress.js';
+import type { ArtifactStore } from '../lib/store/index.js';
+import type { DevServer } from '../infra/temporal-dev-server.js';
 import { startSeaweedFS, type S3Server } from '../infra/seaweedfs.js';
 import { progressQuery, sweep } from '../workflows/index.js';
 import type { SweepResult } from '../workflows/sweep.js';
+import { startTestWorld, type TestWorld } from './support/world.js';
 import { enumerateCells, resolveSweepConfig } from '../lib/sweep/config.js';
 import type { SynthmixConfig } from '../temporal.config.js';
 
-let tmp: string;
-let server: DevServer;
+let world: TestWorld;
 let s3: S3Server;
-let config: SynthmixConfig;
 let client: Client;
 let store: ArtifactStore;
-let workers: Worker[];
-let running: Promise<void>[];
+let server: DevServer;
+let config: SynthmixConfig;
 const savedEnv = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
 
 beforeAll(async () => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-sweep-'));
-  [server, s3] = await Promise.all([
-    startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite') }),
-    startSeaweedFS({ dataDir: path.join(tmp, 'seaweed'), bucket: 'sweep-test' }),
-  ]);
+  s3 = await startSeaweedFS({ bucket: 'sweep-test' });
   // The S3 store takes credentials from the default chain, as in production.
   process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
-  config = loadConfig({
-    env: {},
-    overrides: {
-      stateDir: path.join(tmp, 'state'),
-      temporal: { mode: 'external', address: server.address },
-      queues: { cpu: 'sweep-cpu', gpu: 'sweep-gpu' },
+  world = await startTestWorld({
+    name: 'sweep',
+    workers: ['cpu', 'gpu'],
+    overrides: () => ({
       storage: { kind: 's3', bucket: s3.bucket, prefix: 'synthmix', endpoint: s3.endpoint, region: s3.region },
       // One single-threaded engine per core, as `npm run demo` runs on a CPU-only machine.
-      engine: { cacheDir: path.join(tmp, 'cache'), workDir: path.join(tmp, 'work'), threads: 1 },
-      workers: { gpuConcurrency: 2, shutdownGraceSeconds: 1 },
-    },
+      engine: { threads: 1 },
+      workers: { gpuConcurrency: 2 },
+    }),
   });
-  store = createStore(config.storage);
-  const connection = await connectWorker(config);
-  workers = [
-    await createWorker({ config, connection, store, queue: 'cpu' }),
-    await createWorker({ config, connection, store, queue: 'gpu' }),
-  ];
-  running = workers.map((w) => w.run());
-  client = await connectClient(config);
+  ({ client, store, server, config } = world);
 });
 
 afterAll(async () => {
-  for (const worker of workers ?? []) if (worker.getState() === 'RUNNING') worker.shutdown();
-  await Promise.allSettled(running ?? []);
-  await client?.connection.close();
-  await Promise.allSettled([server?.stop(), s3?.stop()]);
+  await world?.stop();
+  await s3?.stop();
   process.env.AWS_ACCESS_KEY_ID = savedEnv.id;
   process.env.AWS_SECRET_ACCESS_KEY = savedEnv.secret;
-  rmSync(tmp, { recursive: true, force: true });
 });
 
 /** What must not change between runs: every cell's numbers and the FID table. */
@@ -153,6 +136,17 @@ describe('the sweep workflow', () => {
     expect(numbers(result, await reportedResults(result))).toEqual(undisturbed);
   }, 600_000);
 
+  it('replays the recorded histories of the sweep and its cells against the current workflow code', async () => {
+    const ids = ['sweep-tiny-1', `sweep-tiny-1/${cells[0].id}`, `sweep-tiny-1/${cells[cells.length - 1].id}`];
+    const histories = await Promise.all(ids.map((id) => client.workflow.getHandle(id).fetchHistory()));
+    const bundle = await workflowBundle();
+    for (const [i, history] of histories.entries()) {
+      // Throws DeterminismViolationError if the code no longer produces the recorded commands.
+      await Worker.runReplayHistory({ workflowBundle: bundle }, history, ids[i]);
+    }
+    expect(histories.every((h) => (h.events?.length ?? 0) > 10)).toBe(true);
+  }, 300_000);
+
   it('recomputes through a Temporal server restart and an S3 outage to the same numbers', async () => {
     // Wipe what the sweep computed after the pretrained generator (the longest step), so the
     // run below really recomputes: finetunes, generation, FID, the classifier pretrain, every cell.
@@ -172,6 +166,10 @@ describe('the sweep workflow', () => {
     await server.restart();
 
     await waitForStage(workflowId, 'experiments');
+    // What `synthmix status` shows now: the cell bar and the running cells' activities.
+    const progress = await handle.query(progressQuery);
+    const status = renderProgress(progress, await runningCellActivities(client, workflowId, progress.cells.running), Date.now());
+    expect(status.some((line) => line.includes(`/${cells.length} cells`))).toBe(true);
     await s3.stop();
     await new Promise((r) => setTimeout(r, 8000));
     await s3.restart();
@@ -183,4 +181,30 @@ describe('the sweep workflow', () => {
     expect(result.stages.find((s) => s.stage === 'generate')?.computed).toBeGreaterThan(0);
     expect(numbers(result, await reportedResults(result))).toEqual(undisturbed);
   }, 1_200_000);
+
+  it('cancelling a sweep cancels its running engine step and leaves no engine process', async () => {
+    // Another seed: nothing is memoized, so the sweep is soon pretraining in an engine.
+    const seeded = resolveSweepConfig('tiny', { seeds: [7] });
+    const handle = await client.workflow.start(sweep, {
+      taskQueue: config.queues.cpu,
+      workflowId: 'sweep-tiny-cancel',
+      args: [{ sweepId: 'sweep-tiny-cancel', config: seeded, queues: config.queues }],
+    });
+    await waitForStage('sweep-tiny-cancel', 'pretrain');
+    const engines = () => {
+      try {
+        return execFileSync('pgrep', ['-f', 'synthmix_engine (pretrain-generator|train-classifier)'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+      } catch {
+        return [];
+      }
+    };
+    for (let i = 0; i < 600 && engines().length === 0; i += 1) await new Promise((r) => setTimeout(r, 100));
+    expect(engines().length).toBeGreaterThan(0);
+    await handle.cancel();
+    const error = await handle.result().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    for (let i = 0; i < 300 && engines().length > 0; i += 1) await new Promise((r) => setTimeout(r, 100));
+    expect(engines()).toEqual([]);
+  }, 300_000);
 });

@@ -4,53 +4,18 @@
  * history would pass Temporal's suggested limit, so the fan-out must hand over with
  * `continueAsNew` and still finish every cell exactly once.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import { loadConfig } from '../lib/config/load.js';
-import { createLocalStore } from '../lib/store/local.js';
-import { connectClient, connectWorker } from '../lib/temporal/connection.js';
-import { createWorker } from '../workers/create.js';
-import { startTemporalDevServer, type DevServer } from '../infra/temporal-dev-server.js';
 import { trivialSweep } from '../workflows/index.js';
-import type { SynthmixConfig } from '../temporal.config.js';
+import { startTestWorld, type TestWorld } from './support/world.js';
 
-let tmp: string;
-let server: DevServer;
-let config: SynthmixConfig;
-let client: Client;
-let worker: Worker;
-let running: Promise<void>;
-
+let world: TestWorld;
 beforeAll(async () => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-trivial-'));
-  server = await startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite') });
-  config = loadConfig({
-    env: {},
-    overrides: {
-      temporal: { mode: 'external', address: server.address },
-      queues: { cpu: 'trivial-cpu', gpu: 'trivial-gpu' },
-      storage: { kind: 'local', dir: path.join(tmp, 'store') },
-      workers: { cpuConcurrency: 32, shutdownGraceSeconds: 1 },
-    },
-  });
-  worker = await createWorker({ config, connection: await connectWorker(config), store: createLocalStore(path.join(tmp, 'store')), queue: 'cpu' });
-  running = worker.run();
-  client = await connectClient(config);
+  world = await startTestWorld({ name: 'trivial', workers: ['cpu'], overrides: () => ({ workers: { cpuConcurrency: 32 } }) });
 });
-
-afterAll(async () => {
-  if (worker?.getState() === 'RUNNING') worker.shutdown();
-  await running;
-  await client?.connection.close();
-  await server?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => world?.stop());
 
 it('a sweep of 2,000 trivial cells completes, every cell once, across continueAsNew runs', async () => {
+  const { client, config } = world;
   const handle = await client.workflow.start(trivialSweep, {
     taskQueue: config.queues.cpu,
     workflowId: 'trivial-2000',

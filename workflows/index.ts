@@ -5,3 +5,4 @@ export { sweep, progressQuery } from './sweep.js';
 export { experiment } from './experiment.js';
 export { reevaluate } from './reevaluate.js';
 export { trivialSweep, trivialCell } from './trivial-sweep.js';
+export { classImages } from './class-images.js';

@@ -59,6 +59,8 @@ interface CarriedState {
 
 export interface SweepProgress {
   stage: string;
+  /** When the current stage began (ms since the epoch, workflow time). */
+  stageStartedAt: number;
   cells: { total: number; done: number; failed: number; running: string[] };
   stages: StageTiming[];
 }
@@ -81,10 +83,16 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   const stages: StageTiming[] = [...(input.carried?.stages ?? [])];
   const running = new Set<string>();
   let stage = input.carried ? 'experiments' : 'curate';
+  let stageStartedAt = Date.now();
+  const enter = (name: string) => {
+    stage = name;
+    stageStartedAt = Date.now();
+  };
   const startedAt = input.carried?.startedAt ?? new Date().toISOString();
 
   setHandler(progressQuery, () => ({
     stage,
+    stageStartedAt,
     cells: {
       total: cells.length,
       done: [...outcomes.values()].filter((o) => o.status === 'done').length,
@@ -96,7 +104,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
 
   /** Time a stage: wall time, and the sum of its activities' own times. */
   async function timed<T>(name: string, run: () => Promise<T>, measure: (value: T) => Array<{ wallMs: number; computed: boolean }>): Promise<T> {
-    stage = name;
+    enter(name);
     const began = Date.now();
     const value = await run();
     const parts = measure(value);
@@ -113,7 +121,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   const data = input.carried?.data ?? (await prepareData());
 
   // ── fan-out: one child workflow per cell, at most `concurrency` at once ─────────────────────
-  stage = 'experiments';
+  enter('experiments');
   const began = Date.now();
   if ((await fanOutBounded(cells, config.concurrency, { outcomes, running }, runCell)) === 'continue-as-new') {
     // History is getting long: carry what is done into a fresh run of this workflow.
@@ -129,7 +137,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   });
 
   // ── join: the report ───────────────────────────────────────────────────────────────────────
-  stage = 'report';
+  enter('report');
   const samples = await cpu.sampleGrid({ original: data.original, synthetic: data.syntheticPerClass as Record<string, ManifestRef[]>, perCell: 4, seed: config.seeds[0] });
   const report = await cpu.report({
     sweepId: input.sweepId,
@@ -146,7 +154,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     // Stored with the report (sweep record): what a nightly re-evaluation needs.
     evaluationContext: { test: data.test, arch: data.arch },
   });
-  stage = 'done';
+  enter('done');
   return {
     sweepId: input.sweepId,
     report,

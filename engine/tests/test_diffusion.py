@@ -140,6 +140,8 @@ def test_dreambooth_changes_the_unet(world: dict, dreambooth: dict) -> None:
     meta = json.load(open(os.path.join(dreambooth["adapter"], "adapter.json"), encoding="utf-8"))
     assert meta["method"] == "dreambooth" and meta["token"] == "sks" and meta["priorPreservation"]["numClassImages"] == 2
     assert not os.path.exists(os.path.join(dreambooth["adapter"], "text_encoder"))
+    # No load path of the attempt in the saved config: the adapter's bytes depend on its inputs only.
+    assert "_name_or_path" not in json.load(open(os.path.join(dreambooth["adapter"], "unet", "config.json"), encoding="utf-8"))
 
 
 def test_textual_inversion_changes_only_the_new_row(world: dict, textual: dict, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

@@ -24,6 +24,17 @@ EMBEDS_FILE = "learned_embeds.safetensors"
 METHODS = ("dreambooth", "textual-inversion")
 
 
+def _forget_load_path(module: Any) -> None:
+    """diffusers' `from_pretrained` records the folder it loaded from (`_name_or_path`: here the
+    attempt's work dir) in the config that `save_pretrained` writes. Drop it, so that an adapter's
+    bytes depend on its inputs only (a resumed attempt or another run writes the same files)."""
+    config = getattr(module, "_internal_dict", None)
+    if config is not None and "_name_or_path" in config:
+        from diffusers.configuration_utils import FrozenDict
+
+        module._internal_dict = FrozenDict({k: v for k, v in config.items() if k != "_name_or_path"})
+
+
 def write_adapter(folder: str, model: DiffusionModel, meta: dict[str, Any], *, unet: bool = False,
                   text_encoder: bool = False, embedding: tuple[str, torch.Tensor] | None = None) -> str:
     from safetensors.torch import save_file
@@ -31,9 +42,11 @@ def write_adapter(folder: str, model: DiffusionModel, meta: dict[str, Any], *, u
     os.makedirs(folder, exist_ok=True)
     weights: list[str] = []
     if unet:
+        _forget_load_path(model.unet)
         model.unet.save_pretrained(os.path.join(folder, "unet"), safe_serialization=True)
         weights.append(os.path.join(folder, "unet", "diffusion_pytorch_model.safetensors"))
     if text_encoder:
+        _forget_load_path(model.text_encoder)
         model.text_encoder.save_pretrained(os.path.join(folder, "text_encoder"), safe_serialization=True)
         weights += sorted(os.path.join(folder, "text_encoder", f) for f in os.listdir(os.path.join(folder, "text_encoder"))
                           if f.endswith(".safetensors"))
