@@ -23,6 +23,7 @@ import type { Queues } from './queues.js';
 import { cpuActivities, gpuActivities } from './proxies.js';
 import { experiment, type ExperimentInput } from './experiment.js';
 import { fanOutBounded } from './fan-out.js';
+import { classImages, classImagesInput } from './class-images.js';
 import { pretrainGeneratorInput, priorCurateInput } from '../lib/sweep/base-model-inputs.js';
 import { generateSourceWithReplicate } from './replicate-source.js';
 
@@ -292,47 +293,17 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     if (config.generator.backend === 'replicate') {
       return generateSourceWithReplicate({ config, queues, source, classes, original, seed, ...(input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {}) });
     }
-    const g = config.generator;
-    const db = config.finetune.dreambooth;
+    // Fan-out per class, one child workflow each: (finetune) → generate.
     const perClass = await Promise.all(
-      classes.map(async (className) => {
-        let adapterPrefix: string | undefined;
-        const parts: Array<{ wallMs: number; computed: boolean }> = [];
-        if (source !== 'vanilla') {
-          const instances = await cpu.pickInstances({ manifest: original, className, k: config.finetune.instancesPerClass, seed });
-          const tuned = await gpu.finetune({
-            method: source === 'dreambooth' ? 'dreambooth' : 'textual-inversion',
-            className,
-            instances,
-            baseModelPrefix,
-            steps: source === 'dreambooth' ? config.finetune.dreambooth.steps : config.finetune.textual.steps,
-            lr: source === 'dreambooth' ? config.finetune.dreambooth.lr : config.finetune.textual.lr,
-            seed,
-            ...(source === 'dreambooth' ? { trainTextEncoder: config.finetune.dreambooth.trainTextEncoder } : {}),
-            ...(source === 'dreambooth' && db.numClassImages > 0 && db.priorWeight > 0
-              ? { priorPreservation: { weight: db.priorWeight, numClassImages: db.numClassImages, steps: g.steps, guidance: g.guidance } }
-              : {}),
-          });
-          adapterPrefix = tuned.prefix;
-          parts.push(tuned);
-        }
-        const images = await gpu.generate({
-          source,
-          className,
-          baseModelPrefix,
-          ...(adapterPrefix ? { adapterPrefix } : {}),
-          templates: g.classPrompts[className] ?? g.templates,
-          negativePrompt: g.negativePrompt,
-          count: config.dataset.perClass,
-          seed,
-          steps: g.steps,
-          guidance: g.guidance,
-          batchSize: g.batchSize,
-          imageSize: config.dataset.imageSize,
-        });
-        parts.push(images);
-        return { manifest: images.manifest, parts };
-      }),
+      classes.map((className) =>
+        executeChild(classImages, {
+          args: [
+            classImagesInput(config, { queues, source, className, original, baseModelPrefix, seed, ...(input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {}) }),
+          ],
+          workflowId: `${input.sweepId}/generate/${source}/${className}`,
+          taskQueue: queues.cpu,
+        }),
+      ),
     );
     return { manifests: perClass.map((c) => c.manifest), parts: perClass.flatMap((c) => c.parts) };
   }
