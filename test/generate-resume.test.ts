@@ -15,14 +15,13 @@
  * The killed runs use a copy of the base model under another store prefix: the same bytes (so the
  * same outputs) but other memo keys, so they share no memoized result with their reference.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import { loadConfig, projectRoot } from '../lib/config/load.js';
+import { loadConfig } from '../lib/config/load.js';
 import { createLocalStore, type LocalStore } from '../lib/store/local.js';
 import type { ObjectInfo } from '../lib/store/types.js';
 import { readManifest, type ManifestRef } from '../lib/data/manifest.js';
@@ -36,6 +35,7 @@ import { pretrainGeneratorInput, priorCurateInput } from '../lib/sweep/base-mode
 import { classImages } from '../workflows/index.js';
 import { classImagesInput, type ClassImagesInput, type ClassImagesResult } from '../workflows/class-images.js';
 import type { SynthmixConfig } from '../temporal.config.js';
+import { descendantsOf, stillAlive, WorkerProcesses, type WorkerProcess } from './support/worker-processes.js';
 
 const CLASS = 'cat';
 /** Vanilla images per run: in batches of 4, they reach the store a few at a time. */
@@ -52,107 +52,23 @@ let client: Client;
 let store: LocalStore;
 let cpuWorker: Worker | undefined;
 let cpuRunning: Promise<void> | undefined;
-const gpuWorkers: GpuWorkerProcess[] = [];
+let processes: WorkerProcesses;
 /** One input per run: the killed runs' base model is the reference's copied to another prefix. */
 const inputs = {} as Record<'vanilla' | 'vanillaKilled' | 'dreambooth' | 'dreamboothKilled', ClassImagesInput>;
 
 // ---------------------------------------------------------------------------------------------
-// The gpu worker as its own process (as in test/preemption.test.ts).
-
-interface GpuWorkerProcess {
-  name: string;
-  child: ChildProcess;
-  pid: number;
-  output: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function isAlive(worker: GpuWorkerProcess): boolean {
-  return worker.child.exitCode === null && worker.child.signalCode === null;
-}
-
-/** `synthmix worker --queue gpu` (`node --import tsx`, one process) in a process group of its own. */
-async function startGpuWorker(name: string): Promise<GpuWorkerProcess> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('SYNTHMIX_')) env[key] = value;
-  env.SYNTHMIX_CONFIG = configFile;
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'cli', 'synthmix.ts'), 'worker', '--queue', 'gpu'], {
-    cwd: projectRoot,
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (child.pid === undefined) throw new Error(`gpu worker ${name} did not start`);
-  const output: string[] = [];
-  const collect = (chunk: Buffer) => output.push(chunk.toString('utf8'));
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const worker: GpuWorkerProcess = {
-    name,
-    child,
-    pid: child.pid,
-    output,
-    exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
-  };
-  gpuWorkers.push(worker);
-  await waitFor(`gpu worker ${name} to start polling`, async () => {
-    if (!isAlive(worker)) throw new Error(`gpu worker ${name} exited early:\n${output.join('')}`);
-    return output.join('').includes('synthmix gpu worker on') ? true : undefined;
-  });
-  return worker;
-}
-
-/** The live (not zombie) descendants of a process: the warm engine's forkserver, engines. */
-function descendantsOf(root: number): number[] {
-  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,stat='], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([, , stat]) => !stat?.startsWith('Z'))
-    .map(([pid, ppid]) => [Number(pid), Number(ppid)] as const);
-  const found: number[] = [];
-  const visit = (parent: number) => {
-    for (const [pid, ppid] of rows) {
-      if (ppid !== parent || found.includes(pid)) continue;
-      found.push(pid);
-      visit(pid);
-    }
-  };
-  visit(root);
-  return found;
-}
-
-/** Which of these processes still live (a zombie awaiting its reaper counts as gone). */
-function stillAlive(pids: number[]): number[] {
-  return pids.filter((pid) => {
-    try {
-      return !execFileSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).trim().startsWith('Z');
-    } catch {
-      return false; // ps exits 1: no such process
-    }
-  });
-}
+// The gpu worker as its own process (test/support/worker-processes.ts).
 
 /** SIGKILL the worker process alone (as the OOM killer would); what it started dies with it. */
-async function killWorker(worker: GpuWorkerProcess): Promise<void> {
+async function killWorker(worker: WorkerProcess): Promise<void> {
   const children = descendantsOf(worker.pid);
   process.kill(worker.pid, 'SIGKILL');
   expect(await worker.exited).toEqual({ code: null, signal: 'SIGKILL' });
   await waitFor('the dead worker’s processes to die', async () => (stillAlive(children).length === 0 ? true : undefined), 30_000);
 }
 
-function workerLogs(): string {
-  return gpuWorkers.map((w) => `--- gpu worker ${w.name} (pid ${w.pid}):\n${w.output.join('').slice(-4000)}`).join('\n');
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${workerLogs()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  return processes.waitFor(what, probe, timeoutMs, 50);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,6 +139,7 @@ beforeAll(async () => {
   };
   configFile = path.join(tmp, 'synthmix.json');
   writeFileSync(configFile, JSON.stringify(overrides, null, 2));
+  processes = new WorkerProcesses(configFile);
   config = loadConfig({ env: {}, overrides });
   store = createLocalStore(path.join(tmp, 'store'));
   const connection = await connectWorker(config);
@@ -265,15 +182,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const worker of gpuWorkers) {
-    if (!isAlive(worker)) continue;
-    try {
-      process.kill(-worker.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    await worker.exited;
-  }
+  await processes?.killAll();
   if (cpuWorker?.getState() === 'RUNNING') cpuWorker.shutdown();
   await Promise.allSettled(cpuRunning ? [cpuRunning] : []);
   await client?.connection.close();
@@ -282,13 +191,13 @@ afterAll(async () => {
 });
 
 describe('a gpu worker killed mid-generate or mid-finetune', () => {
-  let worker: GpuWorkerProcess;
+  let worker: WorkerProcess;
   let referenceImages: string[];
   let referenceAdapter: Record<string, string>;
   let referenceDreamboothImages: string[];
 
   it('generates undisturbed: the reference images', async () => {
-    worker = await startGpuWorker('w1');
+    worker = await processes.start('w1');
     const result = await (await startRun('vanilla')).result();
     expect(result).toMatchObject({ count: COUNT, generated: COUNT });
     expect(result.parts).toHaveLength(1);
@@ -311,7 +220,7 @@ describe('a gpu worker killed mid-generate or mid-finetune', () => {
     expect(before.size).toBeGreaterThanOrEqual(4);
     expect(before.size).toBeLessThan(COUNT);
 
-    worker = await startGpuWorker('w2');
+    worker = await processes.start('w2');
     const result: ClassImagesResult = await handle.result();
     const started = await activityStarted(handle, 'generate');
     expect(started.attempt).toBe(2);
@@ -349,7 +258,7 @@ describe('a gpu worker killed mid-generate or mid-finetune', () => {
     await killWorker(worker);
     for (const checkpoint of await unfinished('finetune', '/checkpoint')) versions.add(checkpoint.sha256);
 
-    worker = await startGpuWorker('w3');
+    worker = await processes.start('w3');
     const result: ClassImagesResult = await handle.result();
     const started = await activityStarted(handle, 'finetune');
     expect(started.attempt).toBe(2);

@@ -12,8 +12,8 @@
  *     (the engine checkpoints its exact position and exits 143, the attempt fails retryable), a new
  *     worker resumes with no completed epoch lost, and again the outputs equal the reference.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Worker } from '@temporalio/worker';
-import { loadConfig, projectRoot } from '../lib/config/load.js';
+import { loadConfig } from '../lib/config/load.js';
 import { createLocalStore } from '../lib/store/local.js';
 import type { ArtifactStore, ObjectInfo } from '../lib/store/types.js';
 import { connectClient, connectWorker } from '../lib/temporal/connection.js';
@@ -35,6 +35,7 @@ import type { CellOutcome } from '../lib/report/types.js';
 import { experiment } from '../workflows/index.js';
 import type { ExperimentInput } from '../workflows/experiment.js';
 import type { SynthmixConfig } from '../temporal.config.js';
+import { descendantsOf, stillAlive, WorkerProcesses, type WorkerProcess } from './support/worker-processes.js';
 
 const EPOCHS = 10;
 
@@ -46,99 +47,15 @@ let client: Client;
 let store: ArtifactStore;
 let cpuWorker: Worker | undefined;
 let cpuRunning: Promise<void> | undefined;
-const gpuWorkers: GpuWorkerProcess[] = [];
+let processes: WorkerProcesses;
 
 /** The same cell's input, one per run: only the curated manifests' keys differ. */
 const inputs: Record<'reference' | 'killed' | 'terminated', ExperimentInput> = {} as never;
 
 // ---------------------------------------------------------------------------------------------
-// The gpu worker as its own process, and the engine processes it starts.
+// The gpu worker as its own process (test/support/worker-processes.ts).
 
-interface GpuWorkerProcess {
-  name: string;
-  child: ChildProcess;
-  pid: number;
-  output: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function isAlive(worker: GpuWorkerProcess): boolean {
-  return worker.child.exitCode === null && worker.child.signalCode === null;
-}
-
-/**
- * `synthmix worker --queue gpu` in a process group of its own, configured like this file's
- * workers (same server, queues, store, engine dirs) through SYNTHMIX_CONFIG. It runs as
- * `node --import tsx`: one process, so a signal reaches the worker itself (the `tsx` CLI wrapper
- * relays SIGTERM and escalates to SIGKILL when its child does not acknowledge within 30 ms).
- */
-async function startGpuWorker(name: string): Promise<GpuWorkerProcess> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('SYNTHMIX_')) env[key] = value;
-  env.SYNTHMIX_CONFIG = configFile;
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'cli', 'synthmix.ts'), 'worker', '--queue', 'gpu'], {
-    cwd: projectRoot,
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (child.pid === undefined) throw new Error(`gpu worker ${name} did not start`);
-  const output: string[] = [];
-  const collect = (chunk: Buffer) => output.push(chunk.toString('utf8'));
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const worker: GpuWorkerProcess = {
-    name,
-    child,
-    pid: child.pid,
-    output,
-    exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
-  };
-  gpuWorkers.push(worker);
-  await waitFor(`gpu worker ${name} to start polling`, async () => {
-    if (!isAlive(worker)) throw new Error(`gpu worker ${name} exited early:\n${output.join('')}`);
-    return output.join('').includes('synthmix gpu worker on') ? true : undefined;
-  });
-  return worker;
-}
-
-/** The live (not zombie) descendants of a process: the warm engine's forkserver, engines. */
-function descendantsOf(root: number): number[] {
-  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,stat='], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([, , stat]) => !stat?.startsWith('Z'))
-    .map(([pid, ppid]) => [Number(pid), Number(ppid)] as const);
-  const found: number[] = [];
-  const visit = (parent: number) => {
-    for (const [pid, ppid] of rows) {
-      if (ppid !== parent || found.includes(pid)) continue;
-      found.push(pid);
-      visit(pid);
-    }
-  };
-  visit(root);
-  return found;
-}
-
-/** Which of these processes still live (a zombie awaiting its reaper counts as gone). */
-function stillAlive(pids: number[]): number[] {
-  return pids.filter((pid) => {
-    try {
-      return !execFileSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).trim().startsWith('Z');
-    } catch {
-      return false; // ps exits 1: no such process
-    }
-  });
-}
-
-/** What the gpu worker processes printed (for failure messages). */
-function workerLogs(): string {
-  return gpuWorkers.map((w) => `--- gpu worker ${w.name} (pid ${w.pid}):\n${w.output.join('').slice(-4000)}`).join('\n');
-}
-
-/** Engine processes started for this file (their spec lies under this file's engine work dir). */
+/** Engine processes of this file's workers (their spec paths lie under its engine work dir). */
 function engineProcesses(): string[] {
   try {
     return execFileSync('pgrep', ['-af', `synthmix_engine .*--spec ${config.engine.workDir}/`], { encoding: 'utf8' })
@@ -150,17 +67,8 @@ function engineProcesses(): string[] {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Observing a running experiment.
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${workerLogs()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  return processes.waitFor(what, probe, timeoutMs);
 }
 
 interface PendingTrain {
@@ -258,6 +166,7 @@ beforeAll(async () => {
   };
   configFile = path.join(tmp, 'synthmix.json');
   writeFileSync(configFile, JSON.stringify(overrides, null, 2));
+  processes = new WorkerProcesses(configFile);
   config = loadConfig({ env: {}, overrides });
   store = createLocalStore(path.join(tmp, 'store'));
   const connection = await connectWorker(config);
@@ -307,15 +216,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const worker of gpuWorkers) {
-    if (!isAlive(worker)) continue;
-    try {
-      process.kill(-worker.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    await worker.exited;
-  }
+  await processes?.killAll();
   if (cpuWorker?.getState() === 'RUNNING') cpuWorker.shutdown();
   await Promise.allSettled(cpuRunning ? [cpuRunning] : []);
   await client?.connection.close();
@@ -325,10 +226,10 @@ afterAll(async () => {
 
 describe('a gpu worker process killed or preempted mid-training', () => {
   let reference: RunOutputs;
-  let worker: GpuWorkerProcess;
+  let worker: WorkerProcess;
 
   it('trains undisturbed: the reference', async () => {
-    worker = await startGpuWorker('w1');
+    worker = await processes.start('w1');
     const handle = await startExperiment('reference');
     reference = await outputsOf(await handle.result());
     expect(reference.train).toMatchObject({ epochs: EPOCHS, resumedFromEpoch: 0, computed: true });
@@ -355,7 +256,7 @@ describe('a gpu worker process killed or preempted mid-training', () => {
     await waitFor('the dead worker’s processes to die', async () => (stillAlive(children).length === 0 ? true : undefined), 30_000);
     expect(engineProcesses()).toEqual([]);
 
-    worker = await startGpuWorker('w2');
+    worker = await processes.start('w2');
     const killed = await outputsOf(await handle.result());
 
     const retried = await trainStartedEvent(handle);
@@ -400,7 +301,7 @@ describe('a gpu worker process killed or preempted mid-training', () => {
     // ...and the checkpoint it wrote on SIGTERM was in the store before the worker exited.
     expect(await unfinishedCheckpoints()).toHaveLength(1);
 
-    worker = await startGpuWorker('w3');
+    worker = await processes.start('w3');
     const terminated = await outputsOf(await handle.result());
 
     const started = await trainStartedEvent(handle);

@@ -216,12 +216,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     // Base models: given in the config, or pretrained on the prior domain (plays ImageNet / SD).
     const needPrior = !config.train.pretrainedKey || (config.generator.backend === 'builtin' && !config.generator.modelPrefix);
     const prior = needPrior
-      ? await timed(
-          'curate-prior',
-          () =>
-            cpu.curateDataset(priorCurateInput(config)),
-          (r) => [{ wallMs: 0, computed: !r.reused }],
-        )
+      ? await timed('curate-prior', () => cpu.curateDataset(priorCurateInput(config)), (r) => [{ wallMs: 0, computed: !r.reused }])
       : undefined;
     // A base model given in the config costs no activity.
     const given = { key: '', prefix: '', wallMs: 0, computed: false, given: true };
