@@ -75,7 +75,8 @@ export interface GenerateResult {
   wallMs: number;
 }
 
-interface ImageRecord {
+/** What is stored per generated image (`<step>/records/<i>.json`): enough to rebuild its manifest item. */
+export interface GeneratedImageRecord {
   index: number;
   key: string;
   sha256: string;
@@ -205,7 +206,7 @@ export function generatorActivities({ store, config }: ActivityDeps) {
           inputs: { base: { prefix: input.baseModelPrefix }, ...(input.adapterPrefix ? { adapter: { prefix: input.adapterPrefix } } : {}) },
           onArtifact: async (event, localPath) => {
             const image = await store.putContentAddressed('images', await readFile(localPath), '.png');
-            const record: ImageRecord = {
+            const record: GeneratedImageRecord = {
               index: Number(event.index),
               key: image.key,
               sha256: image.sha256,
@@ -226,7 +227,7 @@ export function generatorActivities({ store, config }: ActivityDeps) {
       }
       const items: ManifestItem[] = [];
       for (let i = 0; i < input.count; i += 1) {
-        const record = await store.getJson<ImageRecord>(recordKey(i));
+        const record = await store.getJson<GeneratedImageRecord>(recordKey(i));
         items.push({
           class: input.className,
           key: record.key,

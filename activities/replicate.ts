@@ -37,7 +37,7 @@ import {
 } from '../lib/replicate/index.js';
 import type { ArtifactStore } from '../lib/store/types.js';
 import type { Source, SweepConfig } from '../lib/sweep/config.js';
-import type { GenerateResult } from './generator.js';
+import type { GeneratedImageRecord, GenerateResult } from './generator.js';
 
 /** The sweep's `generator.replicate` block, resolved (defaults filled). */
 export type ReplicateSweepConfig = NonNullable<SweepConfig['generator']['replicate']>;
@@ -100,20 +100,9 @@ export interface ReplicateGenerateResult extends GenerateResult {
   blocked: number;
 }
 
-interface ImageRecord {
-  index: number;
-  key: string;
-  sha256: string;
-  prompt: string;
-  negativePrompt: string;
-  seed: number;
-  steps: number;
-  guidance: number;
-  modelId: string;
+interface ImageRecord extends GeneratedImageRecord {
   predictionId: string;
   attempt: number;
-  width: number;
-  height: number;
 }
 
 interface TrainingHeartbeat {

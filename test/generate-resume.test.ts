@@ -15,19 +15,13 @@
  * The killed runs use a copy of the base model under another store prefix: the same bytes (so the
  * same outputs) but other memo keys, so they share no memoized result with their reference.
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import { loadConfig } from '../lib/config/load.js';
-import { createLocalStore, type LocalStore } from '../lib/store/local.js';
+import type { LocalStore } from '../lib/store/local.js';
 import type { ObjectInfo } from '../lib/store/types.js';
 import { readManifest, type ManifestRef } from '../lib/data/manifest.js';
-import { connectClient, connectWorker } from '../lib/temporal/connection.js';
-import { createWorker } from '../workers/create.js';
-import { startTemporalDevServer, type DevServer } from '../infra/temporal-dev-server.js';
 import { datasetActivities } from '../activities/dataset.js';
 import { generatorActivities } from '../activities/generator.js';
 import { resolveSweepConfig } from '../lib/sweep/config.js';
@@ -35,6 +29,7 @@ import { pretrainGeneratorInput, priorCurateInput } from '../lib/sweep/base-mode
 import { classImages } from '../workflows/index.js';
 import { classImagesInput, type ClassImagesInput, type ClassImagesResult } from '../workflows/class-images.js';
 import type { SynthmixConfig } from '../temporal.config.js';
+import { startTestWorld, type TestWorld } from './support/world.js';
 import { descendantsOf, stillAlive, WorkerProcesses, type WorkerProcess } from './support/worker-processes.js';
 
 const CLASS = 'cat';
@@ -44,14 +39,10 @@ const COUNT = 48;
 const FINETUNE_STEPS = 80;
 const CHECKPOINT_EVERY = 20;
 
-let tmp: string;
-let server: DevServer;
+let world: TestWorld;
 let config: SynthmixConfig;
-let configFile: string;
 let client: Client;
 let store: LocalStore;
-let cpuWorker: Worker | undefined;
-let cpuRunning: Promise<void> | undefined;
 let processes: WorkerProcesses;
 /** One input per run: the killed runs' base model is the reference's copied to another prefix. */
 const inputs = {} as Record<'vanilla' | 'vanillaKilled' | 'dreambooth' | 'dreamboothKilled', ClassImagesInput>;
@@ -126,26 +117,15 @@ async function copyPrefix(from: string, to: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-generate-resume-'));
-  server = await startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite') });
-  const overrides = {
-    stateDir: path.join(tmp, 'state'),
-    temporal: { mode: 'external', address: server.address },
-    queues: { cpu: 'generate-resume-cpu', gpu: 'generate-resume-gpu' },
-    storage: { kind: 'local', dir: path.join(tmp, 'store') },
+  world = await startTestWorld({
+    name: 'generate-resume',
+    workers: ['cpu'],
     // One torch thread per engine on every worker: bit-identical resumes need the same thread count.
-    engine: { cacheDir: path.join(tmp, 'cache'), workDir: path.join(tmp, 'work'), threads: 1 },
-    workers: { shutdownGraceSeconds: 1 },
-  };
-  configFile = path.join(tmp, 'synthmix.json');
-  writeFileSync(configFile, JSON.stringify(overrides, null, 2));
-  processes = new WorkerProcesses(configFile);
-  config = loadConfig({ env: {}, overrides });
-  store = createLocalStore(path.join(tmp, 'store'));
-  const connection = await connectWorker(config);
-  cpuWorker = await createWorker({ config, connection, store, queue: 'cpu' });
-  cpuRunning = cpuWorker.run();
-  client = await connectClient(config);
+    overrides: () => ({ engine: { threads: 1 } }),
+  });
+  ({ config, client } = world);
+  store = world.store as LocalStore; // a local store: the test looks at its files
+  processes = new WorkerProcesses(world.configFile);
 
   // The base generator: the demo preset's pretrain, which uploads the model shipped in
   // engine/pretrained/ (no training); and a copy of it under another prefix for the killed runs.
@@ -183,11 +163,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await processes?.killAll();
-  if (cpuWorker?.getState() === 'RUNNING') cpuWorker.shutdown();
-  await Promise.allSettled(cpuRunning ? [cpuRunning] : []);
-  await client?.connection.close();
-  await server?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await world?.stop();
 });
 
 describe('a gpu worker killed mid-generate or mid-finetune', () => {

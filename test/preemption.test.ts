@@ -14,19 +14,11 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { Worker } from '@temporalio/worker';
-import { loadConfig } from '../lib/config/load.js';
-import { createLocalStore } from '../lib/store/local.js';
 import type { ArtifactStore, ObjectInfo } from '../lib/store/types.js';
-import { connectClient, connectWorker } from '../lib/temporal/connection.js';
-import { createWorker } from '../workers/create.js';
-import { startTemporalDevServer, type DevServer } from '../infra/temporal-dev-server.js';
 import { datasetActivities } from '../activities/dataset.js';
 import type { TrainResult } from '../activities/classifier.js';
 import type { EngineHeartbeat } from '../lib/engine/events.js';
@@ -35,18 +27,15 @@ import type { CellOutcome } from '../lib/report/types.js';
 import { experiment } from '../workflows/index.js';
 import type { ExperimentInput } from '../workflows/experiment.js';
 import type { SynthmixConfig } from '../temporal.config.js';
+import { startTestWorld, type TestWorld } from './support/world.js';
 import { descendantsOf, stillAlive, WorkerProcesses, type WorkerProcess } from './support/worker-processes.js';
 
 const EPOCHS = 10;
 
-let tmp: string;
-let server: DevServer;
+let world: TestWorld;
 let config: SynthmixConfig;
-let configFile: string;
 let client: Client;
 let store: ArtifactStore;
-let cpuWorker: Worker | undefined;
-let cpuRunning: Promise<void> | undefined;
 let processes: WorkerProcesses;
 
 /** The same cell's input, one per run: only the curated manifests' keys differ. */
@@ -152,27 +141,16 @@ function startExperiment(run: keyof typeof inputs): Promise<WorkflowHandle<typeo
 // ---------------------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-preemption-'));
-  server = await startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite') });
-  const overrides = {
-    stateDir: path.join(tmp, 'state'),
-    temporal: { mode: 'external', address: server.address },
-    queues: { cpu: 'preemption-cpu', gpu: 'preemption-gpu' },
-    storage: { kind: 'local', dir: path.join(tmp, 'store') },
+  world = await startTestWorld({
+    name: 'preemption',
+    workers: ['cpu'],
     // One torch thread per engine: the same on every worker (bit-identical resumes need the same
     // device and thread count), and gentle on a shared 2-core machine.
-    engine: { cacheDir: path.join(tmp, 'cache'), workDir: path.join(tmp, 'work'), threads: 1 },
-    workers: { shutdownGraceSeconds: 1 },
-  };
-  configFile = path.join(tmp, 'synthmix.json');
-  writeFileSync(configFile, JSON.stringify(overrides, null, 2));
-  processes = new WorkerProcesses(configFile);
-  config = loadConfig({ env: {}, overrides });
-  store = createLocalStore(path.join(tmp, 'store'));
-  const connection = await connectWorker(config);
-  cpuWorker = await createWorker({ config, connection, store, queue: 'cpu' });
-  cpuRunning = cpuWorker.run();
-  client = await connectClient(config);
+    overrides: () => ({ engine: { threads: 1 } }),
+  });
+  ({ config, client } = world);
+  store = world.store;
+  processes = new WorkerProcesses(world.configFile);
 
   // The demo world, curated once. The three runs differ only in `checkpointEvery`, which is part of
   // the train step's memo key but not of what it computes: they share no train / evaluate result.
@@ -217,11 +195,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await processes?.killAll();
-  if (cpuWorker?.getState() === 'RUNNING') cpuWorker.shutdown();
-  await Promise.allSettled(cpuRunning ? [cpuRunning] : []);
-  await client?.connection.close();
-  await server?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await world?.stop();
 });
 
 describe('a gpu worker process killed or preempted mid-training', () => {

@@ -7,7 +7,7 @@
  *   beforeAll(async () => { world = await startTestWorld({ name: 'sweep', workers: ['cpu', 'gpu'] }); });
  *   afterAll(() => world?.stop());
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -32,6 +32,8 @@ export interface TestWorld {
   tmp: string;
   server: DevServer;
   config: SynthmixConfig;
+  /** The config as a JSON file, for `synthmix worker` processes (SYNTHMIX_CONFIG). */
+  configFile: string;
   client: Client;
   store: ArtifactStore;
   workers: Worker[];
@@ -42,18 +44,19 @@ export async function startTestWorld(options: TestWorldOptions): Promise<TestWor
   const tmp = mkdtempSync(path.join(os.tmpdir(), `synthmix-${options.name}-`));
   const server = await startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite') });
   const extra = options.overrides?.(tmp) ?? {};
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      stateDir: path.join(tmp, 'state'),
-      temporal: { mode: 'external', address: server.address },
-      queues: { cpu: `${options.name}-cpu`, gpu: `${options.name}-gpu` },
-      storage: { kind: 'local', dir: path.join(tmp, 'store') },
-      ...extra,
-      engine: { cacheDir: path.join(tmp, 'cache'), workDir: path.join(tmp, 'work'), ...(extra.engine as object | undefined) },
-      workers: { shutdownGraceSeconds: 1, ...(extra.workers as object | undefined) },
-    },
-  });
+  const overrides = {
+    stateDir: path.join(tmp, 'state'),
+    temporal: { mode: 'external', address: server.address },
+    queues: { cpu: `${options.name}-cpu`, gpu: `${options.name}-gpu` },
+    storage: { kind: 'local', dir: path.join(tmp, 'store') },
+    ...extra,
+    engine: { cacheDir: path.join(tmp, 'cache'), workDir: path.join(tmp, 'work'), ...(extra.engine as object | undefined) },
+    workers: { shutdownGraceSeconds: 1, ...(extra.workers as object | undefined) },
+  };
+  const config = loadConfig({ env: {}, overrides });
+  // The same config for workers started as processes (SYNTHMIX_CONFIG).
+  const configFile = path.join(tmp, 'synthmix.json');
+  writeFileSync(configFile, JSON.stringify(overrides, null, 2));
   const store = createStore(config.storage);
   const workers: Worker[] = [];
   if (options.workers?.length) {
@@ -66,6 +69,7 @@ export async function startTestWorld(options: TestWorldOptions): Promise<TestWor
     tmp,
     server,
     config,
+    configFile,
     client,
     store,
     workers,
