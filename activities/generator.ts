@@ -90,6 +90,21 @@ export interface GeneratedImageRecord {
   height: number;
 }
 
+/** The manifest item of a generated image: where it is, and how it was made (prompt, seed, model). */
+export function syntheticItem(className: string, source: string, record: GeneratedImageRecord, extraMeta: Record<string, unknown> = {}): ManifestItem {
+  return {
+    class: className,
+    key: record.key,
+    sha256: record.sha256,
+    width: record.width,
+    height: record.height,
+    source: `${source}/${record.modelId}/${record.index}`,
+    origin: 'synthetic',
+    prompt: record.prompt,
+    meta: { index: record.index, seed: record.seed, steps: record.steps, guidance: record.guidance, negativePrompt: record.negativePrompt, modelId: record.modelId, ...extraMeta },
+  };
+}
+
 /**
  * Models the project ships under `engine/pretrained/<step prefix>/` (the demo's pretrained
  * generator, so `npm run demo` need not spend minutes pretraining it): a pretrain whose exact
@@ -227,18 +242,7 @@ export function generatorActivities({ store, config }: ActivityDeps) {
       }
       const items: ManifestItem[] = [];
       for (let i = 0; i < input.count; i += 1) {
-        const record = await store.getJson<GeneratedImageRecord>(recordKey(i));
-        items.push({
-          class: input.className,
-          key: record.key,
-          sha256: record.sha256,
-          width: record.width,
-          height: record.height,
-          source: `${input.source}/${record.modelId}/${i}`,
-          origin: 'synthetic',
-          prompt: record.prompt,
-          meta: { index: i, seed: record.seed, steps: record.steps, guidance: record.guidance, negativePrompt: record.negativePrompt, modelId: record.modelId },
-        });
+        items.push(syntheticItem(input.className, input.source, await store.getJson<GeneratedImageRecord>(recordKey(i))));
       }
       const manifest = await writeManifest(store, `${prefix}/manifest.json`, makeManifest('synthetic', input.imageSize, [input.className], items));
       return { manifest, count: items.length, generated, computed: true, wallMs: Date.now() - started };

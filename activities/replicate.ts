@@ -37,7 +37,7 @@ import {
 } from '../lib/replicate/index.js';
 import type { ArtifactStore } from '../lib/store/types.js';
 import type { Source, SweepConfig } from '../lib/sweep/config.js';
-import type { GeneratedImageRecord, GenerateResult } from './generator.js';
+import { syntheticItem, type GeneratedImageRecord, type GenerateResult } from './generator.js';
 
 /** The sweep's `generator.replicate` block, resolved (defaults filled). */
 export type ReplicateSweepConfig = NonNullable<SweepConfig['generator']['replicate']>;
@@ -372,27 +372,7 @@ export function replicateActivities({ store }: ActivityDeps) {
             continue;
           }
           const record = await store.getJson<ImageRecord>(recordKey(i));
-          items.push({
-            class: input.className,
-            key: record.key,
-            sha256: record.sha256,
-            width: record.width,
-            height: record.height,
-            source: `${input.source}/${record.modelId}/${i}`,
-            origin: 'synthetic',
-            prompt: record.prompt,
-            meta: {
-              index: i,
-              seed: record.seed,
-              steps: record.steps,
-              guidance: record.guidance,
-              negativePrompt: record.negativePrompt,
-              modelId: record.modelId,
-              backend: 'replicate',
-              predictionId: record.predictionId,
-              attempt: record.attempt,
-            },
-          });
+          items.push(syntheticItem(input.className, input.source, record, { backend: 'replicate', predictionId: record.predictionId, attempt: record.attempt }));
         }
         const manifest = await writeManifest(store, `${prefix}/manifest.json`, makeManifest('synthetic', input.imageSize, [input.className], items));
         return { manifest, count: items.length, generated, computed: true, wallMs: Date.now() - started, blocked };
