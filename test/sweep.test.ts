@@ -3,6 +3,7 @@
  * 2 init modes, the only-original arm, FID, report) on a real Temporal dev server, real workers,
  * a real S3 server (SeaweedFS) and real engine processes. Then:
  *  - the same sweep again recomputes nothing (memoization, counted);
+ *  - a cell that fails permanently fails alone, and the report says why;
  *  - the recorded histories replay against the current workflow code (determinism);
  *  - with the computed steps wiped, the sweep runs again through a Temporal server kill + restart
  *    and an S3 outage, and ends with exactly the numbers of the undisturbed run;
@@ -134,6 +135,31 @@ describe('the sweep workflow', () => {
     expect(result.cells).toMatchObject({ total: cells.length, done: cells.length, computed: 0 });
     for (const stage of result.stages) expect(stage.computed, stage.stage).toBe(0);
     expect(numbers(result, await reportedResults(result))).toEqual(undisturbed);
+  }, 600_000);
+
+  it('a cell that fails permanently fails alone: the sweep completes and its report says why', async () => {
+    // Validation purely on originals is impossible where d_total has none: the mixed cells at p = 1.
+    // Everything before the cells is memoized from the first run; the cells' mixes differ.
+    const strict = resolveSweepConfig('tiny', { mix: { realValidation: true } });
+    const result = await client.workflow.execute(sweep, {
+      taskQueue: config.queues.cpu,
+      workflowId: 'sweep-tiny-strict',
+      args: [{ sweepId: 'sweep-tiny-strict', config: strict, queues: config.queues }],
+    });
+    const impossible = cells.filter((c) => c.arm === 'mixed' && c.p === 1).map((c) => c.id).sort();
+    expect(impossible.length).toBe(6);
+    expect(result.cells).toMatchObject({ total: cells.length, done: cells.length - 6, failed: 6 });
+    const reported = await store.getJson<{ cells: Array<{ cellId: string; status: string; error: string | null; overallAccuracy: number | null }> }>(
+      result.report.files.find((k) => k.endsWith('/results.json')) as string,
+    );
+    const failed = reported.cells.filter((c) => c.status === 'failed');
+    expect(failed.map((c) => c.cellId).sort()).toEqual(impossible);
+    for (const cell of failed) expect(cell.error).toContain('realValidation needs enough originals');
+    // Permanent means not retried: the failing mix ran once.
+    const history = await client.workflow.getHandle(`sweep-tiny-strict/${impossible[0]}`).fetchHistory();
+    const mixStarts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes);
+    expect(mixStarts.map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual([1]);
+    expect(reported.cells.filter((c) => c.status === 'done').every((c) => typeof c.overallAccuracy === 'number')).toBe(true);
   }, 600_000);
 
   it('replays the recorded histories of the sweep and its cells against the current workflow code', async () => {

@@ -1,8 +1,9 @@
-import { Worker, type NativeConnection } from '@temporalio/worker';
+import { Worker, type ActivityInterceptorsFactory, type NativeConnection } from '@temporalio/worker';
 import type { SynthmixConfig } from '../temporal.config.js';
 import type { ArtifactStore } from '../lib/store/types.js';
 import { createCpuActivities, createGpuActivities } from '../activities/index.js';
 import { workflowBundle } from './bundle.js';
+import { mapActivityFailures } from './failure-mapping.js';
 
 export type QueueKind = 'cpu' | 'gpu';
 
@@ -33,6 +34,7 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
     // so a cancelled sweep stops its engines within seconds, not at 80% of the heartbeat timeout.
     maxHeartbeatThrottleInterval: '3 seconds',
     defaultHeartbeatThrottleInterval: '3 seconds',
+    interceptors: { activity: [mapActivityFailures] as ActivityInterceptorsFactory[] },
   } as const;
   if (queue === 'cpu') {
     return Worker.create({
