@@ -72,15 +72,9 @@ export interface EvaluateResult {
   wallMs: number;
 }
 
-interface EngineTrainSummary {
-  bestValAcc: number;
-  bestEpoch: number;
-  epochs: number;
-  trainImages: number;
-  valImages: number;
-  imagesPerSec: number | null;
-  resumedFromEpoch?: number;
-}
+/** What the engine's train command reports (the rest of TrainResult is the activity's). */
+type EngineTrainSummary = Pick<TrainResult, 'bestValAcc' | 'bestEpoch' | 'epochs' | 'trainImages' | 'valImages' | 'imagesPerSec'> &
+  Partial<Pick<TrainResult, 'resumedFromEpoch'>>;
 
 interface EvaluationFile {
   overallAccuracy: number;

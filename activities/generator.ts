@@ -50,11 +50,8 @@ export interface FinetuneInput {
   trainTextEncoder?: boolean;
 }
 
-export interface GenerateInput {
-  source: Source;
-  className: string;
-  baseModelPrefix: string;
-  adapterPrefix?: string;
+/** How a class's synthetic images are sampled, whatever the backend. */
+export interface SamplingRequest {
   /** Templates with `{}` for the class phrase; image i uses templates[i % n]. */
   templates: string[];
   negativePrompt: string;
@@ -62,8 +59,15 @@ export interface GenerateInput {
   seed: number;
   steps: number;
   guidance: number;
-  batchSize: number;
   imageSize: number;
+}
+
+export interface GenerateInput extends SamplingRequest {
+  source: Source;
+  className: string;
+  baseModelPrefix: string;
+  adapterPrefix?: string;
+  batchSize: number;
 }
 
 export interface GenerateResult {

@@ -37,7 +37,7 @@ import {
 } from '../lib/replicate/index.js';
 import type { ArtifactStore } from '../lib/store/types.js';
 import type { Source, SweepConfig } from '../lib/sweep/config.js';
-import { syntheticItem, type GeneratedImageRecord, type GenerateResult } from './generator.js';
+import { syntheticItem, type GeneratedImageRecord, type GenerateResult, type SamplingRequest } from './generator.js';
 
 /** The sweep's `generator.replicate` block, resolved (defaults filled). */
 export type ReplicateSweepConfig = NonNullable<SweepConfig['generator']['replicate']>;
@@ -79,18 +79,10 @@ export interface ReplicateModelRef {
   wallMs: number;
 }
 
-export interface ReplicateGenerateInput {
+export interface ReplicateGenerateInput extends SamplingRequest {
   source: Source;
   className: string;
   target: ReplicateTarget;
-  /** Templates with `{}` for the class phrase; image i uses templates[i % n]. */
-  templates: string[];
-  negativePrompt: string;
-  count: number;
-  seed: number;
-  steps: number;
-  guidance: number;
-  imageSize: number;
   resize: 'center-crop' | 'letterbox';
   replicate: ReplicateSweepConfig;
 }

@@ -5,42 +5,24 @@
  * path (Σ activity time / concurrency, the lanes being busy end to end).
  * Run: npx tsx bench/orchestration.ts [cells=2000] [concurrency=50]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { loadConfig } from '../lib/config/load.js';
-import { createLocalStore } from '../lib/store/local.js';
-import { connectClient, connectWorker } from '../lib/temporal/connection.js';
-import { createWorker } from '../workers/create.js';
-import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
+import { startTestWorld } from '../test/support/world.js';
 import { trivialSweep } from '../workflows/index.js';
 
 const cells = Number(process.argv[2] ?? 2000);
 const concurrency = Number(process.argv[3] ?? 50);
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-bench-'));
-const server = await startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite') });
-const config = loadConfig({
-  env: {},
-  overrides: { temporal: { mode: 'external', address: server.address }, storage: { kind: 'local', dir: path.join(tmp, 'store') } },
+// The same world the tests use: a dev server and a cpu worker in a temp folder.
+const world = await startTestWorld({ name: 'bench-orchestration', workers: ['cpu'] });
+const { client, config } = world;
+const began = performance.now();
+const result = await client.workflow.execute(trivialSweep, {
+  taskQueue: config.queues.cpu,
+  workflowId: 'trivial-sweep-bench',
+  args: [{ queues: config.queues, cells, concurrency }],
 });
-const connection = await connectWorker(config);
-const worker = await createWorker({ config, connection, store: createLocalStore(path.join(tmp, 'store')), queue: 'cpu' });
-const client = await connectClient(config);
-await worker.runUntil(async () => {
-  const began = performance.now();
-  const result = await client.workflow.execute(trivialSweep, {
-    taskQueue: config.queues.cpu,
-    workflowId: 'trivial-sweep-bench',
-    args: [{ queues: config.queues, cells, concurrency }],
-  });
-  const wallMs = performance.now() - began;
-  const criticalMs = result.activityMs / concurrency;
-  const overheadMs = wallMs - criticalMs;
-  console.log(`trivial sweep: ${result.done}/${result.cells} cells, concurrency ${concurrency}, ${result.runs} runs (continueAsNew ${result.runs - 1}×)`);
-  console.log(`  wall ${(wallMs / 1000).toFixed(1)} s, activity time on the critical path ${(criticalMs / 1000).toFixed(2)} s`);
-  console.log(`  orchestration overhead ${(overheadMs / 1000).toFixed(1)} s = ${(overheadMs / result.cells).toFixed(1)} ms per cell (${((overheadMs * concurrency) / result.cells).toFixed(0)} ms per cell per lane)`);
-});
-await client.connection.close();
-await connection.close();
-await server.stop();
-rmSync(tmp, { recursive: true, force: true });
+const wallMs = performance.now() - began;
+const criticalMs = result.activityMs / concurrency;
+const overheadMs = wallMs - criticalMs;
+console.log(`trivial sweep: ${result.done}/${result.cells} cells, concurrency ${concurrency}, ${result.runs} runs (continueAsNew ${result.runs - 1}×)`);
+console.log(`  wall ${(wallMs / 1000).toFixed(1)} s, activity time on the critical path ${(criticalMs / 1000).toFixed(2)} s`);
+console.log(`  orchestration overhead ${(overheadMs / 1000).toFixed(1)} s = ${(overheadMs / result.cells).toFixed(1)} ms per cell (${((overheadMs * concurrency) / result.cells).toFixed(0)} ms per cell per lane)`);
+await world.stop();

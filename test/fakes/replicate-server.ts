@@ -262,6 +262,16 @@ export async function startFakeReplicate(options: FakeReplicateOptions = {}): Pr
       }
     }
   };
+  /** Cancel a prediction or training that has not finished (a prediction also gets a start time). */
+  const cancelJob = (job: FakePrediction | FakeTraining, markStarted: boolean): void => {
+    if (job.status !== 'starting' && job.status !== 'processing') return;
+    job.timers.forEach(clearTimeout);
+    job.status = 'canceled';
+    job.completed_at = now();
+    if (markStarted) job.started_at ??= job.completed_at;
+    notify();
+  };
+
 
   const predictionJson = (p: FakePrediction) => {
     const terminal = p.status === 'succeeded' || p.status === 'failed' || p.status === 'canceled';
@@ -530,13 +540,7 @@ export async function startFakeReplicate(options: FakeReplicateOptions = {}): Pr
       counters.cancels += 1;
       const p = predictions.get(m[1]);
       if (!p) return problem(res, 404, 'Not found', 'Not found.');
-      if (p.status === 'starting' || p.status === 'processing') {
-        p.timers.forEach(clearTimeout);
-        p.status = 'canceled';
-        p.completed_at = now();
-        p.started_at ??= p.completed_at;
-        notify();
-      }
+      cancelJob(p, true);
       return json(res, 200, predictionJson(p));
     }
     m = /^\/v1\/models\/([^/]+)\/([^/]+)\/versions\/([^/]+)\/trainings$/.exec(path);
@@ -601,12 +605,7 @@ export async function startFakeReplicate(options: FakeReplicateOptions = {}): Pr
       counters.cancels += 1;
       const t = trainings.get(m[1]);
       if (!t) return problem(res, 404, 'Not found', 'Not found.');
-      if (t.status === 'starting' || t.status === 'processing') {
-        t.timers.forEach(clearTimeout);
-        t.status = 'canceled';
-        t.completed_at = now();
-        notify();
-      }
+      cancelJob(t, false);
       return json(res, 200, trainingJson(t));
     }
     return problem(res, 404, 'Not found', 'Not found.');
