@@ -69,6 +69,9 @@ describe('foundation on a real Temporal dev server', () => {
     await server.kill();
     await new Promise((r) => setTimeout(r, 1500));
     await server.restart();
+    // The client's channel backs off while the server is down: wait until it reaches the
+    // restarted server before asking for the result (seen once: UNAVAILABLE right after restart).
+    await waitFor('the client to reach the restarted server', () => handle.describe().then(() => true, () => undefined), 120_000);
     const result = await handle.result();
     expect(result.dummy).toMatchObject({ steps: 60, total: (59 * 60) / 2 });
   });
