@@ -16,7 +16,7 @@ import { BadInputError } from '../lib/errors.js';
 import { stableStringify } from '../lib/hash.js';
 import {
   checkDemoWorldOptions,
-  DEMO_CLASSES,
+  DEMO_PRESET_CLASSES,
   DEMO_PRESETS,
   demoWorldId,
   writeDemoWorld,
@@ -81,7 +81,7 @@ export async function demoWorld(input: DemoWorldInput, deps: { store: ArtifactSt
     preset: opts.preset,
     seed: opts.seed,
     imageSize: opts.imageSize,
-    classes: [...DEMO_CLASSES],
+    classes: [...DEMO_PRESET_CLASSES[opts.preset]],
     sizes,
     sources: { prior: { kind: 'store', prefix: `${base}/prior` }, train: { kind: 'store', prefix: `${base}/target/train` }, test: { kind: 'store', prefix: `${base}/target/test` } },
     reused,

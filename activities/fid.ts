@@ -3,7 +3,7 @@
  * source, per class and overall. Features are cached per image (sha256) and extractor, so a
  * re-run or another sweep over the same images extracts nothing twice.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from '../lib/deps.js';
@@ -15,6 +15,7 @@ import { memoize } from '../lib/memo.js';
 import { encodeNpyFloat32, matrixRow, parseNpyFloat32 } from '../lib/npy.js';
 import type { FidRow } from '../lib/report/types.js';
 import { BadInputError } from '../lib/errors.js';
+import { uniqueSuffix } from '../lib/temp-files.js';
 
 export interface FeatureExtractor {
   id: 'synthmix-builtin-v1' | 'inception-v3-fid';
@@ -70,68 +71,73 @@ export function fidActivities({ store, config }: ActivityDeps) {
       for (const items of groups.values()) for (const item of items) all.set(item.sha256, item);
       const missing: ManifestItem[] = [];
       for (const item of all.values()) if (!(await store.exists(featureKey(item.sha256)))) missing.push(item);
-      const scratch = path.join(config.engine.workDir, `fid-${extractorKey.slice(0, 12)}-${process.pid}`);
+      // Private to this attempt: two FID steps of one worker must not share their lists.
+      const scratch = path.join(config.engine.workDir, `fid-${extractorKey.slice(0, 12)}-${uniqueSuffix()}`);
       await mkdir(scratch, { recursive: true });
-      if (missing.length > 0) {
-        const list = path.join(scratch, 'missing.json');
-        const items = [];
-        for (const item of missing) items.push({ path: await runner.fetchToCache(item.key, item.sha256), class: item.class, sha256: item.sha256 });
-        await writeFile(list, JSON.stringify({ classes: original.classes, items }));
-        const result = await runEngine(store, config.engine, {
-          command: 'extract-features',
-          params: { extractor: input.extractor.id, extractorOptions: input.extractor.options, batchSize: 64 },
-          inputs: { images: { localPath: list }, weights: { key: input.extractor.weightsKey } },
-          checkpointKey: `${prefix}/extract-checkpoint`,
-        });
-        const matrix = parseNpyFloat32(await readFile(result.outputs.features), 'features.npy');
-        const meta = JSON.parse(await readFile(result.outputs.meta, 'utf8')) as { sha256s: string[] };
-        for (let row = 0; row < matrix.rows; row += 1) {
-          await store.put(featureKey(meta.sha256s[row]), encodeNpyFloat32(matrixRow(matrix, row)));
-          if (row % 64 === 0) Context.current().heartbeat({ extracting: row });
+      try {
+        if (missing.length > 0) {
+          const list = path.join(scratch, 'missing.json');
+          const items = [];
+          for (const item of missing) items.push({ path: await runner.fetchToCache(item.key, item.sha256), class: item.class, sha256: item.sha256 });
+          await writeFile(list, JSON.stringify({ classes: original.classes, items }));
+          const result = await runEngine(store, config.engine, {
+            command: 'extract-features',
+            params: { extractor: input.extractor.id, extractorOptions: input.extractor.options, batchSize: 64 },
+            inputs: { images: { localPath: list }, weights: { key: input.extractor.weightsKey } },
+            checkpointKey: `${prefix}/extract-checkpoint`,
+          });
+          const matrix = parseNpyFloat32(await readFile(result.outputs.features), 'features.npy');
+          const meta = JSON.parse(await readFile(result.outputs.meta, 'utf8')) as { sha256s: string[] };
+          for (let row = 0; row < matrix.rows; row += 1) {
+            await store.put(featureKey(meta.sha256s[row]), encodeNpyFloat32(matrixRow(matrix, row)));
+            if (row % 64 === 0) Context.current().heartbeat({ extracting: row });
+          }
+          extracted = matrix.rows;
+          await result.cleanup();
         }
-        extracted = matrix.rows;
-        await result.cleanup();
-      }
 
-      // 2. Fréchet distance and KID per (source, class) and overall, against the originals.
-      const groupFiles: Record<string, { features: string[] }> = {};
-      for (const [name, items] of groups) {
-        const files = [];
-        for (const item of items) files.push(await runner.fetchToCache(featureKey(item.sha256)));
-        groupFiles[name] = { features: files };
+        // 2. Fréchet distance and KID per (source, class) and overall, against the originals.
+        const groupFiles: Record<string, { features: string[] }> = {};
+        for (const [name, items] of groups) {
+          const files = [];
+          for (const item of items) files.push(await runner.fetchToCache(featureKey(item.sha256)));
+          groupFiles[name] = { features: files };
+        }
+        const comparisons = [...groups.keys()]
+          .filter((name) => !name.startsWith('original/'))
+          .map((name) => ({ name, reference: `original/${name.split('/')[1]}`, candidate: name }))
+          .filter((c) => groups.has(c.reference));
+        const spec = path.join(scratch, 'groups.json');
+        await writeFile(
+          spec,
+          JSON.stringify({ groups: groupFiles, comparisons, kid: input.kid, extractor: { id: input.extractor.id, weightsSha256: weights.sha256 } }),
+        );
+        const table = await runEngine(store, config.engine, { command: 'fid-table', params: {}, inputs: { groups: { localPath: spec } } });
+        const tableKey = `${prefix}/fid.json`;
+        const csvKey = `${prefix}/fid.csv`;
+        await store.putFile(tableKey, table.outputs.fid);
+        await store.putFile(csvKey, table.outputs.csv);
+        await table.cleanup();
+        const engineRows = (table.summary as { rows: Array<Record<string, number | string>> }).rows;
+        const rows: FidRow[] = engineRows.map((row) => {
+          const [source, className] = String(row.name).split('/');
+          return {
+            source,
+            className,
+            fid: Number(row.fid),
+            kidMean: Number(row.kidMean),
+            kidStd: Number(row.kidStd),
+            n1: Number(row.n1),
+            n2: Number(row.n2),
+            epsilonUsed: Number(row.epsilonUsed ?? 0),
+            extractorId: String(row.extractorId),
+            weightsSha256: String(row.weightsSha256),
+          };
+        });
+        return { rows, tableKey, csvKey, extracted, computed: true, wallMs: Date.now() - started };
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
       }
-      const comparisons = [...groups.keys()]
-        .filter((name) => !name.startsWith('original/'))
-        .map((name) => ({ name, reference: `original/${name.split('/')[1]}`, candidate: name }))
-        .filter((c) => groups.has(c.reference));
-      const spec = path.join(scratch, 'groups.json');
-      await writeFile(
-        spec,
-        JSON.stringify({ groups: groupFiles, comparisons, kid: input.kid, extractor: { id: input.extractor.id, weightsSha256: weights.sha256 } }),
-      );
-      const table = await runEngine(store, config.engine, { command: 'fid-table', params: {}, inputs: { groups: { localPath: spec } } });
-      const tableKey = `${prefix}/fid.json`;
-      const csvKey = `${prefix}/fid.csv`;
-      await store.putFile(tableKey, table.outputs.fid);
-      await store.putFile(csvKey, table.outputs.csv);
-      await table.cleanup();
-      const engineRows = (table.summary as { rows: Array<Record<string, number | string>> }).rows;
-      const rows: FidRow[] = engineRows.map((row) => {
-        const [source, className] = String(row.name).split('/');
-        return {
-          source,
-          className,
-          fid: Number(row.fid),
-          kidMean: Number(row.kidMean),
-          kidStd: Number(row.kidStd),
-          n1: Number(row.n1),
-          n2: Number(row.n2),
-          epsilonUsed: Number(row.epsilonUsed ?? 0),
-          extractorId: String(row.extractorId),
-          weightsSha256: String(row.weightsSha256),
-        };
-      });
-      return { rows, tableKey, csvKey, extracted, computed: true, wallMs: Date.now() - started };
     });
     return { ...memo.value, extracted, computed: memo.computed, wallMs: memo.computed ? memo.value.wallMs : Date.now() - started };
   }

@@ -27,7 +27,13 @@ export function registerFoundationCommands(program: Command, config: () => Synth
       });
       console.log(`Temporal dev server on ${server.address} (namespace ${server.namespace}, state ${server.dbFile})`);
       if (server.uiUrl) console.log(`Web UI: ${server.uiUrl}`);
-      await untilSignal();
+      console.log('Ctrl-C (SIGINT) or SIGTERM stops it; the state survives for the next start.');
+      // Run until a signal stops us or the server dies on its own (then say why and fail).
+      const died = server.waitForExit().then((why) => ({ why }));
+      const outcome = await Promise.race([untilSignal(died).then((signal) => ({ signal })), died]);
+      if ('why' in outcome) {
+        throw new Error(`the Temporal dev server stopped by itself (${outcome.why}); its log (${path.join(cfg.stateDir, 'temporal-server.log')}) ends:\n${server.logTail()}`);
+      }
       await server.stop();
     });
 
@@ -62,10 +68,25 @@ export function registerFoundationCommands(program: Command, config: () => Synth
     });
 }
 
-export function untilSignal(): Promise<NodeJS.Signals> {
+/**
+ * Resolves on the first SIGINT or SIGTERM (undefined if `stopWaiting` settles first). Signal
+ * listeners alone do not keep Node's event loop alive (the process would end at once with
+ * "unsettled top-level await", exit 13): a timer does, until the wait ends.
+ */
+export function untilSignal(stopWaiting?: Promise<unknown>): Promise<NodeJS.Signals | undefined> {
   return new Promise((resolve) => {
-    const done = (signal: NodeJS.Signals) => resolve(signal);
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    const done = (signal: NodeJS.Signals | undefined) => {
+      clearInterval(keepAlive);
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve(signal);
+    };
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
+    stopWaiting?.then(
+      () => done(undefined),
+      () => done(undefined),
+    );
   });
 }

@@ -24,6 +24,10 @@ export interface DevServer {
   kill(): Promise<void>;
   /** Start again on the same ports and the same SQLite file; resolves when healthy. Stops first if running. */
   restart(): Promise<void>;
+  /** Resolves when the current server process exits, with why (`exited with code 1`, `killed by SIGKILL`). */
+  waitForExit(): Promise<string>;
+  /** The tail of the server's log since its last start (for messages). */
+  logTail(lines?: number): string;
 }
 
 export interface TemporalDevServerOptions {
@@ -150,6 +154,15 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
     async restart() {
       await proc?.signalAndWait('SIGTERM');
       await launch(false);
+    },
+    async waitForExit() {
+      const current = proc;
+      if (!current) return 'never started';
+      await current.waitForExit();
+      return current.exitDescription;
+    },
+    logTail(lines = 25) {
+      return proc?.logSinceStart(lines) ?? '';
     },
   };
   return server;

@@ -23,6 +23,7 @@ import { progressQuery, sweep } from '../workflows/index.js';
 import type { SweepResult } from '../workflows/sweep.js';
 import { startTestWorld, type TestWorld } from './support/world.js';
 import { enumerateCells, resolveSweepConfig } from '../lib/sweep/config.js';
+import { DEMO_PRESET_CLASSES } from '../lib/data/demo-world.js';
 import type { SynthmixConfig } from '../temporal.config.js';
 
 let world: TestWorld;
@@ -121,8 +122,12 @@ describe('the sweep workflow', () => {
     const storedAccuracies = new Set<number>();
     for (const object of evaluations) storedAccuracies.add((await store.getJson<{ overallAccuracy: number }>(object.key)).overallAccuracy);
     for (const cell of reported.cells) expect(storedAccuracies.has(cell.overallAccuracy as number), cell.cellId).toBe(true);
-    // Chance is 0.1 for 10 classes; trained classifiers are not all at chance.
-    expect(Math.max(...reported.cells.map((c) => c.overallAccuracy as number))).toBeGreaterThan(0.1);
+    // The science, with a margin no CPU's float kernels can flip: on originals alone (p = 0) the
+    // tiny world's classifiers reach twice chance (chance = 1 / classes). Typical: 0.5–0.75.
+    const chance = 1 / DEMO_PRESET_CLASSES[sweepConfig.dataset.demoPreset].length;
+    const atP0 = reported.cells.filter((c) => c.cellId.includes('-p0-')).map((c) => c.overallAccuracy as number);
+    console.log(`p = 0 accuracies (chance ${chance}): ${atP0.map((a) => a.toFixed(3)).join(' ')}`);
+    expect(Math.max(...atP0)).toBeGreaterThanOrEqual(2 * chance);
     undisturbed = numbers(result, reported);
   }, 1_200_000);
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { mergeLayer } from './merge.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
@@ -119,7 +120,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SynthmixConfig {
     }
   }
   if (options.overrides) layers.push(options.overrides);
-  for (const layer of layers) mergeInto(raw, layer);
+  for (const layer of layers) mergeLayer(raw, layer);
   for (const [name, keys, kind] of envOverrides) {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(raw, keys, parseEnvValue(name, value, kind));
@@ -134,17 +135,6 @@ export function loadConfig(options: LoadConfigOptions = {}): SynthmixConfig {
 function inferStorageKind(raw: Record<string, unknown>): void {
   const storage = raw.storage as Record<string, unknown> | undefined;
   if (storage && typeof storage === 'object' && storage.kind === undefined) storage.kind = 'bucket' in storage ? 's3' : 'local';
-}
-
-function mergeInto(target: Record<string, unknown>, layer: Record<string, unknown>): void {
-  for (const [key, value] of Object.entries(layer)) {
-    const existing = target[key];
-    if (typeof value === 'object' && value !== null && !Array.isArray(value) && typeof existing === 'object' && existing !== null) {
-      mergeInto(existing as Record<string, unknown>, value as Record<string, unknown>);
-    } else {
-      target[key] = value;
-    }
-  }
 }
 
 /** Secrets: read from the environment at the point of use, never stored in config, history or logs. */

@@ -1,8 +1,9 @@
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ArtifactStore } from '../store/types.js';
 import { readManifest, type Manifest, type ManifestRef } from '../data/manifest.js';
 import type { EngineRunner } from './runner.js';
+import { writeFileAtomic } from '../temp-files.js';
 
 /**
  * Turn a store manifest into the engine's "local manifest" (protocol.py): every image fetched into
@@ -26,8 +27,7 @@ export async function localManifest(
     items.push({ path: await runner.fetchToCache(item.key, item.sha256), class: item.class, sha256: item.sha256 });
   }
   await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify({ classes, items }));
-  await rename(tmp, file);
+  // Two activities of this worker may convert the same manifest at once: each renames a whole file.
+  await writeFileAtomic(file, JSON.stringify({ classes, items }));
   return { path: file, manifest };
 }

@@ -3,6 +3,7 @@
  * every field (`demo`, `paper`, `tiny`); a user's JSON file overrides any of them.
  */
 import { z } from 'zod';
+import { mergeLayer } from '../config/merge.js';
 import { replicateConfigSchema } from '../replicate/config.js';
 
 export const SOURCES = ['vanilla', 'dreambooth', 'textual'] as const;
@@ -159,14 +160,18 @@ export type SweepConfigInput = z.input<typeof sweepConfigSchema>;
 const paperTrain = { epochs: { scratch: 200, finetune: 20, frozen: 20 }, width: 64, stem: 'imagenet' as const, batchSize: 32 };
 
 export const PRESETS: Record<'tiny' | 'demo' | 'paper', SweepConfigInput> = {
-  /** CI-sized: the whole graph in a couple of minutes on 2 cores. */
+  /**
+   * CI-sized: the whole graph in a few minutes on 2 cores. Four classes of the demo world, enough
+   * images and epochs that the p = 0 cells land well above chance (0.25) on any CPU; checkpoints
+   * every 5 epochs, since an epoch here takes a fraction of a second.
+   */
   tiny: {
     name: 'tiny',
-    dataset: { source: { kind: 'demo', domain: 'target' }, demoPreset: 'tiny', perClass: 12, testPerClass: 8, imageSize: 32 },
+    dataset: { source: { kind: 'demo', domain: 'target' }, demoPreset: 'tiny', perClass: 24, testPerClass: 12, imageSize: 32 },
     generator: { pretrain: { steps: 150, batchSize: 32, lr: 2e-3 }, steps: 8, guidance: 2, batchSize: 64 },
     finetune: { instancesPerClass: 3, dreambooth: { steps: 8, lr: 5e-4, priorWeight: 1, numClassImages: 4 }, textual: { steps: 8, lr: 5e-3 } },
     mix: { p: [0, 0.5, 1] },
-    train: { modes: ['scratch', 'frozen'], epochs: { scratch: 2, finetune: 2, frozen: 2 }, width: 8, stem: 'cifar', batchSize: 32, pretrainEpochs: 2 },
+    train: { modes: ['scratch', 'frozen'], epochs: { scratch: 20, finetune: 10, frozen: 10 }, lr: 0.05, width: 8, stem: 'cifar', batchSize: 32, pretrainEpochs: 10, checkpointEvery: 5 },
     fid: { kidSubsets: 10, kidSubsetSize: 50 },
     concurrency: 2,
   },
@@ -198,20 +203,8 @@ export type PresetName = keyof typeof PRESETS;
 
 /** Parse a sweep config layered over a preset; errors name the field (`dataset.perClass: ...`). */
 export function resolveSweepConfig(preset: PresetName, overrides: Record<string, unknown> = {}): SweepConfig {
-  const merged = deepMerge(structuredClone(PRESETS[preset]) as Record<string, unknown>, overrides);
+  const merged = mergeLayer(structuredClone(PRESETS[preset]) as Record<string, unknown>, overrides);
   return sweepConfigSchema.parse(merged);
-}
-
-function deepMerge(target: Record<string, unknown>, layer: Record<string, unknown>): Record<string, unknown> {
-  for (const [key, value] of Object.entries(layer)) {
-    const existing = target[key];
-    if (value && typeof value === 'object' && !Array.isArray(value) && existing && typeof existing === 'object' && !Array.isArray(existing)) {
-      deepMerge(existing as Record<string, unknown>, value as Record<string, unknown>);
-    } else {
-      target[key] = value;
-    }
-  }
-  return target;
 }
 
 /** The cells of a sweep: every (source × p × mode), plus only-original per (p < 1 × mode), per seed. */
