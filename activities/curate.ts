@@ -1,3 +1,4 @@
+// Over 400 lines: curate() is one pass (list, decode, dedupe, split, store) whose stages share its counters and report.
 /**
  * curate: read an image-folder dataset (`<root>/<class>/*.{png,jpg,jpeg,webp}`) from disk or a store
  * prefix, validate and normalise every file, drop and report the bad and duplicate ones, balance to
@@ -30,7 +31,7 @@ import {
   type ManifestItem,
   type ManifestRef,
 } from '../lib/data/manifest.js';
-import { mapLimit } from '../lib/data/pool.js';
+import { mapLimit } from '../lib/concurrency.js';
 import { portion } from '../lib/data/rounding.js';
 import { assertDatasetSource, listSource, type DatasetSource, type ListedFile, type ListingRejectReason, type SourceListing } from '../lib/data/source.js';
 import { createRng, deriveSeed } from '../lib/random.js';

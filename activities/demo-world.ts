@@ -23,7 +23,7 @@ import {
   type DemoPreset,
   type DemoPresetSizes,
 } from '../lib/data/demo-world.js';
-import { mapLimit } from '../lib/data/pool.js';
+import { mapLimit } from '../lib/concurrency.js';
 import type { DatasetSource } from '../lib/data/source.js';
 import type { ArtifactStore } from '../lib/store/types.js';
 

@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ActivityDeps } from '../lib/deps.js';
 import { BadInputError, CorruptObjectError, NotFoundError } from '../lib/errors.js';
-import { mapLimit } from '../lib/data/pool.js';
+import { mapLimit } from '../lib/concurrency.js';
 import { renderReport, sampleKeys, type RenderedFile } from '../lib/report/render.js';
 import type { ReportInput, ReportOutput } from '../lib/report/types.js';
 import { assertSafePrefix } from '../lib/store/index.js';

@@ -12,7 +12,7 @@ import {
   writeManifest,
   type ManifestItem,
 } from '../lib/data/manifest.js';
-import { mapLimit } from '../lib/data/pool.js';
+import { mapLimit } from '../lib/concurrency.js';
 import { BadInputError, CorruptObjectError } from '../lib/errors.js';
 import { sha256Hex } from '../lib/hash.js';
 import { createLocalStore, type LocalStore } from '../lib/store/index.js';

@@ -1,3 +1,4 @@
+// Over 400 lines: the ten class drawings (SHAPES) are data-like and read best side by side.
 /**
  * The embedded demo world: a deterministic, procedurally drawn image dataset with the CIFAR-10
  * class names (all ten, or a preset's subset), in two domains that share the classes but differ in style:
@@ -27,7 +28,7 @@ import path from 'node:path';
 import { hashJson, stableStringify } from '../hash.js';
 import { encodePngRgb, IMAGE_CODE_VERSION, type RgbImage } from '../images/png.js';
 import { createRng, deriveSeed, type Rng } from '../random.js';
-import { mapLimit } from './pool.js';
+import { mapLimit } from '../concurrency.js';
 import { writeFileAtomic } from '../temp-files.js';
 import { Canvas, ellipse, line, poly, rect, type Primitive, type Rgb } from './raster.js';
 

@@ -3,4 +3,3 @@ export * from './manifest.js';
 export * from './source.js';
 export * from './demo-world.js';
 export * from './rounding.js';
-export * from './pool.js';

@@ -1,3 +1,4 @@
+// Over 400 lines: one prediction state machine (create, poll, safety retries, resume, download) shares the call's in-flight state.
 /**
  * Generation through Replicate predictions: `count` images of one class, one prediction per image.
  *
@@ -24,6 +25,7 @@
  *   flight finish and are delivered, then the error is thrown. On abort (activity cancellation) the
  *   predictions in flight are canceled on Replicate (config.cancelOnAbort).
  */
+import { mapLimit } from '../concurrency.js';
 import { BadInputError } from '../errors.js';
 import { deriveSeed } from '../random.js';
 import { normalizeImage } from '../images/normalize.js';
@@ -211,8 +213,6 @@ export async function generateWithReplicate(request: GenerateRequest, deps: Gene
 
   const latest: Record<number, string> = {};
   const inFlight = new Map<number, string>();
-  const images: GeneratedImageMeta[] = [];
-  const blocked: BlockedImage[] = [];
 
   const describe = (index: number) => `class "${className}" image ${index}`;
 
@@ -435,23 +435,15 @@ export async function generateWithReplicate(request: GenerateRequest, deps: Gene
     }
   };
 
-  let next = 0;
-  let firstError: unknown;
-  const worker = async () => {
-    while (firstError === undefined && next < todo.length) {
-      const index = todo[next];
-      next += 1;
-      try {
-        const outcome = await runImage(index);
-        if (outcome.kind === 'image') images.push(outcome.meta);
-        else blocked.push(outcome.blocked);
-      } catch (error) {
-        firstError ??= error;
-        // Keep the first error: others (e.g. aborts of siblings) are consequences.
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(config.maxConcurrency, Math.max(1, todo.length)) }, worker));
+  let outcomes: Outcome[] = [];
+  let failed: { error: unknown } | undefined;
+  try {
+    // mapLimit rethrows the first error (others, e.g. aborts of siblings, are consequences) once those in flight finish.
+    outcomes = await mapLimit(todo, config.maxConcurrency, (index) => runImage(index));
+  } catch (error) {
+    failed = { error };
+  }
+  const firstError = failed?.error;
 
   if (signal?.aborted || (firstError instanceof ReplicateError && firstError.code === 'Canceled')) {
     if (config.cancelOnAbort) {
@@ -468,9 +460,10 @@ export async function generateWithReplicate(request: GenerateRequest, deps: Gene
     }
     throw abortError();
   }
-  if (firstError !== undefined) throw firstError;
+  if (failed) throw failed.error;
 
-  images.sort((a, b) => a.index - b.index);
-  blocked.sort((a, b) => a.index - b.index);
+  // todo is in index order and mapLimit keeps it.
+  const images = outcomes.flatMap((o) => (o.kind === 'image' ? [o.meta] : []));
+  const blocked = outcomes.flatMap((o) => (o.kind === 'blocked' ? [o.blocked] : []));
   return { className, model, ...(version !== undefined ? { version } : {}), images, blocked, skipped, predictions: latest };
 }

@@ -1,7 +1,8 @@
 /** Helpers shared by the store implementations: key rules, body handling, verified streams. */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Transform, type TransformCallback, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadInputError, CorruptObjectError } from '../errors.js';
@@ -119,6 +120,11 @@ export class VerifyingTransform extends Transform {
     super({ highWaterMark: 1 << 16 });
   }
 
+  /** Bytes passed through so far (after the end: the verified size). */
+  get bytesSeen(): number {
+    return this.size;
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.hash.update(chunk);
     this.size += chunk.length;
@@ -155,6 +161,29 @@ export class HashingTransform extends Transform {
 
   result(): { sha256: string; size: number } {
     return { sha256: this.hash.digest('hex'), size: this.size };
+  }
+}
+
+/**
+ * For a medium that must know the sha256 before an upload starts (S3 metadata, and likewise GCS or
+ * Azure): spool `source` to a private temp file under `tempDir`, hashing it on the way, hand the file
+ * and its record to `upload`, then remove the file.
+ */
+export async function withSpooledStream<T>(
+  source: Readable,
+  tempDir: string,
+  upload: (path: string, recorded: { sha256: string; size: number }) => Promise<T>,
+): Promise<T> {
+  await mkdir(tempDir, { recursive: true });
+  const dir = await mkdtemp(join(tempDir, 'synthmix-spool-'));
+  try {
+    const path = join(dir, 'body');
+    const hasher = new HashingTransform();
+    // A private scratch copy: no fsync needed.
+    await pipeline(source, hasher, createWriteStream(path, { flags: 'wx', highWaterMark: 1 << 20 }));
+    return await upload(path, hasher.result());
+  } finally {
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 

@@ -1,4 +1,4 @@
-/** The artifact store: types, the two implementations, and `createStore` from settings. */
+/** The artifact store: types, the one store core, its two backends, and `createStore` from settings. */
 import { BadInputError } from '../errors.js';
 import { createLocalStore } from './local.js';
 import { createS3Store, type S3StoreOptions } from './s3.js';
@@ -8,6 +8,7 @@ export type { ArtifactStore, Body, ObjectInfo, PutOptions } from './types.js';
 export { createLocalStore, type LocalStore } from './local.js';
 export { createS3Store, type S3Store, type S3StoreOptions } from './s3.js';
 export { assertSafeKey, assertSafePrefix, contentKey } from './common.js';
+export { createStoreCore, type ByteBackend, type OpenedObject, type Recorded } from './core.js';
 
 export type StoreSettings =
   | { readonly kind: 'local'; readonly dir: string }

@@ -1,5 +1,6 @@
 /**
- * The local directory store (the embedded default).
+ * The local directory store (the embedded default). This module is its byte I/O (a ByteBackend); the
+ * store surface itself is lib/store/core.ts.
  *
  * Layout under the root directory:
  *   blobs/<sha[0..2]>/<sha256>   the bytes, content-addressed, immutable once renamed into place
@@ -13,28 +14,15 @@
  * Blobs no longer referenced by any pointer are not removed (no garbage collection yet).
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat as fsStat, unlink } from 'node:fs/promises';
+import { mkdir, open as openFile, readdir, readFile, rename, rm, rmdir, stat as fsStat, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline as pipelineCallback } from 'node:stream';
-import { BadInputError, CorruptObjectError, NotFoundError, StoreUnavailableError, SynthmixError } from '../errors.js';
-import { isSha256Hex, sha256Hex, stableStringify } from '../hash.js';
-import {
-  assertBody,
-  assertSafeExtension,
-  assertSafeKey,
-  assertSafePrefix,
-  bodyBytes,
-  contentKey,
-  HashingTransform,
-  sizeMismatch,
-  sortInfos,
-  streamToNewFile,
-  tempSuffix,
-  VerifyingTransform,
-} from './common.js';
-import type { ArtifactStore, Body, ObjectInfo, PutOptions } from './types.js';
+import { BadInputError, CorruptObjectError, StoreUnavailableError, SynthmixError } from '../errors.js';
+import { isSha256Hex, stableStringify } from '../hash.js';
+import { HashingTransform, streamToNewFile, tempSuffix } from './common.js';
+import { createStoreCore, type OpenedObject, type Recorded } from './core.js';
+import type { ArtifactStore } from './types.js';
 
 interface Pointer {
   readonly v: 1;
@@ -54,7 +42,7 @@ function errorCode(error: unknown): string | undefined {
 const STALE_TEMP_MS = 24 * 3600 * 1000;
 
 async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+  const handle = await openFile(dir, 'r');
   try {
     await handle.sync();
   } finally {
@@ -94,14 +82,6 @@ export function createLocalStore(rootDir: string): LocalStore {
     return error;
   }
 
-  async function guard<T>(op: string, key: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw mapError(error, op, key);
-    }
-  }
-
   /** Create tmp/ once per store and sweep temp files that a crashed writer left behind. */
   function ensureTmp(): Promise<void> {
     tmpReady ??= (async () => {
@@ -128,7 +108,7 @@ export function createLocalStore(rootDir: string): LocalStore {
   /** Write bytes to a fresh temp file and fsync it. */
   async function writeTemp(bytes: Buffer): Promise<string> {
     const tmp = await newTempPath();
-    const handle = await open(tmp, 'wx');
+    const handle = await openFile(tmp, 'wx');
     try {
       await handle.writeFile(bytes);
       await handle.sync();
@@ -229,235 +209,102 @@ export function createLocalStore(rootDir: string): LocalStore {
     return { v: 1, sha256: p.sha256, size: p.size, ...(p.contentType ? { contentType: p.contentType } : {}) };
   }
 
-  async function mustReadPointer(key: string): Promise<Pointer> {
-    const pointer = await readPointer(key);
-    if (!pointer) throw new NotFoundError(key, description);
-    return pointer;
+  function pointerFor(recorded: Recorded, contentType: string | undefined): Pointer {
+    return { v: 1, sha256: recorded.sha256, size: recorded.size, ...(contentType ? { contentType } : {}) };
   }
 
-  function pointerFor(sha: string, size: number, options?: PutOptions): Pointer {
-    return { v: 1, sha256: sha, size, ...(options?.contentType ? { contentType: options.contentType } : {}) };
+  async function putBytes(key: string, bytes: Buffer, recorded: Recorded, contentType: string | undefined): Promise<void> {
+    await repairBlob(bytes, recorded);
+    await writePointer(key, pointerFor(recorded, contentType));
   }
 
-  async function putBytes(key: string, bytes: Buffer, options: PutOptions | undefined, knownSha?: string): Promise<ObjectInfo> {
-    const sha = knownSha ?? sha256Hex(bytes);
-    if (!(await blobIsGood(sha, bytes.length))) {
-      const tmp = await writeTemp(bytes);
-      await installBlob(tmp, sha);
-    }
-    await writePointer(key, pointerFor(sha, bytes.length, options));
-    return { key, sha256: sha, size: bytes.length };
+  /** Rewrite the blob of `recorded` unless it is there with the right bytes. */
+  async function repairBlob(bytes: Buffer, recorded: Recorded): Promise<void> {
+    if (!(await blobIsGood(recorded.sha256, recorded.size))) await installBlob(await writeTemp(bytes), recorded.sha256);
   }
 
-  async function putStream(key: string, source: Readable, options: PutOptions | undefined): Promise<ObjectInfo> {
+  async function putStream(key: string, source: Readable, contentType: string | undefined): Promise<Recorded> {
     const { tmp, sha256, size } = await streamToTemp(source);
     // Renaming over an existing blob is harmless (same bytes) and repairs a damaged one.
     await installBlob(tmp, sha256);
-    await writePointer(key, pointerFor(sha256, size, options));
-    return { key, sha256, size };
+    await writePointer(key, pointerFor({ sha256, size }, contentType));
+    return { sha256, size };
   }
 
-  /** Open the blob a pointer names; a missing blob is corruption (the pointer promised it). */
-  async function openBlob(key: string, pointer: Pointer) {
+  /** The pointer's blob as a stream; a missing blob is corruption (the pointer promised it). */
+  async function open(key: string): Promise<OpenedObject | undefined> {
+    const pointer = await readPointer(key);
+    if (!pointer) return undefined;
     try {
-      return await open(blobPath(pointer.sha256), 'r');
+      const handle = await openFile(blobPath(pointer.sha256), 'r');
+      return { body: handle.createReadStream({ highWaterMark: 1 << 18 }), sha256: pointer.sha256, size: pointer.size };
     } catch (error) {
       if (errorCode(error) === 'ENOENT') throw new CorruptObjectError(key, pointer.sha256, `(bytes missing: ${blobPath(pointer.sha256)})`);
       throw error;
     }
   }
 
-  async function get(key: string): Promise<Buffer> {
-    assertSafeKey(key);
-    return guard('get', key, async () => {
-      const pointer = await mustReadPointer(key);
-      const handle = await openBlob(key, pointer);
-      let bytes: Buffer;
+  async function listKeys(prefix: string): Promise<string[]> {
+    const cut = prefix.lastIndexOf('/');
+    const dirPart = cut < 0 ? '' : prefix.slice(0, cut);
+    const namePrefix = prefix.slice(cut + 1);
+    const keys: string[] = [];
+    const walk = async (dirKey: string, top: boolean): Promise<void> => {
+      const dir = dirKey === '' ? objectsDir : objectPath(dirKey);
+      let entries;
       try {
-        bytes = await handle.readFile();
-      } finally {
-        await handle.close();
-      }
-      const actual = sha256Hex(bytes);
-      if (bytes.length !== pointer.size) throw sizeMismatch(key, { key, ...pointer }, bytes.length, actual);
-      if (actual !== pointer.sha256) throw new CorruptObjectError(key, pointer.sha256, actual);
-      return bytes;
-    });
-  }
-
-  async function getStream(key: string): Promise<Readable> {
-    assertSafeKey(key);
-    return guard('getStream', key, async () => {
-      const pointer = await mustReadPointer(key);
-      const handle = await openBlob(key, pointer);
-      const source = handle.createReadStream({ highWaterMark: 1 << 18 });
-      const verifier = new VerifyingTransform(key, pointer);
-      pipelineCallback(source, verifier, () => undefined);
-      return verifier;
-    });
-  }
-
-  async function getToFile(key: string, localPath: string): Promise<ObjectInfo> {
-    assertSafeKey(key);
-    return guard('getToFile', key, async () => {
-      const pointer = await mustReadPointer(key);
-      const target = resolve(localPath);
-      await mkdir(dirname(target), { recursive: true });
-      const handle = await openBlob(key, pointer);
-      const tmp = `${target}.${tempSuffix()}.part`;
-      try {
-        await streamToNewFile(tmp, handle.createReadStream({ highWaterMark: 1 << 20 }), new VerifyingTransform(key, pointer));
-        await rename(tmp, target);
-      } catch (error) {
-        await unlinkQuiet(tmp);
-        throw error;
-      } finally {
-        await handle.close().catch(() => undefined);
-      }
-      return { key, sha256: pointer.sha256, size: pointer.size };
-    });
-  }
-
-  async function stat(key: string): Promise<ObjectInfo | undefined> {
-    assertSafeKey(key);
-    return guard('stat', key, async () => {
-      const pointer = await readPointer(key);
-      return pointer ? { key, sha256: pointer.sha256, size: pointer.size } : undefined;
-    });
-  }
-
-  async function list(prefix: string): Promise<ObjectInfo[]> {
-    assertSafePrefix(prefix);
-    return guard('list', prefix, async () => {
-      const cut = prefix.lastIndexOf('/');
-      const dirPart = cut < 0 ? '' : prefix.slice(0, cut);
-      const namePrefix = prefix.slice(cut + 1);
-      const keys: string[] = [];
-      const walk = async (dirKey: string, top: boolean): Promise<void> => {
-        const dir = dirKey === '' ? objectsDir : objectPath(dirKey);
-        let entries;
-        try {
-          entries = await readdir(dir, { withFileTypes: true });
-        } catch (error) {
-          const code = errorCode(error);
-          if (code === 'ENOENT' || code === 'ENOTDIR') return;
-          throw error;
-        }
-        for (const entry of entries) {
-          if (top && !entry.name.startsWith(namePrefix)) continue;
-          const childKey = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
-          if (entry.isDirectory()) await walk(childKey, false);
-          else if (entry.isFile()) keys.push(childKey);
-        }
-      };
-      await walk(dirPart, true);
-      const infos: ObjectInfo[] = [];
-      const queue = [...keys];
-      const worker = async (): Promise<void> => {
-        for (let key = queue.pop(); key !== undefined; key = queue.pop()) {
-          const pointer = await readPointer(key);
-          if (pointer) infos.push({ key, sha256: pointer.sha256, size: pointer.size });
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
-      return sortInfos(infos);
-    });
-  }
-
-  async function remove(key: string): Promise<void> {
-    assertSafeKey(key);
-    return guard('delete', key, async () => {
-      const target = objectPath(key);
-      try {
-        await unlink(target);
+        entries = await readdir(dir, { withFileTypes: true });
       } catch (error) {
         const code = errorCode(error);
         if (code === 'ENOENT' || code === 'ENOTDIR') return;
-        if (code === 'EISDIR' || code === 'EPERM') return; // a prefix of other keys, not an object
         throw error;
       }
-      await fsyncDir(dirname(target)).catch(() => undefined);
-      // Remove directories left empty, so the name can become an object key again.
-      for (let dir = dirname(target); dir.startsWith(objectsDir + sep); dir = dirname(dir)) {
-        try {
-          await rmdir(dir);
-        } catch {
-          break;
-        }
+      for (const entry of entries) {
+        if (top && !entry.name.startsWith(namePrefix)) continue;
+        const childKey = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
+        if (entry.isDirectory()) await walk(childKey, false);
+        else if (entry.isFile()) keys.push(childKey);
       }
-    });
+    };
+    await walk(dirPart, true);
+    return keys;
   }
 
-  const store: LocalStore = {
-    description,
+  async function remove(key: string): Promise<void> {
+    const target = objectPath(key);
+    try {
+      await unlink(target);
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      if (code === 'EISDIR' || code === 'EPERM') return; // a prefix of other keys, not an object
+      throw error;
+    }
+    await fsyncDir(dirname(target)).catch(() => undefined);
+    // Remove directories left empty, so the name can become an object key again.
+    for (let dir = dirname(target); dir.startsWith(objectsDir + sep); dir = dirname(dir)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break;
+      }
+    }
+  }
+
+  return {
+    ...createStoreCore({
+      description,
+      mapError,
+      head: readPointer,
+      open,
+      putBytes,
+      putStream,
+      putFile: (key, localPath, contentType) => putStream(key, createReadStream(localPath, { highWaterMark: 1 << 20 }), contentType),
+      listKeys,
+      delete: remove,
+      repairUnchanged: (_key, bytes, recorded) => repairBlob(bytes, recorded),
+    }),
     rootDir: root,
     blobPath,
-
-    async put(key: string, body: Body, options?: PutOptions): Promise<ObjectInfo> {
-      assertSafeKey(key);
-      assertBody(key, body);
-      return guard('put', key, async () => {
-        const bytes = bodyBytes(body);
-        return bytes ? putBytes(key, bytes, options) : putStream(key, body as Readable, options);
-      });
-    },
-
-    async putFile(key: string, localPath: string, options?: PutOptions): Promise<ObjectInfo> {
-      assertSafeKey(key);
-      return guard('putFile', key, async () => {
-        const source = createReadStream(localPath, { highWaterMark: 1 << 20 });
-        return putStream(key, source, options);
-      });
-    },
-
-    async putContentAddressed(prefix: string, body: Buffer | Uint8Array, extension = ''): Promise<ObjectInfo> {
-      assertSafeExtension(extension);
-      const bytes = bodyBytes(body);
-      if (!bytes) throw new BadInputError(`putContentAddressed under ${JSON.stringify(prefix)}: body must be a Buffer or Uint8Array`);
-      const sha = sha256Hex(bytes);
-      const key = contentKey(prefix, sha, extension);
-      return guard('putContentAddressed', key, async () => {
-        const existing = await readPointer(key).catch(() => undefined);
-        if (existing && existing.sha256 === sha && existing.size === bytes.length) {
-          // Same bytes already recorded: no write, unless the blob was damaged (then repair the bytes only).
-          if (!(await blobIsGood(sha, bytes.length))) await installBlob(await writeTemp(bytes), sha);
-          return { key, sha256: sha, size: bytes.length };
-        }
-        return putBytes(key, bytes, undefined, sha);
-      });
-    },
-
-    get,
-    getStream,
-    getToFile,
-    stat,
-
-    async exists(key: string): Promise<boolean> {
-      return (await stat(key)) !== undefined;
-    },
-
-    list,
-    delete: remove,
-
-    async putJson(key: string, value: unknown): Promise<ObjectInfo> {
-      assertSafeKey(key);
-      let text: string;
-      try {
-        text = `${stableStringify(value, 2)}\n`;
-      } catch (error) {
-        throw new BadInputError(`putJson ${JSON.stringify(key)}: ${(error as Error).message}`);
-      }
-      return store.put(key, text, { contentType: 'application/json' });
-    },
-
-    async getJson<T>(key: string): Promise<T> {
-      const bytes = await get(key);
-      try {
-        return JSON.parse(bytes.toString('utf8')) as T;
-      } catch (error) {
-        throw new BadInputError(`store object ${JSON.stringify(key)} in ${description} is not valid JSON: ${(error as Error).message}`);
-      }
-    },
   };
-  return store;
 }

@@ -1,5 +1,6 @@
 /**
- * The S3 store: any S3-compatible endpoint through @aws-sdk/client-s3.
+ * The S3 store: any S3-compatible endpoint through @aws-sdk/client-s3. This module is the S3 byte I/O
+ * (a ByteBackend); the store surface itself is lib/store/core.ts.
  *
  * Layout: store key `k` is the S3 object `<prefix>/k` in the bucket (just `k` without a prefix).
  * The sha256 of the bytes is computed before the upload and stored as user metadata
@@ -8,12 +9,10 @@
  * Streams are spooled to a temp file first (the hash must be known before the upload starts); large
  * files go up as multipart uploads (@aws-sdk/lib-storage) with bounded memory.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -21,26 +20,13 @@ import {
   paginateListObjectsV2,
   PutObjectCommand,
   S3Client,
-  type GetObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { BadInputError, CorruptObjectError, NotFoundError, StoreUnavailableError, SynthmixError } from '../errors.js';
-import { hashFile, isSha256Hex, sha256Hex, stableStringify } from '../hash.js';
-import {
-  assertBody,
-  assertSafeExtension,
-  assertSafeKey,
-  assertSafePrefix,
-  bodyBytes,
-  contentKey,
-  HashingTransform,
-  sizeMismatch,
-  sortInfos,
-  streamToNewFile,
-  tempSuffix,
-  VerifyingTransform,
-} from './common.js';
-import type { ArtifactStore, Body, ObjectInfo, PutOptions } from './types.js';
+import { hashFile, isSha256Hex, sha256Hex } from '../hash.js';
+import { assertSafeKey, VerifyingTransform, withSpooledStream } from './common.js';
+import { createStoreCore, type OpenedObject, type Recorded } from './core.js';
+import type { ArtifactStore } from './types.js';
 
 export interface S3StoreOptions {
   readonly bucket: string;
@@ -206,11 +192,13 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     return wrapped;
   }
 
-  async function guard<T>(op: string, key: string, fn: () => Promise<T>): Promise<T> {
+  /** undefined where the object does not exist; other errors go up raw (the core maps them). */
+  async function unlessMissing<T>(key: string, request: () => Promise<T>): Promise<T | undefined> {
     try {
-      return await fn();
+      return await request();
     } catch (error) {
-      throw mapError(error, op, key);
+      if (mapError(error, 'read', key) instanceof NotFoundError) return undefined;
+      throw error;
     }
   }
 
@@ -220,35 +208,37 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     return sha;
   }
 
-  function partSizeFor(size: number): number {
-    return Math.max(configuredPart, Math.ceil(size / MAX_PARTS));
-  }
-
-  async function putBuffer(key: string, bytes: Buffer, sha: string, contentType?: string): Promise<ObjectInfo> {
-    const params = {
+  /** One upload's parameters: the sha256 goes up as user metadata `x-amz-meta-sha256`. */
+  function uploadParams(key: string, body: Buffer | Readable, recorded: Recorded, contentType: string | undefined) {
+    return {
       Bucket: bucket,
       Key: objectKey(key),
-      Body: bytes,
-      ContentLength: bytes.length,
-      Metadata: { sha256: sha },
+      Body: body,
+      ContentLength: recorded.size,
+      Metadata: { sha256: recorded.sha256 },
       ...(contentType ? { ContentType: contentType } : {}),
     };
-    if (bytes.length <= multipartThreshold) {
-      await client.send(new PutObjectCommand(params));
-    } else {
-      await new Upload({ client, params, partSize: partSizeFor(bytes.length), queueSize, leavePartsOnError: false }).done();
-    }
-    return { key, sha256: sha, size: bytes.length };
+  }
+
+  async function multipartUpload(params: ReturnType<typeof uploadParams>): Promise<void> {
+    const partSize = Math.max(configuredPart, Math.ceil(params.ContentLength / MAX_PARTS));
+    await new Upload({ client, params, partSize, queueSize, leavePartsOnError: false }).done();
+  }
+
+  async function putBytes(key: string, bytes: Buffer, recorded: Recorded, contentType: string | undefined): Promise<void> {
+    const params = uploadParams(key, bytes, recorded, contentType);
+    if (bytes.length <= multipartThreshold) await client.send(new PutObjectCommand(params));
+    else await multipartUpload(params);
   }
 
   /** Upload a file whose sha256/size were computed just before; fails (uploads nothing) if it changes meanwhile. */
-  async function putHashedFile(key: string, path: string, expected: { sha256: string; size: number }, contentType?: string): Promise<ObjectInfo> {
+  async function putHashedFile(key: string, path: string, expected: Recorded, contentType: string | undefined): Promise<Recorded> {
+    const changed = (): BadInputError => new BadInputError(`put ${JSON.stringify(key)}: file ${path} changed while it was being uploaded`);
     if (expected.size <= multipartThreshold) {
       const bytes = await readFile(path);
-      if (bytes.length !== expected.size || sha256Hex(bytes) !== expected.sha256) {
-        throw new BadInputError(`put ${JSON.stringify(key)}: file ${path} changed while it was being uploaded`);
-      }
-      return putBuffer(key, bytes, expected.sha256, contentType);
+      if (bytes.length !== expected.size || sha256Hex(bytes) !== expected.sha256) throw changed();
+      await putBytes(key, bytes, expected, contentType);
+      return expected;
     }
     // The verifier fails the stream before it ends if the file changed, so the upload is aborted
     // and the multipart upload never completes: nothing with a wrong hash becomes visible.
@@ -257,243 +247,66 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     source.on('error', (error) => verifier.destroy(error));
     source.pipe(verifier);
     try {
-      await new Upload({
-        client,
-        params: {
-          Bucket: bucket,
-          Key: objectKey(key),
-          Body: verifier,
-          ContentLength: expected.size,
-          Metadata: { sha256: expected.sha256 },
-          ...(contentType ? { ContentType: contentType } : {}),
-        },
-        partSize: partSizeFor(expected.size),
-        queueSize,
-        leavePartsOnError: false,
-      }).done();
+      await multipartUpload(uploadParams(key, verifier, expected, contentType));
     } catch (error) {
-      if (error instanceof CorruptObjectError) {
-        throw new BadInputError(`put ${JSON.stringify(key)}: file ${path} changed while it was being uploaded`);
-      }
-      throw error;
+      throw error instanceof CorruptObjectError ? changed() : error;
     } finally {
       source.destroy();
     }
-    return { key, ...expected };
+    return expected;
   }
 
-  /** Spool a stream to a private temp file, hashing it on the way. */
-  async function spoolStream(source: Readable): Promise<{ dir: string; path: string; sha256: string; size: number }> {
-    const base = options.tempDir ?? tmpdir();
-    await mkdir(base, { recursive: true });
-    const dir = await mkdtemp(join(base, 'synthmix-s3-'));
-    const path = join(dir, 'body');
-    const hasher = new HashingTransform();
-    try {
-      // A private scratch copy: no fsync needed.
-      await pipeline(source, hasher, createWriteStream(path, { flags: 'wx', highWaterMark: 1 << 20 }));
-    } catch (error) {
-      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-      throw error;
-    }
-    return { dir, path, ...hasher.result() };
-  }
-
-  async function getObject(key: string): Promise<{ body: Readable; sha256: string; size: number }> {
-    let response: GetObjectCommandOutput;
-    try {
-      response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
-    } catch (error) {
-      throw mapError(error, 'get', key);
-    }
+  async function open(key: string): Promise<OpenedObject | undefined> {
+    const response = await unlessMissing(key, () => client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey(key) })));
+    if (!response) return undefined;
     const body = response.Body as Readable | undefined;
     try {
-      const sha = recordedSha(key, response.Metadata);
+      const sha256 = recordedSha(key, response.Metadata);
       if (!(body instanceof Readable)) throw new Error(`get ${key}: response has no body stream`);
-      return { body, sha256: sha, size: response.ContentLength ?? -1 };
+      // The recorded size is the size of the bytes we hashed; a Content-Length that disagrees is caught at the end.
+      return { body, sha256, size: response.ContentLength };
     } catch (error) {
       if (body instanceof Readable) body.destroy();
       throw error;
     }
   }
 
-  /** The object's body piped through a verifier; network errors become StoreUnavailableError. */
-  async function verifiedStream(key: string, op: string): Promise<{ stream: Readable; info: ObjectInfo }> {
-    const { body, sha256, size } = await getObject(key);
-    // The recorded size is the size of the bytes we hashed; a Content-Length that disagrees is caught at the end.
-    const verifier = new VerifyingTransform(key, { sha256, size: size >= 0 ? size : undefined });
-    body.on('error', (error) => verifier.destroy(mapError(error, op, key) as Error));
-    verifier.on('close', () => {
-      if (!body.destroyed) body.destroy();
-    });
-    body.pipe(verifier);
-    return { stream: verifier, info: { key, sha256, size } };
+  async function head(key: string): Promise<Recorded | undefined> {
+    const response = await unlessMissing(key, () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(key) })));
+    return response ? { sha256: recordedSha(key, response.Metadata), size: response.ContentLength ?? 0 } : undefined;
   }
 
-  async function head(key: string): Promise<{ metadata: Record<string, string> | undefined; size: number } | undefined> {
-    try {
-      const response = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
-      return { metadata: response.Metadata, size: response.ContentLength ?? 0 };
-    } catch (error) {
-      const mapped = mapError(error, 'stat', key);
-      if (mapped instanceof NotFoundError) return undefined;
-      throw mapped;
+  async function listKeys(listPrefix: string): Promise<string[]> {
+    const full = prefix ? `${prefix}/${listPrefix}` : listPrefix;
+    const strip = prefix ? prefix.length + 1 : 0;
+    const keys: string[] = [];
+    for await (const page of paginateListObjectsV2({ client, pageSize: 1000 }, { Bucket: bucket, Prefix: full })) {
+      for (const object of page.Contents ?? []) {
+        if (object.Key !== undefined && object.Key.length > strip) keys.push(object.Key.slice(strip));
+      }
     }
+    // Listing does not return user metadata: the core heads each key for its recorded sha256.
+    return keys;
   }
 
-  async function stat(key: string): Promise<ObjectInfo | undefined> {
-    assertSafeKey(key);
-    const found = await head(key);
-    return found ? { key, sha256: recordedSha(key, found.metadata), size: found.size } : undefined;
-  }
-
-  async function put(key: string, body: Body, putOptions?: PutOptions): Promise<ObjectInfo> {
-    assertSafeKey(key);
-    assertBody(key, body);
-    return guard('put', key, async () => {
-      const bytes = bodyBytes(body);
-      if (bytes) return putBuffer(key, bytes, sha256Hex(bytes), putOptions?.contentType);
-      const { dir, path, sha256, size } = await spoolStream(body as Readable);
-      try {
-        return await putHashedFile(key, path, { sha256, size }, putOptions?.contentType);
-      } finally {
-        await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-      }
-    });
-  }
-
-  async function get(key: string): Promise<Buffer> {
-    assertSafeKey(key);
-    return guard('get', key, async () => {
-      const { body, sha256, size } = await getObject(key);
-      const chunks: Buffer[] = [];
-      try {
-        for await (const chunk of body) chunks.push(chunk as Buffer);
-      } catch (error) {
-        throw mapError(error, 'get', key);
-      }
-      const bytes = Buffer.concat(chunks);
-      const actual = sha256Hex(bytes);
-      if (size >= 0 && bytes.length !== size) throw sizeMismatch(key, { key, sha256, size }, bytes.length, actual);
-      if (actual !== sha256) throw new CorruptObjectError(key, sha256, actual);
-      return bytes;
-    });
-  }
-
-  const store: S3Store = {
-    description,
+  return {
+    ...createStoreCore({
+      description,
+      mapError,
+      head,
+      open,
+      putBytes,
+      putStream: (key, source, contentType) =>
+        withSpooledStream(source, options.tempDir ?? tmpdir(), (path, recorded) => putHashedFile(key, path, recorded, contentType)),
+      putFile: async (key, localPath, contentType) => putHashedFile(key, localPath, await hashFile(localPath), contentType),
+      listKeys,
+      delete: async (key) => {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
+      },
+    }),
     bucket,
     client,
     objectKey,
     close: () => client.destroy(),
-
-    put,
-
-    async putFile(key: string, localPath: string, putOptions?: PutOptions): Promise<ObjectInfo> {
-      assertSafeKey(key);
-      return guard('putFile', key, async () => {
-        const hashed = await hashFile(localPath);
-        return putHashedFile(key, localPath, hashed, putOptions?.contentType);
-      });
-    },
-
-    async putContentAddressed(keyPrefix: string, body: Buffer | Uint8Array, extension = ''): Promise<ObjectInfo> {
-      assertSafeExtension(extension);
-      const bytes = bodyBytes(body);
-      if (!bytes) throw new BadInputError(`putContentAddressed under ${JSON.stringify(keyPrefix)}: body must be a Buffer or Uint8Array`);
-      const sha = sha256Hex(bytes);
-      const key = contentKey(keyPrefix, sha, extension);
-      return guard('putContentAddressed', key, async () => {
-        const found = await head(key);
-        if (found && found.metadata?.sha256 === sha && found.size === bytes.length) return { key, sha256: sha, size: bytes.length };
-        return putBuffer(key, bytes, sha);
-      });
-    },
-
-    get,
-
-    async getStream(key: string): Promise<Readable> {
-      assertSafeKey(key);
-      return guard('getStream', key, async () => (await verifiedStream(key, 'getStream')).stream);
-    },
-
-    async getToFile(key: string, localPath: string): Promise<ObjectInfo> {
-      assertSafeKey(key);
-      return guard('getToFile', key, async () => {
-        const target = resolve(localPath);
-        await mkdir(dirname(target), { recursive: true });
-        const { stream, info } = await verifiedStream(key, 'getToFile');
-        const tmp = `${target}.${tempSuffix()}.part`;
-        try {
-          await streamToNewFile(tmp, stream);
-          await rename(tmp, target);
-        } catch (error) {
-          stream.destroy();
-          await unlink(tmp).catch(() => undefined);
-          throw error;
-        }
-        return info;
-      });
-    },
-
-    stat,
-
-    async exists(key: string): Promise<boolean> {
-      assertSafeKey(key);
-      return (await head(key)) !== undefined;
-    },
-
-    async list(listPrefix: string): Promise<ObjectInfo[]> {
-      assertSafePrefix(listPrefix);
-      return guard('list', listPrefix, async () => {
-        const full = prefix ? `${prefix}/${listPrefix}` : listPrefix;
-        const strip = prefix ? prefix.length + 1 : 0;
-        const keys: string[] = [];
-        for await (const page of paginateListObjectsV2({ client, pageSize: 1000 }, { Bucket: bucket, Prefix: full })) {
-          for (const object of page.Contents ?? []) {
-            if (object.Key !== undefined && object.Key.length > strip) keys.push(object.Key.slice(strip));
-          }
-        }
-        // Listing does not return user metadata: fetch each object's recorded sha256 (bounded concurrency).
-        const infos: ObjectInfo[] = [];
-        const queue = [...keys];
-        const worker = async (): Promise<void> => {
-          for (let key = queue.pop(); key !== undefined; key = queue.pop()) {
-            const found = await head(key);
-            if (found) infos.push({ key, sha256: recordedSha(key, found.metadata), size: found.size });
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
-        return sortInfos(infos);
-      });
-    },
-
-    async delete(key: string): Promise<void> {
-      assertSafeKey(key);
-      await guard('delete', key, async () => {
-        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
-      });
-    },
-
-    async putJson(key: string, value: unknown): Promise<ObjectInfo> {
-      assertSafeKey(key);
-      let text: string;
-      try {
-        text = `${stableStringify(value, 2)}\n`;
-      } catch (error) {
-        throw new BadInputError(`putJson ${JSON.stringify(key)}: ${(error as Error).message}`);
-      }
-      return put(key, text, { contentType: 'application/json' });
-    },
-
-    async getJson<T>(key: string): Promise<T> {
-      const bytes = await get(key);
-      try {
-        return JSON.parse(bytes.toString('utf8')) as T;
-      } catch (error) {
-        throw new BadInputError(`store object ${JSON.stringify(key)} in ${description} is not valid JSON: ${(error as Error).message}`);
-      }
-    },
   };
-  return store;
 }

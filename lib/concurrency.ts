@@ -1,4 +1,4 @@
-/** Bounded-concurrency helpers for I/O- and sharp-bound batch work. */
+/** The one bounded-concurrency helper: every batch of async work (store listings, image batches, Replicate predictions) goes through it. */
 
 /**
  * Map `items` through `fn` with at most `concurrency` calls in flight; results keep input order.
