@@ -62,13 +62,14 @@ def one(size: int, width: int, stem: str, steps: int, rounds: int, device_name: 
 
     from synthmix_engine.classifier.data import Dataset, load_dataset, normalize
     from synthmix_engine.classifier.resnet import build_resnet18
-    from synthmix_engine.classifier.train import Trainer, TrainConfig, configure_runtime, predict
+    from synthmix_engine.classifier.train import Trainer, TrainConfig, predict
+    from synthmix_engine.runtime import configure_determinism
 
     if threads:
         torch.set_num_threads(threads)
     device = torch.device(device_name)
     bs, classes = 32, 10
-    configure_runtime(True, threads)
+    configure_determinism("strict")
     if steps >= 8:
         steps = steps if device.type == "cpu" else steps * 4
     n = bs * (steps + 1)
@@ -105,7 +106,7 @@ def one(size: int, width: int, stem: str, steps: int, rounds: int, device_name: 
                       batch_size=bs, seed=0)
 
     def engine_train(k: int, deterministic: bool = True) -> tuple[float, float]:
-        configure_runtime(deterministic, threads)
+        configure_determinism("strict" if deterministic else "fast")
         trainer = Trainer(cfg, data, val, device)
         done = [0]
 
@@ -120,7 +121,7 @@ def one(size: int, width: int, stem: str, steps: int, rounds: int, device_name: 
         trainer.train_epoch(stop_after(1))  # warm-up batch (allocations), as the plain loop had
         with _Timer(device) as t:
             trainer.train_epoch(stop_after(k))
-        configure_runtime(True, threads)
+        configure_determinism("strict")
         return k * bs / t.wall, k * bs / t.cpu
 
     def engine_infer(k: int) -> tuple[float, float]:

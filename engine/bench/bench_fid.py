@@ -63,9 +63,10 @@ def bench_fid(n: int, dim: int, kid_subsets: int, kid_size: int, device: str) ->
 def bench_extractor(name: str, weights_path: str, options: dict, size: int, images: int, batch: int, device: str) -> None:
     import torch
 
-    from synthmix_engine.fid.extractors import load_extractor, resolve_device
+    from synthmix_engine.fid.extractors import load_extractor
+    from synthmix_engine.runtime import select_device
 
-    ext = load_extractor(name, weights_path, options, resolve_device(device))
+    ext = load_extractor(name, weights_path, options, select_device(device))
     x = torch.rand(batch, 3, size, size)
     ext.features(x[:1])  # warm-up
     done = 0
@@ -97,9 +98,9 @@ def main() -> None:
 
     import torch
 
-    from synthmix_engine.fid.extractors import resolve_device
+    from synthmix_engine.runtime import select_device
 
-    device = str(resolve_device(args.device))
+    device = str(select_device(args.device))
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {device}, cpus {os.cpu_count()}")
     if not args.skip_fid:
         bench_fid(args.n, args.dim, args.kid_subsets, args.kid_size, device)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import importlib
 import os
 import signal
 import sys
 import traceback
 
+from .commands.registry import COMMANDS, load_command
 from .protocol import (
     EXIT_PERMANENT,
     EXIT_PREEMPTED,
@@ -20,22 +20,7 @@ from .protocol import (
     TransientError,
     emit,
 )
-
-# command name -> module under synthmix_engine.commands exposing `run(spec, preemption)`.
-# Imported lazily so `info` stays fast and a command's heavy imports load only when used.
-COMMANDS: dict[str, str] = {
-    "info": "info",
-    "dummy-train": "dummy_train",
-}
-
-
-def _register_optional() -> None:
-    """Commands contributed by other modules of the engine (classifier, diffusion, fid)."""
-    try:
-        from .commands import registry  # noqa: WPS433
-    except ImportError:
-        return
-    COMMANDS.update(registry.COMMANDS)
+from .runtime import set_threads
 
 
 def _die_with_parent() -> None:
@@ -55,14 +40,11 @@ def _die_with_parent() -> None:
 def _set_threads() -> None:
     threads = os.environ.get("SYNTHMIX_ENGINE_THREADS")
     if threads and threads.isdigit() and int(threads) > 0:
-        import torch
-
-        torch.set_num_threads(int(threads))
+        set_threads(int(threads))
 
 
 def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
-    _register_optional()
     parser = argparse.ArgumentParser(prog="synthmix_engine")
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--spec", required=True, help="JSON spec file (see protocol.py)")
@@ -71,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = Spec.load(args.command, args.spec)
         _set_threads()
-        module = importlib.import_module(f".commands.{COMMANDS[args.command]}", __package__)
-        module.run(spec, preemption)
+        load_command(args.command).run(spec, preemption)
         return 0
     except PermanentError as error:
         emit("error", kind="permanent", message=str(error))

@@ -142,6 +142,15 @@ class Spec:
         return path
 
 
+def read_input_json(path: str, what: str) -> Any:
+    """A JSON file of the spec input `what`: unreadable or invalid JSON is bad input naming both."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+        raise PermanentError(f"input '{what}': cannot read {path}: {error}") from error
+
+
 def atomic_write(path: str, write: Callable[[str], None]) -> None:
     """Write via a temp file + rename so a kill never leaves half a checkpoint behind."""
     tmp = f"{path}.tmp-{os.getpid()}"

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..manifest import LocalManifest, read_item, read_manifest
 from ..protocol import PermanentError, atomic_write
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -43,82 +44,37 @@ class Dataset:
         return int(self.labels.shape[0])
 
 
-def read_manifest(path: str) -> tuple[list[str], list[dict], bytes]:
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-        manifest = json.loads(raw)
-    except OSError as error:
-        raise PermanentError(f"cannot read manifest {path}: {error}") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise PermanentError(f"manifest {path} is not valid JSON: {error}") from error
-    if not isinstance(manifest, dict):
-        raise PermanentError(f"manifest {path} must be an object with 'classes' and 'items'")
-    classes, items = manifest.get("classes"), manifest.get("items")
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
-        raise PermanentError(f"manifest {path}: 'classes' must be a non-empty list of class names")
-    if len(set(classes)) != len(classes):
-        raise PermanentError(f"manifest {path}: 'classes' has duplicates")
-    if not isinstance(items, list) or not items:
-        raise PermanentError(f"manifest {path}: 'items' must be a non-empty list")
-    for index, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("path"), str) or not isinstance(item.get("class"), str):
-            raise PermanentError(f"manifest {path}: item {index} needs string fields 'path' and 'class'")
-    return classes, items, raw
-
-
-def _resolve(manifest_path: str, item_path: str) -> str:
-    if os.path.isabs(item_path):
-        return item_path
-    return os.path.join(os.path.dirname(os.path.abspath(manifest_path)), item_path)
-
-
-def _cache_key(raw: bytes, items: list[dict], manifest_path: str, image_size: int) -> str:
+def _cache_key(manifest: LocalManifest, image_size: int) -> str:
     digest = hashlib.sha256()
     digest.update(CACHE_FORMAT.encode())
     digest.update(f"|{image_size}|".encode())
-    digest.update(raw)
-    for item in items:
+    digest.update(manifest.raw)
+    for item, file in zip(manifest.items, manifest.files):
         if not item.get("sha256"):  # no content hash: key on the file's size and mtime instead
             try:
-                stat = os.stat(_resolve(manifest_path, item["path"]))
+                stat = os.stat(file)
                 digest.update(f"{item['path']}|{stat.st_size}|{stat.st_mtime_ns}".encode())
             except OSError:
                 digest.update(f"{item['path']}|missing".encode())
     return digest.hexdigest()
 
 
-def _decode(manifest_path: str, item: dict, class_index: dict[str, int], image_size: int) -> tuple[np.ndarray, int]:
+def _decode(manifest: LocalManifest, index: int, class_index: dict[str, int], image_size: int) -> tuple[np.ndarray, int]:
     from PIL import Image, UnidentifiedImageError
 
-    path = _resolve(manifest_path, item["path"])
-    if item["class"] not in class_index:
-        raise PermanentError(
-            f"manifest {manifest_path}: file {path} has class '{item['class']}', which is not in 'classes' {sorted(class_index)}"
-        )
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise PermanentError(f"manifest {manifest_path}: cannot read image file {path}: {error.strerror or error}") from error
-    expected = item.get("sha256")
-    if expected:
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != str(expected).lower():
-            raise PermanentError(
-                f"manifest {manifest_path}: file {path} has sha256 {actual}, the manifest says {expected} (corrupted or changed file)"
-            )
+    path = manifest.files[index]
+    data, _sha = read_item(manifest, index)
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             rgb = image.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        raise PermanentError(f"manifest {manifest_path}: cannot decode image file {path}: {error}") from error
+        raise PermanentError(f"{manifest.where()}: cannot decode image file {path}: {error}") from error
     if rgb.size != (image_size, image_size):
         raise PermanentError(
-            f"manifest {manifest_path}: image file {path} is {rgb.size[0]}x{rgb.size[1]}, imageSize is {image_size}x{image_size}"
+            f"{manifest.where()}: image file {path} is {rgb.size[0]}x{rgb.size[1]}, imageSize is {image_size}x{image_size}"
         )
-    return np.asarray(rgb, dtype=np.uint8), class_index[item["class"]]
+    return np.asarray(rgb, dtype=np.uint8), class_index[manifest.items[index]["class"]]
 
 
 def _fingerprint(classes: list[str], images: torch.Tensor, labels: torch.Tensor) -> str:
@@ -130,13 +86,14 @@ def _fingerprint(classes: list[str], images: torch.Tensor, labels: torch.Tensor)
     return digest.hexdigest()
 
 
-def load_dataset(manifest_path: str, image_size: int, cache_dir: str) -> Dataset:
+def load_dataset(manifest_path: str, image_size: int, cache_dir: str, what: str = "images") -> Dataset:
     """Decode (or load the cached decode of) every image of a local manifest; see the module doc."""
     image_size = int(image_size)
     if image_size < 1:
         raise PermanentError(f"imageSize must be positive, got {image_size}")
-    classes, items, raw = read_manifest(manifest_path)
-    key = _cache_key(raw, items, manifest_path, image_size)
+    manifest = read_manifest(manifest_path, what)
+    classes = manifest.classes
+    key = _cache_key(manifest, image_size)
     cache_path = os.path.join(cache_dir, f"{key}.pt")
     if os.path.isfile(cache_path):
         try:
@@ -146,10 +103,10 @@ def load_dataset(manifest_path: str, image_size: int, cache_dir: str) -> Dataset
         except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
             pass
     class_index = {name: index for index, name in enumerate(classes)}
-    images = np.empty((len(items), image_size, image_size, 3), dtype=np.uint8)
-    labels = np.empty((len(items),), dtype=np.int64)
-    for index, item in enumerate(items):
-        images[index], labels[index] = _decode(manifest_path, item, class_index, image_size)
+    images = np.empty((len(manifest), image_size, image_size, 3), dtype=np.uint8)
+    labels = np.empty((len(manifest),), dtype=np.int64)
+    for index in range(len(manifest)):
+        images[index], labels[index] = _decode(manifest, index, class_index, image_size)
     tensor = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
     label_tensor = torch.from_numpy(labels)
     fingerprint = _fingerprint(classes, tensor, label_tensor)

@@ -22,7 +22,6 @@ throughput (imagesPerSec) is reported in progress events and the summary only.
 from __future__ import annotations
 
 import math
-import os
 import random
 import sys
 import time
@@ -33,7 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..protocol import PermanentError, TransientError
+from ..protocol import PermanentError
+from ..runtime import cpu_generator, seed_everything
 from .augment import SeededRandAugment, parse_randaugment
 from .data import Dataset, normalize
 from .resnet import ResNet18, build_resnet18, cpu_state_dict, load_exact, load_pretrained
@@ -85,39 +85,6 @@ class TrainConfig:
             every = self.lr_step_epochs or max(1, self.epochs // 3)
             return self.lr * (self.lr_gamma ** (epoch // every))
         return self.lr
-
-
-def select_device(name: str | None) -> torch.device:
-    """"auto" -> cuda when available, else cpu; "cpu", "cuda", "cuda:N" as given."""
-    name = (name or "auto").strip()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise PermanentError(f"param device '{name}' is not a device name (auto, cpu, cuda, cuda:N)") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TransientError(f"param device '{name}' asks for CUDA, but this worker has no CUDA device")
-    if device.type not in ("cpu", "cuda"):
-        raise PermanentError(f"param device '{name}': only cpu and cuda are supported")
-    return device
-
-
-def configure_runtime(deterministic: bool, threads: int | None) -> None:
-    """Deterministic kernels (and cuDNN flags) on request; a fixed intra-op thread count if given.
-    Must run before CUDA initialises: cuBLAS reads CUBLAS_WORKSPACE_CONFIG at start-up."""
-    if threads is not None:
-        if int(threads) < 1:
-            raise PermanentError(f"param threads must be a positive integer, got {threads}")
-        torch.set_num_threads(int(threads))
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(bool(deterministic))
-    torch.backends.cudnn.deterministic = bool(deterministic)
-    torch.backends.cudnn.benchmark = not deterministic
-    if torch.cuda.is_available():  # TF32 would make CUDA results depend on more than the seed's arithmetic
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
 
 
 def _sync(device: torch.device) -> None:
@@ -196,9 +163,7 @@ class Trainer:
         cfg.validate()
         if cfg.mode in ("finetune", "frozen") and self.pretrained is None:
             raise PermanentError(f"mode '{cfg.mode}' needs the input 'pretrained' (a state dict with torchvision names)")
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed % (2**32))
-        random.seed(cfg.seed)
+        seed_everything(cfg.seed)
         model: ResNet18 = build_resnet18(cfg.num_classes, cfg.width, cfg.stem)
         self.fc_replaced = False
         self.last_epoch_rate = 0.0
@@ -210,7 +175,7 @@ class Trainer:
         self.model = model.to(self.device)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.SGD(trainable, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        self.data_generator = torch.Generator().manual_seed(cfg.seed + 1)
+        self.data_generator = cpu_generator(cfg.seed + 1)
         self.augment: SeededRandAugment | None = parse_randaugment(cfg.rand_augment, cfg.seed + 2)
         images = self.train.images
         if (self.device.type == "cuda" and self.augment is None

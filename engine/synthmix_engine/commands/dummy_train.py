@@ -13,6 +13,7 @@ import os
 import sys
 import time
 
+from ..params import ParamReader
 from ..protocol import PermanentError, Preempted, Preemption, Spec, atomic_write, checkpoint_written, progress, result
 
 
@@ -25,11 +26,12 @@ def _save(path: str, state: dict[str, int]) -> None:
 
 
 def run(spec: Spec, preemption: Preemption) -> None:
-    steps = int(spec.param("steps"))
-    step_seconds = float(spec.param("stepSeconds", 0.05))
-    every = int(spec.param("checkpointEvery", 10))
-    fail_at = spec.param("failAt", None)
-    crash_at = spec.param("crashAt", None)
+    p = ParamReader.of(spec)
+    steps = p.int("steps")
+    step_seconds = p.float("stepSeconds", 0.05)
+    every = p.at_least("checkpointEvery", p.int("checkpointEvery", 10), 1)
+    fail_at = p.int("failAt", None)
+    crash_at = p.int("crashAt", None)
     state = {"step": 0, "total": 0}
     if spec.resume_from:
         with open(spec.resume_from, encoding="utf-8") as handle:

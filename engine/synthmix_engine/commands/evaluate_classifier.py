@@ -13,27 +13,29 @@ from __future__ import annotations
 import json
 import os
 
+from ..params import ParamReader
 from ..protocol import PermanentError, Preemption, Spec, atomic_write, progress, result
+from ..runtime import configure_determinism, select_device, set_threads
 
 
 def run(spec: Spec, preemption: Preemption) -> None:  # noqa: ARG001 - one short pass, nothing to resume
     from ..classifier.data import load_dataset
     from ..classifier.evaluate import evaluation_report
-    from ..classifier.params import int_param, str_param
     from ..classifier.resnet import build_resnet18, load_exact, read_state_dict, resolve_stem
-    from ..classifier.train import configure_runtime, predict, select_device
+    from ..classifier.train import predict
 
-    num_classes = int_param(spec, "numClasses")
-    width = int_param(spec, "width", 64)
-    image_size = int_param(spec, "imageSize")
-    stem = resolve_stem(str_param(spec, "stem", "auto"), image_size)
-    batch_size = int_param(spec, "batchSize", 64)
-    if batch_size < 1:
-        raise PermanentError(f"param batchSize must be positive, got {batch_size}")
-    device = select_device(str_param(spec, "device", "auto"))
-    configure_runtime(True, int_param(spec, "threads", None))
+    p = ParamReader.of(spec)
+    num_classes = p.int("numClasses")
+    width = p.int("width", 64)
+    image_size = p.int("imageSize")
+    stem = resolve_stem(p.str("stem", "auto"), image_size)
+    batch_size = p.at_least("batchSize", p.int("batchSize", 64), 1)
+    threads = p.at_least("threads", p.int("threads", None), 1)
+    device = select_device(p.str("device", "auto"))
+    set_threads(threads)
+    configure_determinism("strict")
 
-    test = load_dataset(spec.input("test"), image_size, os.path.join(spec.work_dir, "cache"))
+    test = load_dataset(spec.input("test"), image_size, os.path.join(spec.work_dir, "cache"), "test")
     if len(test.classes) != num_classes:
         raise PermanentError(
             f"param numClasses is {num_classes}, the test manifest {spec.input('test')} has {len(test.classes)} classes")

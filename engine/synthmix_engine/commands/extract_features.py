@@ -19,69 +19,53 @@ import hashlib
 import io
 import json
 import math
-import os
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..protocol import (
-    PermanentError,
-    Preempted,
-    Preemption,
-    Spec,
-    atomic_write,
-    checkpoint_written,
-    progress,
-    result,
-)
+from ..manifest import LocalManifest, read_item, read_manifest
+from ..params import ParamReader
+from ..protocol import PermanentError, Preempted, Preemption, Spec, atomic_write, checkpoint_written, progress, result
 
 CHECKPOINT_VERSION = 1
 
 
-def _read_manifest(path: str) -> list[dict[str, Any]]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            manifest = json.load(handle)
-    except (OSError, json.JSONDecodeError) as error:
-        raise PermanentError(f"cannot read image manifest {path}: {error}") from error
-    items = manifest.get("items") if isinstance(manifest, dict) else None
-    if not isinstance(items, list):
-        raise PermanentError(f"image manifest {path} lacks an 'items' list")
-    if not items:
-        raise PermanentError(f"image manifest {path} has no items: nothing to extract")
-    base = os.path.dirname(os.path.abspath(path))
-    resolved = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
-            raise PermanentError(f"image manifest {path}: item {i} lacks a 'path'")
-        # relative paths are relative to the manifest (as classifier/data.py reads them)
-        file = item["path"] if os.path.isabs(item["path"]) else os.path.join(base, item["path"])
-        resolved.append({**item, "file": file})
-    return resolved
+@dataclass(frozen=True)
+class ExtractFeaturesConfig:
+    extractor: str
+    extractor_options: dict[str, Any]
+    batch_size: int
+    checkpoint_every: int
+    device: str
+
+    @staticmethod
+    def parse(spec: Spec) -> "ExtractFeaturesConfig":
+        from ..fid.extractors import EXTRACTORS
+
+        p = ParamReader.of(spec)
+        return ExtractFeaturesConfig(
+            extractor=p.choice("extractor", sorted(EXTRACTORS)),
+            extractor_options=p.object("extractorOptions", {}),
+            batch_size=p.at_least("batchSize", p.int("batchSize", 50), 1),
+            checkpoint_every=p.at_least("checkpointEvery", p.int("checkpointEvery", 20), 1),
+            device=p.str("device", "auto"),
+        )
 
 
-def _load_image(item: dict[str, Any], index: int) -> tuple[np.ndarray, str]:
+def _load_image(manifest: LocalManifest, index: int) -> tuple[np.ndarray, str]:
     from PIL import Image
 
-    path = item["file"]
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise PermanentError(f"image {index} ({path}): cannot read: {error}") from error
-    sha = hashlib.sha256(data).hexdigest()
-    expected = item.get("sha256")
-    if expected and str(expected).lower() != sha:
-        raise PermanentError(f"image {index} ({path}): sha256 {sha} differs from the manifest's {expected} (corrupted or changed file)")
+    data, sha = read_item(manifest, index)
     try:
         with Image.open(io.BytesIO(data)) as image:
             array = np.asarray(image.convert("RGB"), dtype=np.uint8)
     except Exception as error:  # noqa: BLE001 - any decode failure is bad input
-        raise PermanentError(f"image {index} ({path}): cannot decode: {error}") from error
+        raise PermanentError(f"{manifest.where()}: image {index} ({manifest.files[index]}): cannot decode: {error}") from error
     return array, sha
 
 
-def _batch_tensor(arrays: list[np.ndarray], items: list[dict[str, Any]], start: int, same_size: bool) -> Any:
+def _batch_tensor(arrays: list[np.ndarray], files: list[str], start: int, same_size: bool) -> Any:
     import torch
     import torch.nn.functional as F
 
@@ -94,7 +78,7 @@ def _batch_tensor(arrays: list[np.ndarray], items: list[dict[str, Any]], start: 
         for offset, t in enumerate(tensors):
             if tuple(t.shape[1:]) != first:
                 raise PermanentError(
-                    f"image {start + offset} ({items[start + offset]['file']}) is {t.shape[2]}×{t.shape[1]}, "
+                    f"image {start + offset} ({files[start + offset]}) is {t.shape[2]}×{t.shape[1]}, "
                     f"other images of the set are {first[1]}×{first[0]}: this extractor needs one size"
                 )
     # Inception: resizing each image to 299×299 first is what the batched resize does per sample.
@@ -136,23 +120,16 @@ def _load_checkpoint(path: str) -> tuple[np.ndarray, dict[str, Any]]:
 
 
 def run(spec: Spec, preemption: Preemption) -> None:
-    from ..fid.extractors import EXTRACTORS, load_extractor, resolve_device
+    from ..fid.extractors import load_extractor
+    from ..runtime import configure_determinism, select_device
 
-    items = _read_manifest(spec.input("images"))
-    name = spec.param("extractor")
-    if name not in EXTRACTORS:
-        raise PermanentError(f"param 'extractor': unknown extractor '{name}' (known: {sorted(EXTRACTORS)})")
-    import torch
-
-    batch_size = int(spec.param("batchSize", 50))
-    every = int(spec.param("checkpointEvery", 20))
-    if batch_size < 1 or every < 1:
-        raise PermanentError("params 'batchSize' and 'checkpointEvery' must be >= 1")
-    device = resolve_device(spec.param("device", "auto"))
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-    extractor = load_extractor(name, spec.inputs.get("weights"), spec.param("extractorOptions", {}), device)
+    manifest = read_manifest(spec.input("images"), "images", labelled=False)
+    items = manifest.items
+    cfg = ExtractFeaturesConfig.parse(spec)
+    batch_size, every = cfg.batch_size, cfg.checkpoint_every
+    device = select_device(cfg.device)
+    configure_determinism("cudnn", device)
+    extractor = load_extractor(cfg.extractor, spec.inputs.get("weights"), cfg.extractor_options, device)
 
     n = len(items)
     total_batches = math.ceil(n / batch_size)
@@ -194,10 +171,10 @@ def run(spec: Spec, preemption: Preemption) -> None:
         start, stop = b * batch_size, min((b + 1) * batch_size, n)
         arrays = []
         for i in range(start, stop):
-            array, sha = _load_image(items[i], i)
+            array, sha = _load_image(manifest, i)
             arrays.append(array)
             sha256s.append(sha)
-        out = extractor.features(_batch_tensor(arrays, items, start, extractor.same_size_batches))
+        out = extractor.features(_batch_tensor(arrays, manifest.files, start, extractor.same_size_batches))
         if not np.isfinite(out).all():
             raise PermanentError(f"extractor {extractor.id} produced non-finite features for images {start}..{stop - 1}")
         if features is None:

@@ -22,23 +22,47 @@ import csv
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
-from ..protocol import (
-    PermanentError,
-    Preempted,
-    Preemption,
-    Spec,
-    atomic_write,
-    checkpoint_written,
-    progress,
-    result,
-)
+from ..params import ParamReader
+from ..protocol import PermanentError, Preempted, Preemption, Spec, atomic_write, checkpoint_written, progress, result
 
 COLUMNS = [
     "name", "reference", "candidate", "fid", "kidMean", "kidStd", "kidSubsetSize",
     "n1", "n2", "epsilonUsed", "extractorId", "weightsSha256",
 ]
+
+
+@dataclass(frozen=True)
+class FidTableConfig:
+    eps: float
+    chunk_rows: int
+    device: str  # resolved only when KID runs (that is when torch is imported)
+
+    @staticmethod
+    def parse(spec: Spec) -> "FidTableConfig":
+        p = ParamReader.of(spec)
+        return FidTableConfig(
+            eps=p.float("eps", 1e-6),
+            chunk_rows=p.at_least("chunkRows", p.int("chunkRows", 4096), 1),
+            device=p.str("device", "auto"),
+        )
+
+
+@dataclass(frozen=True)
+class KidConfig:
+    subsets: int
+    subset_size: int
+    seed: int
+
+    @staticmethod
+    def parse(value: Any, groups_path: str) -> "KidConfig | None":
+        """The groups file's "kid": an object (defaults 100 subsets of 1000, seed 0), or false / null for none."""
+        if value is False or value is None:
+            return None
+        k = ParamReader(value, f"groups file {groups_path}: kid")
+        return KidConfig(k.int("subsets", 100), k.int("subsetSize", 1000), k.int("seed", 0))
 
 
 def _load_groups(path: str) -> tuple[dict[str, Any], bytes]:
@@ -70,7 +94,6 @@ def _write_json(path: str, value: Any) -> None:
 
 
 def run(spec: Spec, preemption: Preemption) -> None:
-    from ..fid.extractors import resolve_device
     from ..fid.features import FeatureSet
     from ..fid.frechet import fid_from_stats
     from ..fid.kid import kernel_inception_distance
@@ -78,9 +101,8 @@ def run(spec: Spec, preemption: Preemption) -> None:
     groups_path = spec.input("groups")
     doc, raw = _load_groups(groups_path)
     base = os.path.dirname(os.path.abspath(groups_path))
-    eps = float(spec.param("eps", 1e-6))
-    chunk = int(spec.param("chunkRows", 4096))
-    device_param = spec.param("device", "auto")
+    cfg = FidTableConfig.parse(spec)
+    eps, chunk = cfg.eps, cfg.chunk_rows
     device: Any = None  # resolved (torch imported) only when KID runs
 
     extractor = doc.get("extractor")
@@ -106,17 +128,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
             if comp[role] not in groups:
                 raise PermanentError(f"comparison '{comp['name']}': {role} group '{comp[role]}' is not defined")
 
-    kid_conf = doc.get("kid", {})
-    if kid_conf is False or kid_conf is None:
-        kid_conf = None
-    elif not isinstance(kid_conf, dict):
-        raise PermanentError("'kid' must be an object or false")
-    else:
-        kid_conf = {
-            "subsets": int(kid_conf.get("subsets", 100)),
-            "subsetSize": int(kid_conf.get("subsetSize", 1000)),
-            "seed": int(kid_conf.get("seed", 0)),
-        }
+    kid = KidConfig.parse(doc.get("kid", {}), groups_path)
 
     def open_group(name: str) -> FeatureSet:
         entry = groups[name]
@@ -185,11 +197,13 @@ def run(spec: Spec, preemption: Preemption) -> None:
             "extractorId": ext_id,
             "weightsSha256": ext_sha,
         }
-        if kid_conf is not None:
+        if kid is not None:
             if device is None:
-                device = resolve_device(device_param)
+                from ..runtime import select_device
+
+                device = select_device(cfg.device)
             kr = kernel_inception_distance(
-                sets[ref], sets[cand], kid_conf["subsets"], kid_conf["subsetSize"], kid_conf["seed"],
+                sets[ref], sets[cand], kid.subsets, kid.subset_size, kid.seed,
                 str(device), (f"'{ref}' ({name})", f"'{cand}' ({name})"),
             )
             row.update(kidMean=kr.mean, kidStd=kr.std, kidSubsetSize=kr.subset_size)

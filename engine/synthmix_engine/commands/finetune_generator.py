@@ -25,12 +25,99 @@ every checkpointEvery steps and on SIGTERM; `resumeFrom` continues exactly.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from .. import diffusion  # noqa: F401  (forces HF offline before diffusers loads)
+from ..params import ParamReader
 from ..protocol import PermanentError, Preempted, Preemption, Spec, progress, result
 
 COMMAND = "finetune-generator"
+PRECISIONS = ("no", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """None in a field means "the default for the base model", known once it is loaded."""
+
+    method: str
+    class_name: str
+    token: str
+    initializer_token: str
+    steps: int
+    lr: float | None  # built-in: DB 1e-3, TI 2e-2; SD: DB 5e-6, TI 5e-3
+    batch_size: int
+    seed: int
+    prior_weight: float  # DreamBooth prior preservation; 0 and 0 class images when off
+    num_class_images: int
+    train_text_encoder: bool
+    instance_prompt: str
+    class_prompt: str
+    templates: tuple[str, ...]
+    class_image_steps: int
+    class_image_guidance: float | None  # 3.0 built-in / 7.5 SD
+    class_image_batch: int
+    weight_decay: float
+    grad_clip: float
+    checkpoint_every: int
+    progress_every: int
+    resize_inputs: bool
+    mixed_precision: str | None  # bf16 for SD on CUDA, else no
+    gradient_checkpointing: bool
+    device: str
+
+    @property
+    def dreambooth(self) -> bool:
+        return self.method == "dreambooth"
+
+    @staticmethod
+    def parse(spec: Spec) -> "FinetuneConfig":
+        from ..diffusion.adapter import METHODS
+        from ..diffusion.text import CAPTION_TEMPLATES
+
+        p = ParamReader.of(spec)
+        method = p.choice("method", METHODS)
+        dreambooth = method == "dreambooth"
+        class_name = p.str("className")
+        prior_weight, num_class_images = 0.0, 0
+        # null turns prior preservation off; absent means the DreamBooth default (on)
+        prior = p.raw("priorPreservation", {} if dreambooth else None)
+        if dreambooth and prior not in (None, False):
+            if not isinstance(prior, dict):
+                raise p.fail("priorPreservation", "must be {weight, numClassImages} or null")
+            q = p.nested("priorPreservation", prior)
+            prior_weight = q.at_least("weight", q.float("weight", 1.0), 0)
+            num_class_images = q.at_least("numClassImages", q.int("numClassImages", 16), 1)
+        templates = p.strings("templates", tuple(CAPTION_TEMPLATES))
+        if not dreambooth and (not templates or any("{}" not in t for t in templates)):
+            raise p.fail("templates", "must be a non-empty list of strings containing '{}'")
+        return FinetuneConfig(
+            method=method,
+            class_name=class_name,
+            token=p.str("token", "sks" if dreambooth else f"<{class_name}>"),
+            initializer_token=p.str("initializerToken", class_name.replace("_", " ")),
+            steps=p.at_least("steps", p.int("steps", 60 if dreambooth else 100), 1),
+            lr=p.float("lr", None),
+            batch_size=p.at_least("batchSize", p.int("batchSize", 4), 1),
+            seed=p.int("seed", 0),
+            prior_weight=prior_weight,
+            num_class_images=num_class_images,
+            train_text_encoder=p.bool("trainTextEncoder", False) and dreambooth,
+            instance_prompt=p.str("instancePrompt", "a photo of a {}"),
+            class_prompt=p.str("classPrompt", "a photo of a {}"),
+            templates=templates,
+            class_image_steps=p.int("classImageSteps", 20),
+            class_image_guidance=p.float("classImageGuidance", None),
+            class_image_batch=max(1, p.int("classImageBatch", 32)),
+            weight_decay=p.float("weightDecay", 1e-2),
+            grad_clip=p.float("gradClip", 1.0),
+            checkpoint_every=p.at_least("checkpointEvery", p.int("checkpointEvery", 50), 1),
+            progress_every=max(1, p.int("progressEvery", 10)),
+            resize_inputs=p.bool("resizeInputs", False),
+            mixed_precision=p.choice("mixedPrecision", PRECISIONS, None),
+            gradient_checkpointing=p.bool("gradientCheckpointing", False),
+            device=p.str("device", "auto"),
+        )
 
 
 def _fill(template: str, phrase: str) -> str:
@@ -42,63 +129,39 @@ def run(spec: Spec, preemption: Preemption) -> None:
 
     import torch
 
-    from ..diffusion.adapter import METHODS, write_adapter
-    from ..diffusion.model import KIND_BUILTIN, DiffusionModel, derived_seed, pick_device
-    from ..diffusion.text import CAPTION_TEMPLATES
-    from ..diffusion.train import Checkpoints, fingerprint, load_checkpoint, load_images, read_manifest, setup_determinism, step_generator
+    from ..diffusion.adapter import write_adapter
+    from ..diffusion.model import KIND_BUILTIN, DiffusionModel
+    from ..diffusion.train import Checkpoints, fingerprint, load_checkpoint, load_images
+    from ..manifest import read_manifest
+    from ..runtime import configure_determinism, derived_seed, seed_everything, select_device, step_generator
 
-    method = spec.param("method")
-    if method not in METHODS:
-        raise PermanentError(f"param 'method': unknown method {method!r} (dreambooth|textual-inversion)")
-    dreambooth = method == "dreambooth"
-    class_name = str(spec.param("className"))
+    cfg = FinetuneConfig.parse(spec)
+    method, dreambooth, class_name, token = cfg.method, cfg.dreambooth, cfg.class_name, cfg.token
     class_phrase = class_name.replace("_", " ")
-    token = str(spec.param("token", "sks" if dreambooth else f"<{class_name}>"))
-    initializer = str(spec.param("initializerToken", class_phrase))
-    seed = int(spec.param("seed", 0))
-    batch_size = int(spec.param("batchSize", 4))
-    every = int(spec.param("checkpointEvery", 50))
-    progress_every = max(1, int(spec.param("progressEvery", 10)))
-    train_te = bool(spec.param("trainTextEncoder", False)) and dreambooth
-    if batch_size < 1 or every < 1:
-        raise PermanentError("params 'batchSize' and 'checkpointEvery' must be >= 1")
+    initializer = cfg.initializer_token
+    seed, batch_size, steps, train_te, templates = cfg.seed, cfg.batch_size, cfg.steps, cfg.train_text_encoder, cfg.templates
+    prior_weight, n_class = cfg.prior_weight, cfg.num_class_images
 
-    setup_determinism(seed)
-    device = pick_device(spec.param("device", "auto"))
+    configure_determinism("cuda")
+    seed_everything(seed)
+    device = select_device(cfg.device)
     model = DiffusionModel.load(spec.input("base"), device, what="base")
     builtin = model.kind == KIND_BUILTIN
-    steps = int(spec.param("steps", 60 if dreambooth else 100))
     default_lr = (1e-3 if dreambooth else 2e-2) if builtin else (5e-6 if dreambooth else 5e-3)
-    lr = float(spec.param("lr", default_lr))
-    if steps < 1:
-        raise PermanentError("param 'steps' must be >= 1")
-    mp = spec.param("mixedPrecision", "bf16" if (device.type == "cuda" and not builtin) else "no")
-    if mp not in ("no", "bf16", "fp16"):
-        raise PermanentError(f"param 'mixedPrecision': {mp!r} is not no|bf16|fp16")
+    lr = default_lr if cfg.lr is None else cfg.lr
+    mp = cfg.mixed_precision or ("bf16" if (device.type == "cuda" and not builtin) else "no")
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16 if mp == "bf16" else torch.float16)) \
         if mp != "no" else contextlib.nullcontext
 
-    classes, items = read_manifest(spec.input("instances"), "instances")
-    for item in items:
+    manifest = read_manifest(spec.input("instances"), "instances")
+    for item, file in zip(manifest.items, manifest.files):
         if item["class"] != class_name:
-            raise PermanentError(f"input 'instances': {item['path']} is of class {item['class']!r}, expected only {class_name!r}")
-    instances = load_images(items, model.resolution, "instances", resize=bool(spec.param("resizeInputs", False)))
+            raise PermanentError(f"input 'instances': {file} is of class {item['class']!r}, expected only {class_name!r}")
+    instances = load_images(manifest, model.resolution, resize=cfg.resize_inputs)
 
     model.check_words(class_phrase, "param 'className'")
-    instance_prompt = _fill(str(spec.param("instancePrompt", "a photo of a {}")), f"{token} {class_phrase}")
-    class_prompt = _fill(str(spec.param("classPrompt", "a photo of a {}")), class_phrase)
-    prior_cfg: Any = spec.param("priorPreservation", {} if dreambooth else None)
-    prior_weight, n_class = 0.0, 0
-    if dreambooth and prior_cfg not in (None, False):
-        if not isinstance(prior_cfg, dict):
-            raise PermanentError("param 'priorPreservation' must be {weight, numClassImages} or null")
-        prior_weight = float(prior_cfg.get("weight", 1.0))
-        n_class = int(prior_cfg.get("numClassImages", 16))
-        if n_class < 1 or prior_weight < 0:
-            raise PermanentError("param 'priorPreservation': numClassImages must be >= 1 and weight >= 0")
-    templates = list(spec.param("templates", CAPTION_TEMPLATES))
-    if not dreambooth and (not templates or any("{}" not in t for t in templates)):
-        raise PermanentError("param 'templates' must be a non-empty list of strings containing '{}'")
+    instance_prompt = _fill(cfg.instance_prompt, f"{token} {class_phrase}")
+    class_prompt = _fill(cfg.class_prompt, class_phrase)
 
     # Textual inversion: a new token whose row starts at the initializer's embedding.
     token_id = -1
@@ -124,9 +187,9 @@ def run(spec: Spec, preemption: Preemption) -> None:
     if state is not None and state.get("class_images") is not None:
         class_images = state["class_images"]
     if n_class > len(class_images):
-        cls_steps = int(spec.param("classImageSteps", 20))
-        cls_guidance = float(spec.param("classImageGuidance", 3.0 if builtin else 7.5))
-        cls_batch = max(1, int(spec.param("classImageBatch", 32)))
+        cls_steps = cfg.class_image_steps
+        cls_guidance = cfg.class_image_guidance if cfg.class_image_guidance is not None else (3.0 if builtin else 7.5)
+        cls_batch = cfg.class_image_batch
         model.unet.eval()
         parts = [class_images]
         done = len(class_images)
@@ -146,7 +209,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
     # ---- trainable parameters -------------------------------------------------------------------
     for module in model.modules():
         module.requires_grad_(False)
-    if bool(spec.param("gradientCheckpointing", False)):
+    if cfg.gradient_checkpointing:
         model.unet.enable_gradient_checkpointing()
     if dreambooth:
         model.unet.requires_grad_(True)
@@ -164,7 +227,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
         keep[token_id] = False
         row = torch.nn.Parameter(original[token_id].float().clone())
         trainable = [row]
-    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=float(spec.param("weightDecay", 1e-2)))
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=cfg.weight_decay)
     if state is not None and start > 0:
         if dreambooth:
             model.unet.load_state_dict(state["unet"])
@@ -177,7 +240,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
     if not dreambooth:
         with torch.no_grad():
             embeddings.weight[token_id] = row.to(embeddings.weight.dtype)
-    grad_clip = float(spec.param("gradClip", 1.0))
+    grad_clip = cfg.grad_clip
 
     def save(step: int) -> None:
         ckpt: dict[str, Any] = {"command": COMMAND, "fingerprint": fp, "step": step, "method": method,
@@ -234,10 +297,10 @@ def run(spec: Spec, preemption: Preemption) -> None:
             embeddings.weight.grad = None
         window.append(float(loss.detach()))
         done = step + 1
-        if done % progress_every == 0 or done == steps:
+        if done % cfg.progress_every == 0 or done == steps:
             progress("finetune", done, steps, loss=round(sum(window) / len(window), 6), method=method, resumedFrom=start)
             window = []
-        if done % every == 0 or preemption.requested:
+        if done % cfg.checkpoint_every == 0 or preemption.requested:
             save(done)
             if preemption.requested:
                 raise Preempted()

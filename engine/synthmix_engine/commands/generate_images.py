@@ -28,44 +28,79 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 
 from .. import diffusion  # noqa: F401  (forces HF offline before diffusers loads)
+from ..params import ParamReader
 from ..protocol import PermanentError, Preempted, Preemption, Spec, artifact_written, progress, result
 
 COMMAND = "generate-images"
 SOURCES = {"vanilla": None, "dreambooth": "dreambooth", "textual": "textual-inversion"}
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """None in a field means "the default for the base model", known once it is loaded."""
+
+    source: str
+    class_name: str
+    indices: tuple[int, ...]
+    prompts: tuple[str, ...]
+    negative_prompt: str
+    seed: int
+    steps: int
+    guidance: float | None  # 3.0 built-in / 7.5 SD
+    batch_size: int
+    image_size: int | None  # the resolution
+    resolution: int | None  # the model's
+    precision: str
+    device: str
+
+    @staticmethod
+    def parse(spec: Spec) -> "GenerateConfig":
+        p = ParamReader.of(spec)
+        indices = p.raw("indices")
+        if not isinstance(indices, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices):
+            raise p.fail("indices", "must be a list of non-negative integers")
+        if len(set(indices)) != len(indices):
+            raise p.fail("indices", "has duplicates")
+        prompts = p.raw("prompts", ["a photo of a {}"])
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if not isinstance(prompts, list) or not prompts or not all(isinstance(t, str) and t for t in prompts):
+            raise p.fail("prompts", "must be a non-empty list of non-empty strings")
+        return GenerateConfig(
+            source=p.choice("source", tuple(SOURCES)),
+            class_name=p.str("className"),
+            indices=tuple(indices),
+            prompts=tuple(prompts),
+            negative_prompt=p.str("negativePrompt", ""),
+            seed=p.int("seed", 0),
+            steps=p.at_least("steps", p.int("steps", 20), 1),
+            guidance=p.float("guidance", None),
+            batch_size=p.at_least("batchSize", p.int("batchSize", 32), 1),
+            image_size=p.at_least("imageSize", p.int("imageSize", None), 1),
+            resolution=p.at_least("resolution", p.int("resolution", None), 8),
+            precision=p.choice("precision", PRECISIONS, "auto"),
+            device=p.str("device", "auto"),
+        )
 
 
 def run(spec: Spec, preemption: Preemption) -> None:
     import torch
 
     from ..diffusion.adapter import apply_adapter, read_adapter
-    from ..diffusion.model import KIND_BUILTIN, DiffusionModel, image_seed, pick_device, to_pil
-    from ..diffusion.train import setup_determinism
+    from ..diffusion.model import KIND_BUILTIN, DiffusionModel, to_pil
+    from ..runtime import configure_determinism, image_seed, seed_everything, select_device
 
-    source = spec.param("source")
-    if source not in SOURCES:
-        raise PermanentError(f"param 'source': unknown source {source!r} (vanilla|dreambooth|textual)")
-    class_name = str(spec.param("className"))
-    indices = spec.param("indices")
-    if not isinstance(indices, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices):
-        raise PermanentError("param 'indices' must be a list of non-negative integers")
-    if len(set(indices)) != len(indices):
-        raise PermanentError("param 'indices' has duplicates")
-    prompts = spec.param("prompts", ["a photo of a {}"])
-    if isinstance(prompts, str):
-        prompts = [prompts]
-    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p for p in prompts):
-        raise PermanentError("param 'prompts' must be a non-empty list of non-empty strings")
-    negative = str(spec.param("negativePrompt", "") or "")
-    seed = int(spec.param("seed", 0))
-    steps = int(spec.param("steps", 20))
-    batch_size = int(spec.param("batchSize", 32))
-    if steps < 1 or batch_size < 1:
-        raise PermanentError("params 'steps' and 'batchSize' must be >= 1")
+    cfg = GenerateConfig.parse(spec)
+    source, class_name, indices, prompts, negative = cfg.source, cfg.class_name, list(cfg.indices), cfg.prompts, cfg.negative_prompt
+    seed, steps, batch_size = cfg.seed, cfg.steps, cfg.batch_size
 
-    setup_determinism(seed)
-    device = pick_device(spec.param("device", "auto"))
+    configure_determinism("cuda")
+    seed_everything(seed)
+    device = select_device(cfg.device)
     base = spec.input("base")
     adapter_dir = spec.inputs.get("adapter")
     meta = None
@@ -82,14 +117,11 @@ def run(spec: Spec, preemption: Preemption) -> None:
 
     model = DiffusionModel.load(base, "cpu", what="base")
     builtin = model.kind == KIND_BUILTIN
-    precision = spec.param("precision", "auto")
     dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-    if precision == "auto":
+    if cfg.precision == "auto":
         dtype = torch.float16 if (device.type == "cuda" and not builtin) else torch.float32
-    elif precision in dtypes:
-        dtype = dtypes[precision]
     else:
-        raise PermanentError(f"param 'precision': {precision!r} is not auto|fp32|fp16|bf16")
+        dtype = dtypes[cfg.precision]
     model.to(device, dtype)
     for module in model.modules():
         module.eval()
@@ -100,11 +132,9 @@ def run(spec: Spec, preemption: Preemption) -> None:
         apply_adapter(model, adapter_dir, meta)
         model_id = f"{model.model_id}+{meta['adapterId']}"
         phrase = f"{meta['token']} {phrase}" if meta["method"] == "dreambooth" else meta["token"]
-    guidance = float(spec.param("guidance", 3.0 if builtin else 7.5))
-    resolution = int(spec.param("resolution", model.resolution))
-    image_size = int(spec.param("imageSize", resolution))
-    if image_size < 1 or resolution < 8:
-        raise PermanentError("params 'imageSize' and 'resolution' must be positive")
+    guidance = cfg.guidance if cfg.guidance is not None else (3.0 if builtin else 7.5)
+    resolution = cfg.resolution or model.resolution
+    image_size = cfg.image_size or resolution
     model.check_words(phrase, "param 'className'")
     full_prompts = [p.replace("{}", phrase) for p in prompts]
     unknown = sorted({w for text in full_prompts + [negative] for w in model.tokenizer.unknown_words(text)})

@@ -18,11 +18,76 @@ checkpointEvery steps and on SIGTERM; `resumeFrom` continues exactly.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Any
 
 from .. import diffusion  # noqa: F401  (forces HF offline before diffusers loads)
-from ..protocol import PermanentError, Preempted, Preemption, Spec, progress, result
+from ..params import ParamReader
+from ..protocol import Preempted, Preemption, Spec, progress, result
 
 COMMAND = "pretrain-generator"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    steps: int
+    batch_size: int
+    lr: float
+    seed: int
+    image_size: int
+    model_size: str | dict[str, Any]  # a preset name, or a preset itself (diffusion/builtin.py)
+    checkpoint_every: int
+    cfg_dropout: float
+    ema_decay: float
+    warmup_steps: int
+    weight_decay: float
+    grad_clip: float
+    hflip: bool
+    caption_templates: tuple[str, ...]
+    extra_words: tuple[str, ...]
+    progress_every: int
+    device: str
+
+    @staticmethod
+    def parse(spec: Spec) -> "PretrainConfig":
+        from ..diffusion.builtin import PRESETS
+        from ..diffusion.text import CAPTION_TEMPLATES
+
+        p = ParamReader.of(spec)
+        steps = p.at_least("steps", p.int("steps"), 1)
+        model_size = p.raw("modelSize", "small")
+        if isinstance(model_size, str):
+            model_size = p.choice("modelSize", tuple(PRESETS), "small")
+        elif not isinstance(model_size, dict):
+            raise p.fail("modelSize", f"expected a size name ({'|'.join(PRESETS)}) or a preset object")
+        cfg_dropout = p.float("cfgDropout", 0.1)
+        if not 0.0 <= cfg_dropout < 1.0:
+            raise p.fail("cfgDropout", f"must be in [0, 1), got {cfg_dropout}")
+        image_size = p.int("imageSize", 32)
+        if image_size % 8:
+            raise p.fail("imageSize", f"must be a multiple of 8, got {image_size}")
+        templates = p.strings("captionTemplates", tuple(CAPTION_TEMPLATES))
+        if not templates or any("{}" not in t for t in templates):
+            raise p.fail("captionTemplates", "must be a non-empty list of strings containing '{}'")
+        return PretrainConfig(
+            steps=steps,
+            batch_size=p.at_least("batchSize", p.int("batchSize", 32), 1),
+            lr=p.float("lr", 1e-3),
+            seed=p.int("seed", 0),
+            image_size=image_size,
+            model_size=model_size,
+            checkpoint_every=p.at_least("checkpointEvery", p.int("checkpointEvery", 500), 1),
+            cfg_dropout=cfg_dropout,
+            ema_decay=p.float("emaDecay", 0.999),
+            warmup_steps=p.int("warmupSteps", min(200, steps // 10)),
+            weight_decay=p.float("weightDecay", 0.0),
+            grad_clip=p.float("gradClip", 1.0),
+            hflip=p.bool("hflip", False),
+            caption_templates=templates,
+            extra_words=p.strings("extraWords", ()),
+            progress_every=max(1, p.int("progressEvery", 10)),
+            device=p.str("device", "auto"),
+        )
 
 
 def _caption(template: str, class_name: str) -> str:
@@ -32,51 +97,30 @@ def _caption(template: str, class_name: str) -> str:
 def run(spec: Spec, preemption: Preemption) -> None:
     import torch
 
-    from ..diffusion.builtin import PRESETS, create_builtin
-    from ..diffusion.model import KIND_BUILTIN, DiffusionModel, pick_device
-    from ..diffusion.text import CAPTION_TEMPLATES
-    from ..diffusion.train import EMA, Checkpoints, fingerprint, load_checkpoint, load_images, read_manifest, setup_determinism, step_generator
+    from ..diffusion.builtin import create_builtin
+    from ..diffusion.model import KIND_BUILTIN, DiffusionModel
+    from ..diffusion.train import EMA, Checkpoints, fingerprint, load_checkpoint, load_images
+    from ..manifest import read_manifest
+    from ..runtime import configure_determinism, seed_everything, select_device, step_generator
 
-    steps = int(spec.param("steps"))
-    batch_size = int(spec.param("batchSize", 32))
-    lr = float(spec.param("lr", 1e-3))
-    seed = int(spec.param("seed", 0))
-    image_size = int(spec.param("imageSize", 32))
-    model_size = spec.param("modelSize", "small")
-    every = int(spec.param("checkpointEvery", 500))
-    cfg_dropout = float(spec.param("cfgDropout", 0.1))
-    ema_decay = float(spec.param("emaDecay", 0.999))
-    warmup = int(spec.param("warmupSteps", min(200, steps // 10)))
-    weight_decay = float(spec.param("weightDecay", 0.0))
-    grad_clip = float(spec.param("gradClip", 1.0))
-    hflip = bool(spec.param("hflip", False))
-    templates = list(spec.param("captionTemplates", CAPTION_TEMPLATES))
-    extra_words = list(spec.param("extraWords", []))
-    progress_every = max(1, int(spec.param("progressEvery", 10)))
-    if steps < 1 or batch_size < 1 or every < 1:
-        raise PermanentError("params 'steps', 'batchSize' and 'checkpointEvery' must be >= 1")
-    if not 0.0 <= cfg_dropout < 1.0:
-        raise PermanentError(f"param 'cfgDropout' must be in [0, 1), got {cfg_dropout}")
-    if isinstance(model_size, str) and model_size not in PRESETS:
-        raise PermanentError(f"param 'modelSize': unknown size {model_size!r} ({'|'.join(PRESETS)})")
-    if image_size % 8:
-        raise PermanentError(f"param 'imageSize' must be a multiple of 8, got {image_size}")
-    if not templates or any("{}" not in t for t in templates):
-        raise PermanentError("param 'captionTemplates' must be a non-empty list of strings containing '{}'")
-
-    classes, items = read_manifest(spec.input("images"), "images")
-    images = load_images(items, image_size, "images")
+    cfg = PretrainConfig.parse(spec)
+    steps, batch_size, seed, templates = cfg.steps, cfg.batch_size, cfg.seed, cfg.caption_templates
+    manifest = read_manifest(spec.input("images"), "images")
+    classes, items = manifest.classes, manifest.items
+    images = load_images(manifest, cfg.image_size)
     labels = torch.tensor([classes.index(item["class"]) for item in items])
 
-    setup_determinism(seed)
-    device = pick_device(spec.param("device", "auto"))
-    words = [_caption("{}", c) for c in classes] + extra_words + [_caption(t, "") for t in templates]
-    unet, text_encoder, tokenizer, scheduler = create_builtin(model_size, image_size, extra_words=words)
+    configure_determinism("cuda")
+    seed_everything(seed)
+    device = select_device(cfg.device)
+    words = [_caption("{}", c) for c in classes] + list(cfg.extra_words) + [_caption(t, "") for t in templates]
+    unet, text_encoder, tokenizer, scheduler = create_builtin(cfg.model_size, cfg.image_size, extra_words=words)
     model = DiffusionModel(KIND_BUILTIN, unet, text_encoder, tokenizer, scheduler).to(device)
     params = list(unet.parameters()) + list(text_encoder.parameters())
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warmup = cfg.warmup_steps
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)))
-    ema = EMA(params, ema_decay) if ema_decay > 0 else None
+    ema = EMA(params, cfg.ema_decay) if cfg.ema_decay > 0 else None
     fp = fingerprint(COMMAND, spec.params)
     start = 0
     if spec.resume_from:
@@ -110,30 +154,30 @@ def run(spec: Spec, preemption: Preemption) -> None:
         g = step_generator(seed, "pretrain", step)
         idx = torch.randint(0, len(items), (batch_size,), generator=g)
         tpl = torch.randint(0, len(templates), (batch_size,), generator=g)
-        drop = torch.rand(batch_size, generator=g) < cfg_dropout
+        drop = torch.rand(batch_size, generator=g) < cfg.cfg_dropout
         flip = torch.rand(batch_size, generator=g) < 0.5
         captions = ["" if drop[b] else _caption(templates[int(tpl[b])], classes[int(labels[idx[b]])])
                     for b in range(batch_size)]
         batch = data[idx.to(device)]
-        if hflip:
+        if cfg.hflip:
             batch = torch.where(flip.to(device)[:, None, None, None], batch.flip(-1), batch)
         latents = model.to_latents(batch)
         loss = model.denoise_loss(latents, model.encode_prompt(captions), g).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         optimizer.step()
         schedule.step()
         if ema is not None:
             ema.update()
         window.append(float(loss.detach()))
         done = step + 1
-        if done % progress_every == 0 or done == steps:
+        if done % cfg.progress_every == 0 or done == steps:
             last_loss = sum(window) / len(window)
             progress("train", done, steps, loss=round(last_loss, 6), lr=schedule.get_last_lr()[0], resumedFrom=start)
             window = []
-        if done % every == 0 or preemption.requested:
+        if done % cfg.checkpoint_every == 0 or preemption.requested:
             save(done)
             if preemption.requested:
                 raise Preempted()

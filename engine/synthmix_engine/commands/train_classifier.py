@@ -26,59 +26,52 @@ thread count (deterministic: true).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
 
+from ..params import ParamReader
 from ..protocol import PermanentError, Preempted, Preemption, Spec, atomic_write, checkpoint_written, progress, result
-
-
-def _sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from ..runtime import configure_determinism, select_device, set_threads, sha256_file
 
 
 def run(spec: Spec, preemption: Preemption) -> None:
     import torch
 
     from ..classifier.data import load_dataset
-    from ..classifier.params import bool_param, float_param, int_param, str_param
     from ..classifier.resnet import read_state_dict, resolve_stem
-    from ..classifier.train import TrainConfig, Trainer, configure_runtime, read_checkpoint, select_device
+    from ..classifier.train import TrainConfig, Trainer, read_checkpoint
 
-    image_size = int_param(spec, "imageSize")
+    p = ParamReader.of(spec)
+    image_size = p.int("imageSize")
     cfg = TrainConfig(
-        mode=str_param(spec, "mode"),
-        num_classes=int_param(spec, "numClasses"),
-        width=int_param(spec, "width", 64),
-        stem=resolve_stem(str_param(spec, "stem", "auto"), image_size),
+        mode=p.str("mode"),
+        num_classes=p.int("numClasses"),
+        width=p.int("width", 64),
+        stem=resolve_stem(p.str("stem", "auto"), image_size),
         image_size=image_size,
-        epochs=int_param(spec, "epochs"),
-        batch_size=int_param(spec, "batchSize", 32),
-        lr=float_param(spec, "lr", 0.001),
-        momentum=float_param(spec, "momentum", 0.9),
-        weight_decay=float_param(spec, "weightDecay", 0.0),
-        lr_schedule=str_param(spec, "lrSchedule", "none"),
-        lr_step_epochs=int_param(spec, "lrStepEpochs", 0),
-        lr_gamma=float_param(spec, "lrGamma", 0.1),
-        seed=int_param(spec, "seed", 0),
-        rand_augment=spec.param("randAugment", None),
-        deterministic=bool_param(spec, "deterministic", True),
+        epochs=p.int("epochs"),
+        batch_size=p.int("batchSize", 32),
+        lr=p.float("lr", 0.001),
+        momentum=p.float("momentum", 0.9),
+        weight_decay=p.float("weightDecay", 0.0),
+        lr_schedule=p.str("lrSchedule", "none"),
+        lr_step_epochs=p.int("lrStepEpochs", 0),
+        lr_gamma=p.float("lrGamma", 0.1),
+        seed=p.int("seed", 0),
+        rand_augment=p.raw("randAugment", None),
+        deterministic=p.bool("deterministic", True),
     )
     cfg.validate()
-    every = int_param(spec, "checkpointEvery", 1)
-    if every < 1:
-        raise PermanentError(f"param checkpointEvery must be a positive number of epochs, got {every}")
-    device = select_device(str_param(spec, "device", "auto"))
-    configure_runtime(cfg.deterministic, int_param(spec, "threads", None))
+    every = p.at_least("checkpointEvery", p.int("checkpointEvery", 1), 1)
+    threads = p.at_least("threads", p.int("threads", None), 1)
+    device = select_device(p.str("device", "auto"))
+    set_threads(threads)
+    configure_determinism("strict" if cfg.deterministic else "fast")
 
     cache_dir = os.path.join(spec.work_dir, "cache")
-    train = load_dataset(spec.input("train"), cfg.image_size, cache_dir)
-    val = load_dataset(spec.input("val"), cfg.image_size, cache_dir)
+    train = load_dataset(spec.input("train"), cfg.image_size, cache_dir, "train")
+    val = load_dataset(spec.input("val"), cfg.image_size, cache_dir, "val")
     if cfg.num_classes != len(train.classes):
         raise PermanentError(f"param numClasses is {cfg.num_classes}, the train manifest {spec.input('train')} "
                              f"has {len(train.classes)} classes")
@@ -95,7 +88,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
         raise PermanentError(f"mode '{cfg.mode}' needs the input 'pretrained' (a state dict with torchvision names)")
     else:
         pretrained = read_state_dict(pretrained_path)
-        pretrained_sha = _sha256_file(pretrained_path)
+        pretrained_sha = sha256_file(pretrained_path, "input 'pretrained'")
 
     trainer = Trainer(cfg, train, val, device, pretrained, pretrained_path or "pretrained", pretrained_sha)
     resumed_from = 0
@@ -147,7 +140,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
         "bestValAcc": document["bestValAcc"],
         "bestEpoch": document["bestEpoch"],
         "epochs": cfg.epochs,
-        "bestSha256": _sha256_file(best_path),
+        "bestSha256": sha256_file(best_path),
         "trainImages": len(train),
         "valImages": len(val),
         "imagesPerSec": None if rate is None else round(rate, 2),

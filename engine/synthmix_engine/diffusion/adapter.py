@@ -15,8 +15,9 @@ from typing import Any
 
 import torch
 
-from ..protocol import PermanentError
-from .model import KIND_BUILTIN, DiffusionModel, files_sha256
+from ..protocol import PermanentError, read_input_json
+from ..runtime import sha256_files
+from .model import KIND_BUILTIN, DiffusionModel
 from .text import TinyTextEncoder
 
 META_FILE = "adapter.json"
@@ -55,7 +56,7 @@ def write_adapter(folder: str, model: DiffusionModel, meta: dict[str, Any], *, u
         path = os.path.join(folder, EMBEDS_FILE)
         save_file({token: vector.detach().float().cpu().contiguous()}, path)
         weights.append(path)
-    adapter_id = f"{meta['method']}-{files_sha256(weights)[:16]}"
+    adapter_id = f"{meta['method']}-{sha256_files(weights)[:16]}"
     with open(os.path.join(folder, META_FILE), "w", encoding="utf-8") as handle:
         json.dump({**meta, "adapterId": adapter_id}, handle, indent=2, sort_keys=True)
     return adapter_id
@@ -65,11 +66,7 @@ def read_adapter(folder: str, what: str = "adapter") -> dict[str, Any]:
     path = os.path.join(folder, META_FILE)
     if not os.path.isdir(folder):
         raise PermanentError(f"input '{what}': adapter folder {folder} does not exist")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            meta = json.load(handle)
-    except (OSError, json.JSONDecodeError) as error:
-        raise PermanentError(f"input '{what}': cannot read {path}: {error}") from error
+    meta = read_input_json(path, what)
     if meta.get("method") not in METHODS:
         raise PermanentError(f"input '{what}': {path} has unknown method {meta.get('method')!r}")
     return meta

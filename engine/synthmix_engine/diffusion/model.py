@@ -18,36 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..protocol import PermanentError
+from ..protocol import PermanentError, read_input_json
+from ..runtime import cpu_generator, sha256_files
 from .text import TinyTextEncoder, WordTokenizer
 
 KIND_BUILTIN = "builtin"
 KIND_SD = "stable-diffusion"
 INDEX_FILE = "model_index.json"
-
-
-def image_seed(seed: int, index: int) -> int:
-    """The seed of generated image `index`: a function of (seed, index) only; < 2**53 so it stays
-    exact in JSON read by JavaScript (the image records carry it)."""
-    digest = hashlib.sha256(f"synthmix-image:{int(seed)}:{int(index)}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 53) - 1)
-
-
-def derived_seed(seed: int, *labels: Any) -> int:
-    digest = hashlib.sha256(("synthmix:" + ":".join(str(x) for x in (seed, *labels))).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
-
-
-def cpu_generator(seed: int) -> torch.Generator:
-    return torch.Generator(device="cpu").manual_seed(int(seed))
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise PermanentError(f"param 'device' is {name!r} but no CUDA device is visible")
-    return torch.device(name)
 
 
 def read_index(folder: str, what: str = "base") -> tuple[str, dict[str, Any]]:
@@ -57,11 +34,7 @@ def read_index(folder: str, what: str = "base") -> tuple[str, dict[str, Any]]:
     path = os.path.join(folder, INDEX_FILE)
     if not os.path.isfile(path):
         raise PermanentError(f"input '{what}': {folder} has no {INDEX_FILE} (not a model folder)")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            index = json.load(handle)
-    except (OSError, json.JSONDecodeError) as error:
-        raise PermanentError(f"input '{what}': cannot read {path}: {error}") from error
+    index = read_input_json(path, what)
     kind = index.get("kind")
     if kind is None and "StableDiffusion" in str(index.get("_class_name", "")):
         kind = KIND_SD
@@ -87,15 +60,6 @@ def folder_fingerprint(folder: str) -> str:
             if size <= 1 << 20:
                 with open(path, "rb") as handle:
                     digest.update(handle.read())
-    return digest.hexdigest()
-
-
-def files_sha256(paths: list[str]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -214,7 +178,7 @@ class DiffusionModel:
         self.tokenizer.save(os.path.join(folder, "tokenizer"))
         self.scheduler.save_pretrained(os.path.join(folder, "scheduler"))
         weights = [os.path.join(folder, sub, "diffusion_pytorch_model.safetensors") for sub in ("unet", "text_encoder")]
-        sha = files_sha256(weights + [os.path.join(folder, "tokenizer", "vocab.json")])
+        sha = sha256_files(weights + [os.path.join(folder, "tokenizer", "vocab.json")])
         model_id = f"builtin-{sha[:16]}"
         index = {
             "_class_name": "SynthmixBuiltinPipeline",

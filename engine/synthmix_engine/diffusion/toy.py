@@ -6,12 +6,12 @@ diffusion model to learn class-recognisable images in minutes.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
 import numpy as np
 
+from ..runtime import sha256_file
 from .text import CIFAR10_CLASSES
 
 _LOOK = {
@@ -67,9 +67,7 @@ def make_manifest(folder: str, per_class: int, size: int = 32, seed: int = 0,
         for n in range(per_class):
             path = os.path.join(folder, name, f"{n:04d}.png")
             Image.fromarray(draw(name, size, rng)).save(path)
-            with open(path, "rb") as handle:
-                sha = hashlib.sha256(handle.read()).hexdigest()
-            items.append({"path": os.path.abspath(path), "class": name, "sha256": sha})
+            items.append({"path": os.path.abspath(path), "class": name, "sha256": sha256_file(path)})
     manifest = os.path.join(folder, "manifest.json")
     with open(manifest, "w", encoding="utf-8") as handle:
         json.dump({"classes": classes, "items": items}, handle)

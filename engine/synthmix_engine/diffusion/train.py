@@ -1,5 +1,6 @@
-"""Shared training plumbing for the diffusion commands: determinism, image manifests,
-checkpoints (model + optimizer + RNG + step, written atomically, last two kept), EMA."""
+"""Shared training plumbing for the diffusion commands: images of a manifest, checkpoints (model +
+optimizer + RNG + step, written atomically, last two kept), EMA. Devices, determinism and seeds
+come from `synthmix_engine.runtime`, manifests from `synthmix_engine.manifest`."""
 from __future__ import annotations
 
 import glob
@@ -10,25 +11,8 @@ from typing import Any
 
 import torch
 
+from ..manifest import LocalManifest
 from ..protocol import PermanentError, Spec, atomic_write, checkpoint_written
-from .model import cpu_generator, derived_seed
-
-
-def setup_determinism(seed: int) -> None:
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.manual_seed(int(seed))
-    if torch.cuda.is_available():
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def step_generator(seed: int, stage: str, step: int) -> torch.Generator:
-    """All randomness of training step `step` comes from this generator, so a resumed run draws
-    exactly what an uninterrupted one would (the RNG state is a function of seed and step)."""
-    return cpu_generator(derived_seed(seed, stage, step))
 
 
 def fingerprint(command: str, params: dict[str, Any], ignore: tuple[str, ...] = ("checkpointEvery", "progressEvery")) -> str:
@@ -36,34 +20,14 @@ def fingerprint(command: str, params: dict[str, Any], ignore: tuple[str, ...] = 
     return hashlib.sha256(json.dumps([command, kept], sort_keys=True, default=str).encode()).hexdigest()
 
 
-def read_manifest(path: str, what: str) -> tuple[list[str], list[dict[str, Any]]]:
-    if not os.path.isfile(path):
-        raise PermanentError(f"input '{what}': manifest {path} does not exist")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            raw = json.load(handle)
-    except (OSError, json.JSONDecodeError) as error:
-        raise PermanentError(f"input '{what}': cannot read manifest {path}: {error}") from error
-    items = raw.get("items") if isinstance(raw, dict) else None
-    if not isinstance(items, list) or not items:
-        raise PermanentError(f"input '{what}': manifest {path} has no items")
-    classes = raw.get("classes") or sorted({str(item.get("class")) for item in items})
-    for n, item in enumerate(items):
-        if not isinstance(item, dict) or "path" not in item or "class" not in item:
-            raise PermanentError(f"input '{what}': manifest {path} item {n} lacks 'path' or 'class'")
-        if item["class"] not in classes:
-            raise PermanentError(f"input '{what}': item {item['path']} has class {item['class']!r} not in the manifest's classes")
-    return list(classes), items
-
-
-def load_images(items: list[dict[str, Any]], size: int, what: str, resize: bool = False) -> torch.Tensor:
+def load_images(manifest: LocalManifest, size: int, resize: bool = False) -> torch.Tensor:
     """uint8 [N, 3, size, size]; a missing, undecodable or wrong-size file is a PermanentError naming it."""
     from PIL import Image, UnidentifiedImageError
     import numpy as np
 
-    out = torch.empty((len(items), 3, size, size), dtype=torch.uint8)
-    for n, item in enumerate(items):
-        path = item["path"]
+    what = manifest.what
+    out = torch.empty((len(manifest), 3, size, size), dtype=torch.uint8)
+    for n, path in enumerate(manifest.files):
         try:
             with Image.open(path) as image:
                 image.load()

@@ -17,41 +17,16 @@ Registered:
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from ..protocol import PermanentError, TransientError
+from ..protocol import PermanentError
+from ..runtime import sha256_file
 
 INCEPTION_ID = "inception-v3-fid"
 BUILTIN_ID = "synthmix-builtin-v1"
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as error:
-        raise PermanentError(f"cannot read weights file {path}: {error}") from error
-    return digest.hexdigest()
-
-
-def resolve_device(name: str | None) -> Any:
-    import torch
-
-    name = (name or "auto").lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TransientError(f"device '{name}' asked for but CUDA is not available on this worker")
-    try:
-        return torch.device(name)
-    except RuntimeError as error:
-        raise PermanentError(f"param 'device': unknown device '{name}'") from error
 
 
 @dataclass
@@ -135,7 +110,7 @@ def _inception(weights: str | None, options: dict[str, Any], device: Any) -> Ext
             f"extractor {INCEPTION_ID} needs the spec input 'weights' "
             "(pt_inception-2015-12-05-6726825d.pth; it is never downloaded)"
         )
-    sha = sha256_file(weights)
+    sha = sha256_file(weights, "weights file")
     model = FIDInceptionV3()
     load_matching_state_dict(model, _load_state_dict(weights), weights, f"{INCEPTION_ID} (pytorch-fid Inception v3)")
     model.eval().to(device)
@@ -180,7 +155,7 @@ def _builtin(weights: str | None, options: dict[str, Any], device: Any) -> Extra
         # the classifier's own input pipeline: [0,1] RGB, ImageNet mean/std (classifier/data.py)
         return model.forward_features(normalize(x))
 
-    return Extractor(ext_id, sha256_file(weights), model, device, int(model.feature_dim), {}, True, forward)
+    return Extractor(ext_id, sha256_file(weights, "weights file"), model, device, int(model.feature_dim), {}, True, forward)
 
 
 EXTRACTORS: dict[str, Callable[[str | None, dict[str, Any], Any], Extractor]] = {

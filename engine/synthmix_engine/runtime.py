@@ -1,0 +1,163 @@
+"""What every engine command needs from its machine, in one place: the device it runs on, how
+deterministic its kernels are, how its randomness is seeded, and the sha256 of files.
+
+Devices (`select_device`): "auto" (or absent) = the first CUDA device when one is visible, else
+the CPU; "cpu", "cuda" and "cuda:N" as given. Asking for CUDA on a machine without it is a
+PermanentError naming the field: the spec is what is wrong (a retry runs the same spec on the same
+kind of worker), so the attempt fails at once instead of burning retries; route the work to a GPU
+queue or ask for "auto".
+
+torch is imported inside the functions, not here: `fid-table` without KID and the hashing helpers
+never need it, and a command that does not touch torch should not pay for importing it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from typing import TYPE_CHECKING, Any
+
+from .protocol import PermanentError
+
+if TYPE_CHECKING:
+    import torch
+
+DEVICE_TYPES = ("cpu", "cuda")
+
+# ---- devices ------------------------------------------------------------------------------------
+
+
+def select_device(name: Any, field: str = "params.device") -> "torch.device":
+    """The device named by a spec value (see the module doc); bad names are PermanentErrors naming `field`."""
+    import torch
+
+    if name is None:
+        name = "auto"
+    if not isinstance(name, str):
+        raise PermanentError(f"{field}: expected a device name (auto, cpu, cuda, cuda:N), got {name!r}")
+    name = name.strip().lower() or "auto"
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise PermanentError(f"{field}: '{name}' is not a device name (auto, cpu, cuda, cuda:N)") from error
+    if device.type not in DEVICE_TYPES:
+        raise PermanentError(f"{field}: '{name}': only cpu and cuda are supported")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise PermanentError(f"{field}: '{name}' asks for CUDA, but this machine has no CUDA device "
+                             "(ask for 'auto' or run it on a GPU worker)")
+    return device
+
+
+def set_threads(count: int | None) -> None:
+    """Intra-op threads of this process; None keeps torch's default (one per core)."""
+    if count is None:
+        return
+    import torch
+
+    torch.set_num_threads(int(count))
+
+
+# ---- determinism --------------------------------------------------------------------------------
+
+DETERMINISM_LEVELS = ("strict", "fast", "cuda", "cudnn")
+
+
+def configure_determinism(level: str, device: "torch.device | None" = None) -> None:
+    """Set torch's determinism switches. Must run before CUDA initialises (cuBLAS reads
+    CUBLAS_WORKSPACE_CONFIG at start-up). The levels differ because each command's outputs were
+    defined under its own settings, and changing them would change its numbers:
+
+      strict  train/evaluate-classifier (deterministic: true): every op deterministic or an error,
+              on every device, no TF32 — the byte-identical-resume promise of train-classifier.
+      fast    train-classifier with deterministic: false: cuDNN autotuning, no TF32.
+      cuda    the diffusion commands: on a CUDA machine, deterministic kernels where torch has them
+              (warn where it has not), no TF32; CPU runs are left alone (deterministic-mode CPU
+              kernels are slower and the CPU ones used are already deterministic).
+      cudnn   extract-features on a CUDA device: deterministic cuDNN without autotuning; TF32 left
+              at torch's default, under which its features were always computed.
+    """
+    import torch
+
+    if level not in DETERMINISM_LEVELS:
+        raise ValueError(f"unknown determinism level {level!r}")
+    if level == "cudnn":
+        if device is not None and device.type == "cuda":
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+        return
+    if level != "fast":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    cuda = torch.cuda.is_available()
+    if level == "cuda" and not cuda:
+        return
+    deterministic = level != "fast"
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+    if cuda:  # TF32 would make CUDA results depend on more than the seed's arithmetic
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=level == "cuda")
+
+
+# ---- seeding ------------------------------------------------------------------------------------
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's, numpy's and Python's global generators (what initialises fresh weights)."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(int(seed))
+    np.random.seed(int(seed) % (2**32))
+    random.seed(int(seed))
+
+
+def cpu_generator(seed: int) -> "torch.Generator":
+    """A private CPU generator: draws from it do not depend on what else consumed randomness."""
+    import torch
+
+    return torch.Generator(device="cpu").manual_seed(int(seed))
+
+
+def derived_seed(seed: int, *labels: Any) -> int:
+    """A seed that is a function of (seed, labels) only, e.g. (seed, "pretrain", step)."""
+    digest = hashlib.sha256(("synthmix:" + ":".join(str(x) for x in (seed, *labels))).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def step_generator(seed: int, stage: str, step: int) -> "torch.Generator":
+    """All randomness of training step `step` comes from this generator, so a resumed run draws
+    exactly what an uninterrupted one would (the RNG state is a function of seed and step)."""
+    return cpu_generator(derived_seed(seed, stage, step))
+
+
+def image_seed(seed: int, index: int) -> int:
+    """The seed of generated image `index`: a function of (seed, index) only; < 2**53 so it stays
+    exact in JSON read by JavaScript (the image records carry it)."""
+    digest = hashlib.sha256(f"synthmix-image:{int(seed)}:{int(index)}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 53) - 1)
+
+
+# ---- file hashing -------------------------------------------------------------------------------
+
+
+def sha256_files(paths: list[str], what: str | None = None) -> str:
+    """sha256 of the files' bytes, one after the other. With `what` (e.g. "weights file"), an
+    unreadable file is bad input (PermanentError naming it); without, the OSError propagates."""
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError as error:
+            if what is None:
+                raise
+            raise PermanentError(f"cannot read {what} {path}: {error}") from error
+    return digest.hexdigest()
+
+
+def sha256_file(path: str, what: str | None = None) -> str:
+    return sha256_files([path], what)
