@@ -24,10 +24,9 @@ function enginesFor(tag: string): string[] {
   }
 }
 
-async function run(warm: boolean, command: string, params: Record<string, unknown>, signal?: AbortSignal, name = 'run'): Promise<{ outcome: EngineOutcome; events: EngineEvent[] }> {
+async function run(warm: boolean, command: string, params: Record<string, unknown>, signal?: AbortSignal, name = 'run', events: EngineEvent[] = []): Promise<{ outcome: EngineOutcome; events: EngineEvent[] }> {
   // The work dir is in the engine's command line (its spec path): pgrep finds the engine by it.
   const workDir = mkdtempSync(path.join(tmp, `${name}-${warm ? 'warm' : 'spawn'}-`));
-  const events: EngineEvent[] = [];
   const outcome = await runEngineProcess({ python, command, warm, spec: { workDir, resumeFrom: null, params, inputs: {} }, onEvent: (e) => void events.push(e), ...(signal ? { signal } : {}) });
   return { outcome, events };
 }
@@ -53,8 +52,11 @@ describe.each([false, true])('engine process (warm: %s)', (warm) => {
 
     const tag = `sigterm${warm ? 'w' : 's'}${Date.now()}`;
     const abort = new AbortController();
-    const running = run(warm, 'dummy-train', { steps: 10_000, stepSeconds: 0.05, checkpointEvery: 10 }, abort.signal, tag);
-    for (let i = 0; i < 600 && enginesFor(tag).length === 0; i += 1) await new Promise((r) => setTimeout(r, 100));
+    const seen: EngineEvent[] = [];
+    const running = run(warm, 'dummy-train', { steps: 10_000, stepSeconds: 0.05, checkpointEvery: 10 }, abort.signal, tag, seen);
+    // SIGTERM once the engine is training (its first progress event): earlier, during Python's start,
+    // no handler is installed yet and the engine dies without a checkpoint — a race, not a bug.
+    for (let i = 0; i < 600 && !seen.some((e) => e.event === 'progress'); i += 1) await new Promise((r) => setTimeout(r, 100));
     expect(enginesFor(tag).length).toBe(1);
     abort.abort();
     const preempted = await running;

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -153,6 +154,7 @@ def read_input_json(path: str, what: str) -> Any:
 
 def atomic_write(path: str, write: Callable[[str], None]) -> None:
     """Write via a temp file + rename so a kill never leaves half a checkpoint behind."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    # Unique per writer (pid + random), never per process alone: two writers may target one file.
+    tmp = f"{path}.tmp-{os.getpid()}-{secrets.token_hex(6)}"
     write(tmp)
     os.replace(tmp, path)

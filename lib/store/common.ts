@@ -1,5 +1,5 @@
 /** Helpers shared by the store implementations: key rules, body handling, verified streams. */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -93,10 +93,6 @@ export function assertBody(key: string, body: unknown): asserts body is Body {
   throw new BadInputError(`put ${describe(key)}: body must be a Buffer, Uint8Array, string or Readable stream`);
 }
 
-/** A short random suffix for temp files. */
-export function tempSuffix(): string {
-  return `${process.pid}-${randomBytes(6).toString('hex')}`;
-}
 
 /** The error that identifies a short or over-long object (size is part of what is recorded). */
 export function sizeMismatch(key: string, expected: ObjectInfo, actualSize: number, actualSha: string): CorruptObjectError {

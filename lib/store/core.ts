@@ -21,10 +21,10 @@ import {
   sizeMismatch,
   sortInfos,
   streamToNewFile,
-  tempSuffix,
   VerifyingTransform,
 } from './common.js';
 import type { ArtifactStore, Body, ObjectInfo, PutOptions } from './types.js';
+import { uniqueSuffix } from '../temp-files.js';
 
 /** What a backend records with an object's bytes at write time. */
 export interface Recorded {
@@ -180,7 +180,7 @@ export function createStoreCore(backend: ByteBackend): ArtifactStore {
       return guard('getToFile', key, async () => {
         const target = resolve(localPath);
         const { stream, opened } = await verifiedStream(key, 'getToFile');
-        const tmp = `${target}.${tempSuffix()}.part`;
+        const tmp = `${target}.${uniqueSuffix()}.part`;
         try {
           await mkdir(dirname(target), { recursive: true });
           await streamToNewFile(tmp, stream);

@@ -20,7 +20,8 @@ import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BadInputError, CorruptObjectError, StoreUnavailableError, SynthmixError } from '../errors.js';
 import { isSha256Hex, stableStringify } from '../hash.js';
-import { HashingTransform, streamToNewFile, tempSuffix } from './common.js';
+import { HashingTransform, streamToNewFile } from './common.js';
+import { uniqueSuffix } from '../temp-files.js';
 import { createStoreCore, type OpenedObject, type Recorded } from './core.js';
 import type { ArtifactStore } from './types.js';
 
@@ -102,7 +103,7 @@ export function createLocalStore(rootDir: string): LocalStore {
 
   async function newTempPath(): Promise<string> {
     await ensureTmp();
-    return join(tmpDir, `${tempSuffix()}.tmp`);
+    return join(tmpDir, `${uniqueSuffix()}.tmp`);
   }
 
   /** Write bytes to a fresh temp file and fsync it. */
