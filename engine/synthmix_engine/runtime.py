@@ -161,3 +161,63 @@ def sha256_files(paths: list[str], what: str | None = None) -> str:
 
 def sha256_file(path: str, what: str | None = None) -> str:
     return sha256_files([path], what)
+
+
+# ---- where the numbers were computed --------------------------------------------------------------
+
+# The instruction-set extensions that decide which float kernels torch and BLAS run (AVX2 and
+# AVX-512 machines give different last digits, and so can move a trained accuracy by an image).
+_ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def _cpu_model_and_flags() -> tuple[str, list[str]]:
+    import platform
+
+    model, flags = "", set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and not model:
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return model or platform.processor() or platform.machine(), [f for f in _ISA_FLAGS if f in flags]
+
+
+def _build_setting(config: str, name: str) -> str | None:
+    for part in config.replace("\n", ",").split(","):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value.strip() or None
+    return None
+
+
+def environment(device: "torch.device | None" = None) -> dict[str, Any]:
+    """The hardware and library build an engine computed on: CPU model and instruction set, the
+    kernel level torch dispatched to, torch and its BLAS, and the GPU with CUDA when on one. The
+    same config and seed give the same numbers only where this is the same."""
+    import platform
+
+    import torch
+
+    model, isa = _cpu_model_and_flags()
+    config = torch.__config__.show()
+    env: dict[str, Any] = {
+        "cpu": model,
+        "isa": isa,
+        "torchCpuCapability": torch.backends.cpu.get_cpu_capability(),
+        "torch": torch.__version__,
+        "blas": _build_setting(config, "BLAS_INFO"),
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "gpu": None,
+        "cuda": None,
+    }
+    if device is not None and device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+        env["cuda"] = torch.version.cuda
+    return env

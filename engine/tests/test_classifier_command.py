@@ -65,6 +65,10 @@ def test_scratch_learns_the_toy_task_and_evaluates(scratch_run, toy, tmp_path):
     assert summary["bestValAcc"] >= 0.9, summary  # chance is 0.25
     assert summary["trainImages"] == 96 and summary["valImages"] == 32 and summary["epochs"] == 5
     assert summary["bestSha256"] == sha256(work / "best.pt")
+    # Where the numbers were computed: what decides whether another run can repeat them exactly.
+    env = summary["environment"]
+    assert env["torch"] == torch.__version__ and env["torchCpuCapability"] == torch.backends.cpu.get_cpu_capability()
+    assert env["cpu"] and isinstance(env["isa"], list) and env["gpu"] is None
     metrics = json.loads((work / "metrics.json").read_text())
     assert metrics["bestEpoch"] == summary["bestEpoch"] and metrics["bestValAcc"] == summary["bestValAcc"]
     assert [m["valAcc"] for m in metrics["epochs"]] == [e["valAcc"] for e in progress]

@@ -6,6 +6,7 @@ import platform
 
 from .. import ENGINE_VERSION
 from ..protocol import Preemption, Spec, result
+from ..runtime import environment
 
 
 def run(spec: Spec, _preemption: Preemption) -> None:
@@ -19,6 +20,7 @@ def run(spec: Spec, _preemption: Preemption) -> None:
         "device": "cuda" if cuda else "cpu",
         "deviceName": torch.cuda.get_device_name(0) if cuda else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
+        "environment": environment(torch.device("cuda") if cuda else None),
     }
     try:
         import diffusers

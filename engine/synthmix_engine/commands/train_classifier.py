@@ -15,7 +15,7 @@ outputs: best.pt (state dict of the best-validation epoch, torchvision names), f
          dict after the last epoch), metrics.json ({epochs: [{epoch, loss, trainAcc, valAcc, lr}],
          bestEpoch, bestValAcc}).
 summary: {bestValAcc, bestEpoch, epochs, bestSha256, trainImages, valImages, imagesPerSec, device,
-          fcReplaced, resumedFromEpoch}.
+          fcReplaced, resumedFromEpoch, environment (runtime.environment: CPU, ISA, torch/BLAS build, GPU)}.
 events: progress(stage="train", step=epoch, total=epochs, loss, trainAcc, valAcc, lr, imagesPerSec)
         per epoch; checkpoint(path=checkpoint.pt, step=completed epochs) every checkpointEvery
         epochs and on SIGTERM (between batches: the exact mid-epoch position is saved, nothing is
@@ -32,7 +32,7 @@ import sys
 
 from ..params import ParamReader
 from ..protocol import PermanentError, Preempted, Preemption, Spec, atomic_write, checkpoint_written, progress, result
-from ..runtime import configure_determinism, select_device, set_threads, sha256_file
+from ..runtime import configure_determinism, environment, select_device, set_threads, sha256_file
 
 
 def run(spec: Spec, preemption: Preemption) -> None:
@@ -147,4 +147,5 @@ def run(spec: Spec, preemption: Preemption) -> None:
         "device": str(device),
         "fcReplaced": bool(getattr(trainer, "fc_replaced", False)),
         "resumedFromEpoch": resumed_from,
+        "environment": environment(device),
     })
