@@ -1,3 +1,4 @@
+// Over 400 lines: one self-contained procedural renderer (ten classes × two styles) whose parts only make sense together.
 /**
  * The embedded demo world: a deterministic, procedurally drawn 10-class image dataset with the
  * CIFAR-10 class names, in two domains that share the classes but differ in style:
