@@ -5,202 +5,43 @@
  * `perClass` train and `testPerClass` test images per class (seeded), write each kept image once,
  * content-addressed, and write one manifest per split plus a curation report.
  *
- * Memoized: outputs live under `<outputPrefix>/<inputHash>/` where inputHash covers the listing
- * of the source(s) (relative paths, sha256s, sizes), every option that changes the output and the
- * code version. A complete earlier run (its `result.json`, written last) is returned as is.
+ * Memoized (lib/memo.ts): outputs live under `<outputPrefix>/<inputHash>/` where inputHash covers
+ * the listing of the source(s) (relative paths, sha256s, sizes), every option that changes the
+ * output and the code version. A complete earlier run whose manifests and report are intact is
+ * returned as is. Types: lib/steps/curate.ts.
  *
- * Use `curate(input, { store })` directly, or `createCurateActivities(store)` to register the
+ * Use `curate(input, { store })` directly, or `createCurateActivities(deps)` to register the
  * activity with a worker (it heartbeats progress and follows cancellation when run in an activity).
  */
-import { Context } from '@temporalio/activity';
-import { BadInputError, CorruptObjectError, NotFoundError, SynthmixError } from '../lib/errors.js';
-import { hashJson, sha256Hex, stableStringify } from '../lib/hash.js';
-import { IMAGE_CODE_VERSION } from '../lib/images/png.js';
-import {
-  checkNormalizeOptions,
-  normalizeImage,
-  type AlphaBackground,
-  type ColourPolicy,
-  type ImageRejectReason,
-  type ResizePolicy,
-} from '../lib/images/normalize.js';
-import {
-  compareStrings,
-  makeManifest,
-  writeManifest,
-  type ManifestItem,
-  type ManifestRef,
-} from '../lib/data/manifest.js';
+import { BadInputError, CorruptObjectError, SynthmixError } from '../lib/errors.js';
+import { sha256Hex, stableStringify } from '../lib/hash.js';
+import { normalizeImage } from '../lib/images/normalize.js';
+import { compareStrings, makeManifest, writeManifest, type ManifestItem } from '../lib/data/manifest.js';
 import { mapLimit } from '../lib/concurrency.js';
 import { portion } from '../lib/data/rounding.js';
-import { assertDatasetSource, listSource, type DatasetSource, type ListedFile, type ListingRejectReason, type SourceListing } from '../lib/data/source.js';
+import { listSource, type ListedFile, type SourceListing } from '../lib/data/source.js';
+import { activityContext, type ActivityDeps } from '../lib/deps.js';
+import { CODE_VERSIONS, memoize, type StepTiming } from '../lib/memo.js';
 import { createRng, deriveSeed } from '../lib/random.js';
 import type { ArtifactStore } from '../lib/store/types.js';
+import {
+  checkCurateInput,
+  type ClassCounts,
+  type ClassReport,
+  type CurateInput,
+  type CurateOptions,
+  type CurateProgress,
+  type CurateResult,
+  type CurationReport,
+  type RejectedFile,
+} from '../lib/steps/curate.js';
 
-export type { DatasetSource } from '../lib/data/source.js';
-
-/** Bump when curation logic changes in a way that changes outputs. */
-export const CURATE_CODE_VERSION = `curate-v1+${IMAGE_CODE_VERSION}`;
-
-/** What to do when a class has fewer usable images than asked for. */
-export type TooFewPolicy = 'error' | 'all';
-
-export interface CurateInput {
-  /** The dataset: `<root>/<class>/<files>`. */
-  readonly source: DatasetSource;
-  /** A separate test set with the same layout; without it the test set is split off `source` first. */
-  readonly testSource?: DatasetSource;
-  /** Train originals per class (paper: 700). */
-  readonly perClass: number;
-  /** Test images per class (paper: 300). 0 gives an empty test manifest. */
-  readonly testPerClass: number;
-  readonly seed: number;
-  /** Output side, pixels (default 32). */
-  readonly imageSize?: number;
-  /** Default `center-crop`. */
-  readonly resize?: ResizePolicy;
-  /** Transparent pixels are flattened onto this (default `black`). */
-  readonly alphaBackground?: AlphaBackground;
-  /** `convert` (default: grey/palette/CMYK/16-bit become 8-bit RGB) or `rgb-only` (reject them). */
-  readonly colour?: ColourPolicy;
-  /** Also reject images that decode only with warnings. Default false. */
-  readonly strict?: boolean;
-  /** Default `error`: a class with too few usable images fails the step (BadInputError naming it). */
-  readonly tooFew?: TooFewPolicy;
-  /** Where manifests and the report go (default `curate`). */
-  readonly outputPrefix?: string;
-  /** Where the images go, content-addressed (default `images`). */
-  readonly imagePrefix?: string;
-  /** Files processed at once (default 4). */
-  readonly concurrency?: number;
-}
-
-export interface ClassCounts {
-  readonly train: number;
-  readonly test: number;
-}
-
-export interface CurateResult {
-  readonly trainManifest: ManifestRef;
-  readonly testManifest: ManifestRef;
-  /** Classes that survived, sorted. */
-  readonly classes: string[];
-  readonly counts: Record<string, ClassCounts>;
-  /** How many files were rejected (details in the report). */
-  readonly rejected: number;
-  readonly reportKey: string;
-  /** The memoization hash; outputs live under `<outputPrefix>/<inputHash>/`. */
-  readonly inputHash: string;
-  /** True when an earlier complete run was returned without work. */
-  readonly reused: boolean;
-}
-
-export type RejectReason = ImageRejectReason | ListingRejectReason | 'duplicate' | 'class-only-in-test-source';
-
-export interface RejectedFile {
-  /** Which input it came from. */
-  readonly from: 'source' | 'testSource';
-  /** Relative to that input's root. */
-  readonly path: string;
-  readonly class?: string;
-  readonly reason: RejectReason;
-  readonly detail: string;
-}
-
-export interface ClassReport {
-  /** Candidate image files found (right place and extension). */
-  readonly files: number;
-  /** Of them, usable (decoded, not duplicates). */
-  readonly usable: number;
-  readonly testFiles?: number;
-  readonly testUsable?: number;
-  readonly train: number;
-  readonly test: number;
-  readonly dropped?: string;
-}
-
-export interface CurationReport {
-  readonly version: 1;
-  readonly codeVersion: string;
-  readonly inputHash: string;
-  readonly options: Record<string, unknown>;
-  readonly classes: string[];
-  readonly perClass: Record<string, ClassReport>;
-  readonly rejectedByReason: Record<string, number>;
-  readonly rejected: RejectedFile[];
-}
-
-export interface CurateProgress {
-  readonly phase: 'list' | 'decode' | 'write' | 'done';
-  readonly done: number;
-  readonly total: number;
-}
+export type { CurateInput, CurateResult } from '../lib/steps/curate.js';
 
 export interface CurateDeps {
   readonly store: ArtifactStore;
   readonly onProgress?: (progress: CurateProgress) => void;
   readonly signal?: AbortSignal;
-}
-
-interface Options {
-  readonly perClass: number;
-  readonly testPerClass: number;
-  readonly seed: number;
-  readonly imageSize: number;
-  readonly resize: ResizePolicy;
-  readonly alphaBackground: AlphaBackground;
-  readonly colour: ColourPolicy;
-  readonly strict: boolean;
-  readonly maxInputPixels: number;
-  readonly tooFew: TooFewPolicy;
-  readonly outputPrefix: string;
-  readonly imagePrefix: string;
-  readonly concurrency: number;
-}
-
-function checkInput(input: CurateInput): Options {
-  if (!input || typeof input !== 'object') throw new BadInputError('curate: input must be an object');
-  assertDatasetSource(input.source, 'source');
-  if (input.testSource !== undefined) assertDatasetSource(input.testSource, 'testSource');
-  const int = (v: unknown, field: string, min: number): number => {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new BadInputError(`curate: ${field} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const perClass = int(input.perClass, 'perClass', 1);
-  const testPerClass = int(input.testPerClass, 'testPerClass', 0);
-  const seed = int(input.seed, 'seed', Number.MIN_SAFE_INTEGER);
-  const concurrency = int(input.concurrency ?? 4, 'concurrency', 1);
-  const tooFew = input.tooFew ?? 'error';
-  if (tooFew !== 'error' && tooFew !== 'all') throw new BadInputError(`curate: tooFew must be "error" or "all", got ${JSON.stringify(tooFew)}`);
-  let image;
-  try {
-    image = checkNormalizeOptions({
-      imageSize: input.imageSize ?? 32,
-      resize: input.resize,
-      alphaBackground: input.alphaBackground,
-      colour: input.colour,
-      strict: input.strict,
-    });
-  } catch (error) {
-    throw new BadInputError(`curate: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  const prefix = (v: string | undefined, fallback: string, field: string): string => {
-    const p = (v ?? fallback).replace(/\/+$/, '');
-    if (p === '' || p.startsWith('/') || p.split('/').some((s) => s === '' || s === '.' || s === '..')) {
-      throw new BadInputError(`curate: ${field} ${JSON.stringify(v)} is not a safe store prefix`);
-    }
-    return p;
-  };
-  return {
-    perClass,
-    testPerClass,
-    seed,
-    ...image,
-    tooFew,
-    outputPrefix: prefix(input.outputPrefix, 'curate', 'outputPrefix'),
-    imagePrefix: prefix(input.imagePrefix, 'images', 'imagePrefix'),
-    concurrency,
-  };
 }
 
 /** A candidate file with where it came from. */
@@ -223,27 +64,11 @@ interface Usable {
 /** PNG bytes kept in memory between decoding and writing; beyond it images are decoded again. */
 const PNG_MEMORY_BUDGET = 256 * 1024 * 1024;
 
-async function loadMemoized(store: ArtifactStore, resultKey: string): Promise<CurateResult | undefined> {
-  try {
-    if (!(await store.exists(resultKey))) return undefined;
-    const result = await store.getJson<CurateResult>(resultKey);
-    for (const ref of [result.trainManifest, result.testManifest]) {
-      const info = await store.stat(ref.key);
-      if (!info || info.sha256 !== ref.sha256) return undefined;
-    }
-    if (!(await store.exists(result.reportKey))) return undefined;
-    return { ...result, reused: true };
-  } catch (error) {
-    // A damaged earlier run is recomputed, never trusted.
-    if (error instanceof CorruptObjectError || error instanceof NotFoundError || error instanceof SyntaxError) return undefined;
-    throw error;
-  }
-}
-
 /** The curation step. See the module comment. */
 export async function curate(input: CurateInput, deps: CurateDeps): Promise<CurateResult> {
-  const opts = checkInput(input);
-  const { store, onProgress, signal } = deps;
+  const startedAt = Date.now();
+  const opts = checkCurateInput(input);
+  const { store, onProgress } = deps;
   const progress = (phase: CurateProgress['phase'], done: number, total: number): void => onProgress?.({ phase, done, total });
 
   progress('list', 0, 1);
@@ -264,20 +89,31 @@ export async function curate(input: CurateInput, deps: CurateDeps): Promise<Cura
     tooFew: opts.tooFew,
     imagePrefix: opts.imagePrefix,
   };
-  const inputHash = hashJson({
-    code: CURATE_CODE_VERSION,
-    source: listing.hash,
-    testSource: testListing?.hash ?? null,
-    options: hashedOptions,
-  });
-  const base = `${opts.outputPrefix}/${inputHash}`;
-  const resultKey = `${base}/result.json`;
-  const memo = await loadMemoized(store, resultKey);
-  if (memo) {
-    progress('done', 1, 1);
-    return memo;
-  }
+  const curated = await memoize(
+    store,
+    'curate',
+    { source: listing.hash, testSource: testListing?.hash ?? null, options: hashedOptions },
+    (base, inputHash) => curateListed({ opts, hashedOptions, listing, testListing, base, inputHash }, deps),
+    { under: opts.outputPrefix, startedAt, references: (r) => [r.trainManifest, r.testManifest, { key: r.reportKey }] },
+  );
+  progress('done', 1, 1);
+  return curated;
+}
 
+/** What `curate` has decided before the work: its options, the listings, where the outputs go. */
+interface Listed {
+  readonly opts: CurateOptions;
+  readonly hashedOptions: Record<string, unknown>;
+  readonly listing: SourceListing;
+  readonly testListing: SourceListing | undefined;
+  readonly base: string;
+  readonly inputHash: string;
+}
+
+/** The work of a curate call that its memo did not answer. */
+async function curateListed({ opts, hashedOptions, listing, testListing, base, inputHash }: Listed, deps: CurateDeps): Promise<Omit<CurateResult, keyof StepTiming>> {
+  const { store, onProgress, signal } = deps;
+  const progress = (phase: CurateProgress['phase'], done: number, total: number): void => onProgress?.({ phase, done, total });
   const rejected: RejectedFile[] = [];
   const addListingRejections = (from: RejectedFile['from'], l: SourceListing): void => {
     for (const r of l.rejected) rejected.push({ from, path: r.relPath, ...(r.class ? { class: r.class } : {}), reason: r.reason, detail: r.detail });
@@ -474,7 +310,7 @@ export async function curate(input: CurateInput, deps: CurateDeps): Promise<Cura
   rejected.sort((a, b) => compareStrings(a.from, b.from) || compareStrings(a.path, b.path) || compareStrings(a.reason, b.reason));
   const report: CurationReport = {
     version: 1,
-    codeVersion: CURATE_CODE_VERSION,
+    codeVersion: CODE_VERSIONS.curate,
     inputHash,
     options: hashedOptions,
     classes,
@@ -490,10 +326,7 @@ export async function curate(input: CurateInput, deps: CurateDeps): Promise<Cura
     const s = selections.get(cls)!;
     counts[cls] = { train: s.train.length, test: s.test.length };
   }
-  const result: CurateResult = { trainManifest: trainRef, testManifest: testRef, classes, counts, rejected: rejected.length, reportKey, inputHash, reused: false };
-  await store.put(resultKey, Buffer.from(`${stableStringify(result, 2)}\n`), { contentType: 'application/json' });
-  progress('done', 1, 1);
-  return result;
+  return { trainManifest: trainRef, testManifest: testRef, classes, counts, rejected: rejected.length, reportKey, inputHash };
 }
 
 function countBy(rejected: readonly RejectedFile[]): Record<string, number> {
@@ -509,25 +342,12 @@ function summarise(rejected: readonly RejectedFile[]): string {
     .join(', ');
 }
 
-/** The activity context when running inside a Temporal activity, else undefined. */
-function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
-
-export interface CurateActivities {
-  curate(input: CurateInput): Promise<CurateResult>;
-}
-
 /**
- * Activities for a worker: `Worker.create({ activities: { ...createCurateActivities(store) } })`.
+ * Activities for a worker: `Worker.create({ activities: { ...createCurateActivities(deps) } })`.
  * Inside an activity, progress becomes heartbeats (`{phase, done, total}`, at most every 2 s) and
  * cancellation stops the work at the next file.
  */
-export function createCurateActivities(store: ArtifactStore): CurateActivities {
+export function createCurateActivities({ store }: Pick<ActivityDeps, 'store'>) {
   return {
     async curate(input: CurateInput): Promise<CurateResult> {
       const ctx = activityContext();

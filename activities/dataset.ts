@@ -8,20 +8,14 @@ import type { ActivityDeps } from '../lib/deps.js';
 import { makeManifest, readManifest, writeManifest, itemsByClass, type ManifestRef } from '../lib/data/manifest.js';
 import { writeDemoWorld, type DemoPreset } from '../lib/data/demo-world.js';
 import type { DatasetSource } from '../lib/data/source.js';
+import type { CurateDatasetInput, CurateResult, SweepImageSource } from '../lib/steps/curate.js';
 import { createRng, deriveSeed } from '../lib/random.js';
 import { hashJson } from '../lib/hash.js';
 import type { SampleGrid } from '../lib/report/types.js';
 import { BadInputError } from '../lib/errors.js';
-import { createCurateActivities, type CurateInput, type CurateResult } from './curate.js';
+import { createCurateActivities } from './curate.js';
 
-/** A dataset source as a sweep config names it: a folder, a store prefix, or the demo world. */
-export type SweepImageSource = DatasetSource | { kind: 'demo'; domain: 'prior' | 'target' };
-
-export interface CurateDatasetInput extends Omit<CurateInput, 'source' | 'testSource'> {
-  source: SweepImageSource;
-  testSource?: SweepImageSource;
-  demoPreset: DemoPreset;
-}
+export type { CurateDatasetInput, SweepImageSource } from '../lib/steps/curate.js';
 
 export interface PickInstancesInput {
   manifest: ManifestRef;
@@ -37,8 +31,8 @@ export interface SampleGridInput {
   seed: number;
 }
 
-export function datasetActivities({ store, config }: ActivityDeps) {
-  const { curate } = createCurateActivities(store);
+export function createDatasetActivities({ store, config }: ActivityDeps) {
+  const { curate } = createCurateActivities({ store });
 
   /** Where this machine keeps the demo world it draws (deterministic, so any worker can redraw it). */
   const demoRoot = (preset: DemoPreset, seed: number) =>

@@ -9,9 +9,10 @@ import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from '../lib/deps.js';
 import { readManifest, type ManifestItem, type ManifestRef } from '../lib/data/manifest.js';
 import { runEngine } from '../lib/engine/activity.js';
+import { parseEngineSummary } from '../lib/engine/results.js';
 import { EngineRunner } from '../lib/engine/runner.js';
 import { hashJson } from '../lib/hash.js';
-import { memoize } from '../lib/memo.js';
+import { memoize, type StepTiming } from '../lib/memo.js';
 import { encodeNpyFloat32, matrixRow, parseNpyFloat32 } from '../lib/npy.js';
 import type { FidRow } from '../lib/report/types.js';
 import { BadInputError } from '../lib/errors.js';
@@ -32,20 +33,17 @@ export interface FidInput {
   kid: { subsets: number; subsetSize: number; seed: number };
 }
 
-export interface FidResult {
+export interface FidResult extends StepTiming {
   rows: FidRow[];
   tableKey: string;
   csvKey: string;
   extracted: number;
-  computed: boolean;
-  wallMs: number;
 }
 
-export function fidActivities({ store, config }: ActivityDeps) {
+export function createFidActivities({ store, config }: ActivityDeps) {
   const runner = new EngineRunner(store, config.engine);
 
   async function fid(input: FidInput): Promise<FidResult> {
-    const started = Date.now();
     let extracted = 0;
     const memo = await memoize(store, 'fid', input, async (prefix) => {
       const weights = await store.stat(input.extractor.weightsKey);
@@ -118,28 +116,28 @@ export function fidActivities({ store, config }: ActivityDeps) {
         await store.putFile(tableKey, table.outputs.fid);
         await store.putFile(csvKey, table.outputs.csv);
         await table.cleanup();
-        const engineRows = (table.summary as { rows: Array<Record<string, number | string>> }).rows;
-        const rows: FidRow[] = engineRows.map((row) => {
-          const [source, className] = String(row.name).split('/');
+        const rows: FidRow[] = parseEngineSummary('fid-table', table.summary).rows.map((row) => {
+          const [source, className] = row.name.split('/');
           return {
             source,
             className,
-            fid: Number(row.fid),
-            kidMean: Number(row.kidMean),
-            kidStd: Number(row.kidStd),
-            n1: Number(row.n1),
-            n2: Number(row.n2),
-            epsilonUsed: Number(row.epsilonUsed ?? 0),
-            extractorId: String(row.extractorId),
-            weightsSha256: String(row.weightsSha256),
+            fid: row.fid,
+            // Never null here: the sweep always asks for KID.
+            kidMean: row.kidMean ?? 0,
+            kidStd: row.kidStd ?? 0,
+            n1: row.n1,
+            n2: row.n2,
+            epsilonUsed: row.epsilonUsed ?? 0,
+            extractorId: row.extractorId,
+            weightsSha256: row.weightsSha256,
           };
         });
-        return { rows, tableKey, csvKey, extracted, computed: true, wallMs: Date.now() - started };
+        return { rows, tableKey, csvKey, extracted };
       } finally {
         await rm(scratch, { recursive: true, force: true });
       }
-    });
-    return { ...memo.value, extracted, computed: memo.computed, wallMs: memo.computed ? memo.value.wallMs : Date.now() - started };
+    }, { references: (r) => [{ key: r.tableKey }, { key: r.csvKey }] });
+    return { ...memo, extracted };
   }
 
   return { fid };

@@ -1,43 +1,44 @@
 /**
  * Every activity of the graph, bound to its dependencies. Workers register the ones of their queue;
  * workflows `import type { CpuActivities, GpuActivities }` and never this module's values.
+ * Each module exports one factory, `createXActivities(deps)`.
  */
 import type { ActivityDeps } from '../lib/deps.js';
-import { smokeActivities } from './smoke.js';
-import { datasetActivities } from './dataset.js';
+import { createSmokeActivities } from './smoke.js';
+import { createDatasetActivities } from './dataset.js';
 import { createMixActivities } from './mix.js';
-import { classifierActivities } from './classifier.js';
-import { generatorActivities } from './generator.js';
-import { fidActivities } from './fid.js';
-import { reportActivities } from './report.js';
-import { historyActivities } from './history.js';
-import { replicateActivities } from './replicate.js';
+import { createClassifierActivities } from './classifier.js';
+import { createGeneratorActivities } from './generator.js';
+import { createFidActivities } from './fid.js';
+import { createReportActivities } from './report.js';
+import { createHistoryActivities } from './history.js';
+import { createReplicateActivities } from './replicate.js';
 
 /**
  * cpu: curate, mix, report and the small dataset steps around them; and the Replicate generator
  * backend, which waits on a remote API and needs no local GPU (a gpu slot would sit idle).
  */
 export function createCpuActivities(deps: ActivityDeps) {
-  const { storeRoundTrip } = smokeActivities(deps);
+  const { storeRoundTrip } = createSmokeActivities(deps);
   return {
     storeRoundTrip,
-    ...datasetActivities(deps),
-    ...createMixActivities(deps.store),
-    ...reportActivities(deps),
-    ...historyActivities(deps),
-    ...replicateActivities(deps),
+    ...createDatasetActivities(deps),
+    ...createMixActivities(deps),
+    ...createReportActivities(deps),
+    ...createHistoryActivities(deps),
+    ...createReplicateActivities(deps),
   };
 }
 
 /** gpu: every step that runs the engine. */
 export function createGpuActivities(deps: ActivityDeps) {
-  const { engineInfo, dummyTrain } = smokeActivities(deps);
+  const { engineInfo, dummyTrain } = createSmokeActivities(deps);
   return {
     engineInfo,
     dummyTrain,
-    ...classifierActivities(deps),
-    ...generatorActivities(deps),
-    ...fidActivities(deps),
+    ...createClassifierActivities(deps),
+    ...createGeneratorActivities(deps),
+    ...createFidActivities(deps),
   };
 }
 

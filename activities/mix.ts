@@ -24,12 +24,12 @@
  * largest class) is filled up to it with synthetic images; classes at or above it keep all their
  * originals.
  *
- * Memoized by a hash of (both manifest sha256s, every option, code version):
- * `<outputPrefix>/<hash>/{train,val,result}.json`.
+ * Memoized (lib/memo.ts) by a hash of (both manifest sha256s, every option, code version):
+ * `<outputPrefix>/<hash>/{train,val,result}.json`; a result whose manifests are not intact is recomputed.
  */
-import { Context } from '@temporalio/activity';
-import { BadInputError, CorruptObjectError, NotFoundError } from '../lib/errors.js';
-import { hashJson, stableStringify } from '../lib/hash.js';
+import { BadInputError } from '../lib/errors.js';
+import { activityContext, type ActivityDeps } from '../lib/deps.js';
+import { memoize, type StepTiming } from '../lib/memo.js';
 import {
   assertManifestRef,
   compareStrings,
@@ -45,10 +45,6 @@ import { portion } from '../lib/data/rounding.js';
 import { createRng, deriveSeed } from '../lib/random.js';
 import type { ArtifactStore } from '../lib/store/types.js';
 
-export const MIX_CODE_VERSION = 'mix-v1';
-
-/** The paper's sweep of the synthetic proportion p. */
-export const DEFAULT_P_SWEEP: readonly number[] = Object.freeze([0, 0.25, 0.5, 0.75, 1]);
 /** The paper's validation fraction (val_percent = 0.85 for train). */
 export const DEFAULT_VAL_FRACTION = 0.15;
 
@@ -97,8 +93,9 @@ export interface MixResult {
   readonly arm: MixArm;
   readonly mode: MixMode;
   readonly inputHash: string;
-  /** True when an earlier complete run was returned without work. */
-  readonly reused: boolean;
+  /** False when an earlier complete run was returned without work (lib/memo.ts). */
+  readonly computed: boolean;
+  readonly wallMs: number;
 }
 
 export interface MixDeps {
@@ -187,37 +184,23 @@ function plan(opts: Options, originals: Map<string, ManifestItem[]>): Map<string
   return plans;
 }
 
-async function loadMemoized(store: ArtifactStore, resultKey: string): Promise<MixResult | undefined> {
-  try {
-    if (!(await store.exists(resultKey))) return undefined;
-    const result = await store.getJson<MixResult>(resultKey);
-    for (const ref of [result.train, result.val]) {
-      const info = await store.stat(ref.key);
-      if (!info || info.sha256 !== ref.sha256) return undefined;
-    }
-    return { ...result, reused: true };
-  } catch (error) {
-    if (error instanceof CorruptObjectError || error instanceof NotFoundError || error instanceof SyntaxError) return undefined;
-    throw error;
-  }
-}
-
 /** The mix step. See the module comment. */
 export async function mix(input: MixInput, deps: MixDeps): Promise<MixResult> {
   const opts = checkInput(input);
-  const { store } = deps;
-  const inputHash = hashJson({
-    code: MIX_CODE_VERSION,
+  const key = {
     original: input.original.sha256,
     // The only-original arm never reads the synthetic set: its cells are shared by every source.
     synthetic: opts.arm === 'only-original' ? null : (input.synthetic?.sha256 ?? null),
     options: { ...opts, outputPrefix: undefined },
+  };
+  return memoize(deps.store, 'mix', key, (base, inputHash) => mixOnce(input, opts, deps.store, base, inputHash), {
+    under: opts.outputPrefix,
+    references: (r) => [r.train, r.val],
   });
-  const base = `${opts.outputPrefix}/${inputHash}`;
-  const resultKey = `${base}/result.json`;
-  const memo = await loadMemoized(store, resultKey);
-  if (memo) return memo;
+}
 
+/** The work of a mix call that its memo did not answer. */
+async function mixOnce(input: MixInput, opts: Options, store: ArtifactStore, base: string, inputHash: string): Promise<Omit<MixResult, keyof StepTiming>> {
   const original = await readManifest(store, input.original);
   const originals = itemsByClass(original);
   const plans = plan(opts, originals);
@@ -308,28 +291,18 @@ export async function mix(input: MixInput, deps: MixDeps): Promise<MixResult> {
   const valManifest = makeManifest('val', original.imageSize, classes, valItems);
   const train = await writeManifest(store, `${base}/train.json`, trainManifest);
   const val = await writeManifest(store, `${base}/val.json`, valManifest);
-  const result: MixResult = { train, val, classes, counts, p: opts.p, arm: opts.arm, mode: opts.mode, inputHash, reused: false };
-  await store.put(resultKey, Buffer.from(`${stableStringify(result, 2)}\n`), { contentType: 'application/json' });
-  return result;
+  return { train, val, classes, counts, p: opts.p, arm: opts.arm, mode: opts.mode, inputHash };
 }
 
 function withOrigin(item: ManifestItem, origin: 'original' | 'synthetic'): ManifestItem {
   return { ...item, origin };
 }
 
-export interface MixActivities {
-  mix(input: MixInput): Promise<MixResult>;
-}
-
-/** Activities for a worker: `Worker.create({ activities: { ...createMixActivities(store) } })`. */
-export function createMixActivities(store: ArtifactStore): MixActivities {
+/** Activities for a worker: `Worker.create({ activities: { ...createMixActivities(deps) } })`. */
+export function createMixActivities({ store }: Pick<ActivityDeps, 'store'>) {
   return {
     async mix(input: MixInput): Promise<MixResult> {
-      try {
-        Context.current().heartbeat({ phase: 'mix' });
-      } catch {
-        // not inside an activity
-      }
+      activityContext()?.heartbeat({ phase: 'mix' });
       return mix(input, { store });
     },
   };

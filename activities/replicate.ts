@@ -22,8 +22,7 @@ import type { ActivityDeps } from '../lib/deps.js';
 import { secrets } from '../lib/config/load.js';
 import { makeManifest, readManifest, writeManifest, type ManifestItem, type ManifestRef } from '../lib/data/manifest.js';
 import { pulseIntervalMs } from '../lib/engine/runner.js';
-import { toActivityFailure } from '../lib/errors.js';
-import { memoize } from '../lib/memo.js';
+import { memoize, type StepTiming } from '../lib/memo.js';
 import { displayName, fillTemplate } from '../lib/prompts/templates.js';
 import {
   connectReplicate,
@@ -37,7 +36,8 @@ import {
 } from '../lib/replicate/index.js';
 import type { ArtifactStore } from '../lib/store/types.js';
 import type { Source, SweepConfig } from '../lib/sweep/config.js';
-import { syntheticItem, type GeneratedImageRecord, type GenerateResult, type SamplingRequest } from './generator.js';
+import type { GeneratedImageRecord, GenerateResult, SamplingRequest } from '../lib/steps/generator.js';
+import { syntheticItem } from './generator.js';
 
 /** The sweep's `generator.replicate` block, resolved (defaults filled). */
 export type ReplicateSweepConfig = NonNullable<SweepConfig['generator']['replicate']>;
@@ -68,15 +68,13 @@ export interface ReplicateFinetuneInput {
 }
 
 /** A trained version (of `replicate.destination`): what `replicateGenerate` samples for DreamBooth. */
-export interface ReplicateModelRef {
+export interface ReplicateModelRef extends StepTiming {
   model: string;
   version: string;
   token: string;
   /** `owner/model:version`. */
   id: string;
   trainingId: string;
-  computed: boolean;
-  wallMs: number;
 }
 
 export interface ReplicateGenerateInput extends SamplingRequest {
@@ -153,10 +151,9 @@ async function readJsonIfExists<T>(store: ArtifactStore, key: string): Promise<T
   return (await store.exists(key)) ? store.getJson<T>(key) : undefined;
 }
 
-export function replicateActivities({ store }: ActivityDeps) {
+export function createReplicateActivities({ store }: ActivityDeps) {
   /** A DreamBooth-style fine-tune of one class on Replicate; returns the new version of `destination`. */
   async function replicateFinetune(input: ReplicateFinetuneInput): Promise<ReplicateModelRef> {
-    const started = Date.now();
     const { replicate } = input;
     const name = displayName(input.className);
     const instancePrompt = fillTemplate('a photo of a {}', `${DREAMBOOTH_TOKEN} ${name}`);
@@ -177,77 +174,71 @@ export function replicateActivities({ store }: ActivityDeps) {
       classPrompt,
     };
     const context = Context.current();
-    try {
-      const memo = await memoize(store, 'replicate-finetune', key, async (prefix) => {
-        const what = `finetune (replicate) class "${input.className}"`;
-        requireToken(what);
-        const { trainer, destination } = replicate;
-        if (!trainer || !destination) {
-          throw new ReplicateError(`${what}: generator.replicate.trainer and generator.replicate.destination are required for DreamBooth`, { code: 'BadRequest', nonRetryable: true });
-        }
-        const manifest = await readManifest(store, input.instances);
-        const entries = [];
-        for (const item of manifest.items) entries.push({ name: `instances/${item.sha256}.png`, bytes: await store.get(item.key) });
-        const trainingKey = `${prefix}/training.json`;
-        const previous = (context.info.heartbeatDetails as TrainingHeartbeat | undefined)?.trainingId ?? (await readJsonIfExists<TrainingHeartbeat>(store, trainingKey))?.trainingId;
-        let state: TrainingHeartbeat = previous ? { trainingId: previous } : {};
-        const pulse = startPulse(() => state);
-        try {
-          const trained = await trainWithReplicate(
-            {
-              trainerModel: trainer.model,
-              trainerVersion: trainer.version,
-              destination,
-              input: {
-                ...replicate.trainerInput,
-                instance_data: zipStore(entries),
-                instance_prompt: instancePrompt,
-                class_prompt: classPrompt,
-                max_train_steps: input.steps,
-                learning_rate: input.lr,
-                seed: input.seed,
-                train_text_encoder: input.trainTextEncoder ?? false,
-                with_prior_preservation: input.priorPreservation !== undefined,
-                ...(input.priorPreservation ? { prior_loss_weight: input.priorPreservation.weight, num_class_images: input.priorPreservation.numClassImages } : {}),
-              },
+    return memoize(store, 'replicate-finetune', key, async (prefix) => {
+      const what = `finetune (replicate) class "${input.className}"`;
+      requireToken(what);
+      const { trainer, destination } = replicate;
+      if (!trainer || !destination) {
+        throw new ReplicateError(`${what}: generator.replicate.trainer and generator.replicate.destination are required for DreamBooth`, { code: 'BadRequest', nonRetryable: true });
+      }
+      const manifest = await readManifest(store, input.instances);
+      const entries = [];
+      for (const item of manifest.items) entries.push({ name: `instances/${item.sha256}.png`, bytes: await store.get(item.key) });
+      const trainingKey = `${prefix}/training.json`;
+      const previous = (context.info.heartbeatDetails as TrainingHeartbeat | undefined)?.trainingId ?? (await readJsonIfExists<TrainingHeartbeat>(store, trainingKey))?.trainingId;
+      let state: TrainingHeartbeat = previous ? { trainingId: previous } : {};
+      const pulse = startPulse(() => state);
+      try {
+        const trained = await trainWithReplicate(
+          {
+            trainerModel: trainer.model,
+            trainerVersion: trainer.version,
+            destination,
+            input: {
+              ...replicate.trainerInput,
+              instance_data: zipStore(entries),
+              instance_prompt: instancePrompt,
+              class_prompt: classPrompt,
+              max_train_steps: input.steps,
+              learning_rate: input.lr,
+              seed: input.seed,
+              train_text_encoder: input.trainTextEncoder ?? false,
+              with_prior_preservation: input.priorPreservation !== undefined,
+              ...(input.priorPreservation ? { prior_loss_weight: input.priorPreservation.weight, num_class_images: input.priorPreservation.numClassImages } : {}),
             },
-            {
-              config: clientConfig(replicate, undefined, false),
-              ...(previous ? { knownTrainingId: previous } : {}),
-              signal: context.cancellationSignal,
-              log: logEvent,
-              onTrainingStarted: async (trainingId) => {
-                state = { trainingId, status: 'starting' };
-                pulse.beat();
-                await store.putJson(trainingKey, { trainingId });
-              },
-              onProgress: (training) => {
-                state = { trainingId: training.id, status: training.status };
-              },
+          },
+          {
+            config: clientConfig(replicate, undefined, false),
+            ...(previous ? { knownTrainingId: previous } : {}),
+            signal: context.cancellationSignal,
+            log: logEvent,
+            onTrainingStarted: async (trainingId) => {
+              state = { trainingId, status: 'starting' };
+              pulse.beat();
+              await store.putJson(trainingKey, { trainingId });
             },
-          );
-          return { model: trained.model, version: trained.version, token: DREAMBOOTH_TOKEN, id: trained.ref, trainingId: trained.trainingId, computed: true, wallMs: Date.now() - started };
-        } catch (error) {
-          if (context.cancellationSignal.aborted) {
-            await cancelOnReplicate(replicate, 'training', state.trainingId ? [state.trainingId] : []);
-            throw new CancelledFailure(`${what} cancelled`);
-          }
-          // A failed training is final for this attempt; a later run of the sweep starts a new one.
-          if (error instanceof ReplicateError && error.code === 'TrainingFailed') await store.delete(trainingKey).catch(() => undefined);
-          throw error;
-        } finally {
-          pulse.stop();
+            onProgress: (training) => {
+              state = { trainingId: training.id, status: training.status };
+            },
+          },
+        );
+        return { model: trained.model, version: trained.version, token: DREAMBOOTH_TOKEN, id: trained.ref, trainingId: trained.trainingId };
+      } catch (error) {
+        if (context.cancellationSignal.aborted) {
+          await cancelOnReplicate(replicate, 'training', state.trainingId ? [state.trainingId] : []);
+          throw new CancelledFailure(`${what} cancelled`);
         }
-      });
-      return { ...memo.value, computed: memo.computed, wallMs: memo.computed ? memo.value.wallMs : Date.now() - started };
-    } catch (error) {
-      throw toActivityFailure(error);
-    }
+        // A failed training is final for this attempt; a later run of the sweep starts a new one.
+        if (error instanceof ReplicateError && error.code === 'TrainingFailed') await store.delete(trainingKey).catch(() => undefined);
+        throw error;
+      } finally {
+        pulse.stop();
+      }
+    });
   }
 
   /** `count` images of one class from a Replicate model, as a synthetic manifest in the curated format. */
   async function replicateGenerate(input: ReplicateGenerateInput): Promise<ReplicateGenerateResult> {
-    const started = Date.now();
     const { replicate, target } = input;
     let generated = 0;
     // What decides the images (not the base URL, concurrency, poll intervals or HTTP policy).
@@ -258,124 +249,120 @@ export function replicateActivities({ store }: ActivityDeps) {
       sampling: { width: replicate.width, height: replicate.height, maxSafetyRetries: replicate.maxSafetyRetries, extraInput: replicate.extraInput },
     };
     const context = Context.current();
-    try {
-      const memo = await memoize(store, 'replicate-generate', key, async (prefix) => {
-        const what = `generate (replicate) ${input.source} class "${input.className}"`;
-        requireToken(what);
-        const recordKey = (i: number) => `${prefix}/records/${i}.json`;
-        const predictionsKey = (i: number) => `${prefix}/predictions/${i}.json`;
-        const indexOf = (key: string, dir: string) => Number(key.slice(`${prefix}/${dir}/`.length, -'.json'.length));
+    const memo = await memoize(store, 'replicate-generate', key, async (prefix) => {
+      const what = `generate (replicate) ${input.source} class "${input.className}"`;
+      requireToken(what);
+      const recordKey = (i: number) => `${prefix}/records/${i}.json`;
+      const predictionsKey = (i: number) => `${prefix}/predictions/${i}.json`;
+      const indexOf = (key: string, dir: string) => Number(key.slice(`${prefix}/${dir}/`.length, -'.json'.length));
 
-        const completed = new Set((await store.list(`${prefix}/records/`)).map((o) => indexOf(o.key, 'records')));
-        // Predictions an earlier attempt started: from its heartbeats and from the store (the longer
-        // history of an index is the later one).
-        const predictions: Record<number, string[]> = {};
-        const beaten = (context.info.heartbeatDetails as ReplicateGenerateHeartbeat | undefined)?.predictions ?? {};
-        for (const [index, ids] of Object.entries(beaten)) if (Array.isArray(ids) && ids.length > 0) predictions[Number(index)] = [...ids];
-        for (const object of await store.list(`${prefix}/predictions/`)) {
-          const index = indexOf(object.key, 'predictions');
-          const ids = await store.getJson<string[]>(object.key);
-          if (ids.length > (predictions[index]?.length ?? 0)) predictions[index] = ids;
-        }
-        for (const index of Object.keys(predictions).map(Number)) {
-          if (completed.has(index) || !Number.isInteger(index) || index < 0 || index >= input.count) delete predictions[index];
-        }
+      const completed = new Set((await store.list(`${prefix}/records/`)).map((o) => indexOf(o.key, 'records')));
+      // Predictions an earlier attempt started: from its heartbeats and from the store (the longer
+      // history of an index is the later one).
+      const predictions: Record<number, string[]> = {};
+      const beaten = (context.info.heartbeatDetails as ReplicateGenerateHeartbeat | undefined)?.predictions ?? {};
+      for (const [index, ids] of Object.entries(beaten)) if (Array.isArray(ids) && ids.length > 0) predictions[Number(index)] = [...ids];
+      for (const object of await store.list(`${prefix}/predictions/`)) {
+        const index = indexOf(object.key, 'predictions');
+        const ids = await store.getJson<string[]>(object.key);
+        if (ids.length > (predictions[index]?.length ?? 0)) predictions[index] = ids;
+      }
+      for (const index of Object.keys(predictions).map(Number)) {
+        if (completed.has(index) || !Number.isInteger(index) || index < 0 || index >= input.count) delete predictions[index];
+      }
 
-        const heartbeat = (): ReplicateGenerateHeartbeat => ({ predictions, completed: [...completed] });
-        const pulse = startPulse(heartbeat);
-        const phrase = target.token ? `${target.token} ${displayName(input.className)}` : displayName(input.className);
-        const modelId = modelIdOf(target);
-        try {
-          const result = await generateWithReplicate(
-            {
-              className: input.className,
-              count: input.count,
-              seed: input.seed,
-              prompts: input.templates.map((template) => fillTemplate(template, phrase)),
-              negativePrompt: input.negativePrompt,
-              model: target.model,
-              ...(target.version ? { version: target.version } : {}),
-              // Content-addressed next to every other image of the store, as the engine's.
-              storePrefix: 'images',
+      const heartbeat = (): ReplicateGenerateHeartbeat => ({ predictions, completed: [...completed] });
+      const pulse = startPulse(heartbeat);
+      const phrase = target.token ? `${target.token} ${displayName(input.className)}` : displayName(input.className);
+      const modelId = modelIdOf(target);
+      try {
+        const result = await generateWithReplicate(
+          {
+            className: input.className,
+            count: input.count,
+            seed: input.seed,
+            prompts: input.templates.map((template) => fillTemplate(template, phrase)),
+            negativePrompt: input.negativePrompt,
+            model: target.model,
+            ...(target.version ? { version: target.version } : {}),
+            // Content-addressed next to every other image of the store, as the engine's.
+            storePrefix: 'images',
+          },
+          {
+            config: clientConfig(replicate, { imageSize: input.imageSize, resize: input.resize, steps: input.steps, guidance: input.guidance }, false),
+            store,
+            completed,
+            knownPredictions: { ...predictions },
+            signal: context.cancellationSignal,
+            log: logEvent,
+            onPredictionStarted: async (index, predictionId, info) => {
+              predictions[index] = [...info.previous, predictionId];
+              pulse.beat();
+              await store.putJson(predictionsKey(index), predictions[index]);
             },
-            {
-              config: clientConfig(replicate, { imageSize: input.imageSize, resize: input.resize, steps: input.steps, guidance: input.guidance }, false),
-              store,
-              completed,
-              knownPredictions: { ...predictions },
-              signal: context.cancellationSignal,
-              log: logEvent,
-              onPredictionStarted: async (index, predictionId, info) => {
-                predictions[index] = [...info.previous, predictionId];
-                pulse.beat();
-                await store.putJson(predictionsKey(index), predictions[index]);
-              },
-              onImage: async (index, _bytes, meta) => {
-                const record: ImageRecord = {
-                  index,
-                  key: meta.key as string,
-                  sha256: meta.sha256,
-                  prompt: meta.prompt,
-                  negativePrompt: input.negativePrompt,
-                  seed: meta.seed,
-                  steps: input.steps,
-                  guidance: input.guidance,
-                  modelId,
-                  predictionId: meta.predictionId,
-                  attempt: meta.attempt,
-                  width: meta.imageSize,
-                  height: meta.imageSize,
-                };
-                await store.putJson(recordKey(index), record);
-                completed.add(index);
-                delete predictions[index];
-                generated += 1;
-              },
+            onImage: async (index, _bytes, meta) => {
+              const record: ImageRecord = {
+                index,
+                key: meta.key as string,
+                sha256: meta.sha256,
+                prompt: meta.prompt,
+                negativePrompt: input.negativePrompt,
+                seed: meta.seed,
+                steps: input.steps,
+                guidance: input.guidance,
+                modelId,
+                predictionId: meta.predictionId,
+                attempt: meta.attempt,
+                width: meta.imageSize,
+                height: meta.imageSize,
+              };
+              await store.putJson(recordKey(index), record);
+              completed.add(index);
+              delete predictions[index];
+              generated += 1;
             },
-          );
-          if (result.blocked.length > 0) {
-            await store.putJson(`${prefix}/blocked.json`, result.blocked);
-            context.log.warn(`${what}: ${result.blocked.length} image(s) blocked by the safety filter on every seed`, {
-              blocked: result.blocked.map((b) => ({ index: b.index, predictionIds: b.predictionIds })),
-            });
-          }
-        } catch (error) {
-          if (context.cancellationSignal.aborted) {
-            await cancelOnReplicate(replicate, 'prediction', Object.values(predictions).map((ids) => ids[ids.length - 1]));
-            throw new CancelledFailure(`${what} cancelled`);
-          }
-          // A prediction that failed for good is final for this attempt; a later run of the sweep
-          // starts that image again rather than reading the same failure back.
-          if (error instanceof ReplicateError && error.nonRetryable && error.predictionId) {
-            const id = error.predictionId;
-            const index = Object.keys(predictions).map(Number).find((i) => predictions[i].includes(id));
-            if (index !== undefined) await store.delete(predictionsKey(index)).catch(() => undefined);
-          }
-          throw error;
-        } finally {
-          pulse.stop();
+          },
+        );
+        if (result.blocked.length > 0) {
+          await store.putJson(`${prefix}/blocked.json`, result.blocked);
+          context.log.warn(`${what}: ${result.blocked.length} image(s) blocked by the safety filter on every seed`, {
+            blocked: result.blocked.map((b) => ({ index: b.index, predictionIds: b.predictionIds })),
+          });
         }
+      } catch (error) {
+        if (context.cancellationSignal.aborted) {
+          await cancelOnReplicate(replicate, 'prediction', Object.values(predictions).map((ids) => ids[ids.length - 1]));
+          throw new CancelledFailure(`${what} cancelled`);
+        }
+        // A prediction that failed for good is final for this attempt; a later run of the sweep
+        // starts that image again rather than reading the same failure back.
+        if (error instanceof ReplicateError && error.nonRetryable && error.predictionId) {
+          const id = error.predictionId;
+          const index = Object.keys(predictions).map(Number).find((i) => predictions[i].includes(id));
+          if (index !== undefined) await store.delete(predictionsKey(index)).catch(() => undefined);
+        }
+        throw error;
+      } finally {
+        pulse.stop();
+      }
 
-        const items: ManifestItem[] = [];
-        let blocked = 0;
-        for (let i = 0; i < input.count; i += 1) {
-          if (!completed.has(i)) {
-            blocked += 1;
-            continue;
-          }
-          const record = await store.getJson<ImageRecord>(recordKey(i));
-          items.push(syntheticItem(input.className, input.source, record, { backend: 'replicate', predictionId: record.predictionId, attempt: record.attempt }));
+      const items: ManifestItem[] = [];
+      let blocked = 0;
+      for (let i = 0; i < input.count; i += 1) {
+        if (!completed.has(i)) {
+          blocked += 1;
+          continue;
         }
-        const manifest = await writeManifest(store, `${prefix}/manifest.json`, makeManifest('synthetic', input.imageSize, [input.className], items));
-        return { manifest, count: items.length, generated, computed: true, wallMs: Date.now() - started, blocked };
-      });
-      return { ...memo.value, generated, computed: memo.computed, wallMs: memo.computed ? memo.value.wallMs : Date.now() - started };
-    } catch (error) {
-      throw toActivityFailure(error);
-    }
+        const record = await store.getJson<ImageRecord>(recordKey(i));
+        items.push(syntheticItem(input.className, input.source, record, { backend: 'replicate', predictionId: record.predictionId, attempt: record.attempt }));
+      }
+      const manifest = await writeManifest(store, `${prefix}/manifest.json`, makeManifest('synthetic', input.imageSize, [input.className], items));
+      return { manifest, count: items.length, generated, blocked };
+    }, { references: (r) => [r.manifest] });
+    return { ...memo, generated };
   }
 
   return { replicateFinetune, replicateGenerate };
 }
 
-export type ReplicateActivities = ReturnType<typeof replicateActivities>;
+export type ReplicateActivities = ReturnType<typeof createReplicateActivities>;

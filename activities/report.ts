@@ -92,7 +92,7 @@ export async function downloadReport(store: ArtifactStore, sweepId: string, outD
 }
 
 /** The report activity, bound to its dependencies (registered by the cpu worker). */
-export function reportActivities({ store }: ActivityDeps) {
+export function createReportActivities({ store }: ActivityDeps) {
   return {
     async report(input: ReportInput): Promise<ReportOutput> {
       // A sweep reported again keeps the re-evaluations already appended to its history.

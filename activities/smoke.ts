@@ -1,17 +1,11 @@
 import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from '../lib/deps.js';
 import { runEngine } from '../lib/engine/activity.js';
+import { parseEngineSummary, type EngineSummary } from '../lib/engine/results.js';
 import { hashJson } from '../lib/hash.js';
 
-export interface EngineInfo {
-  engineVersion: string;
-  python: string;
-  torch: string;
-  device: string;
-  deviceName: string;
-  threads: number;
-  diffusers: string | null;
-}
+/** What the engine on a worker is (its `info` command). */
+export type EngineInfo = EngineSummary<'info'>;
 
 export interface DummyTrainInput {
   steps: number;
@@ -35,7 +29,7 @@ export interface DummyTrainResult {
  * Foundation activities: a cpu round trip through the store, the engine's `info`, and a long
  * checkpointing dummy command. They prove the plumbing every graph step relies on.
  */
-export function smokeActivities({ store, config }: ActivityDeps) {
+export function createSmokeActivities({ store, config }: ActivityDeps) {
   return {
     /** cpu: write and read back a small object; returns its sha256. */
     async storeRoundTrip(text: string): Promise<{ key: string; sha256: string; wallMs: number }> {
@@ -49,7 +43,7 @@ export function smokeActivities({ store, config }: ActivityDeps) {
     async engineInfo(): Promise<EngineInfo> {
       const result = await runEngine(store, config.engine, { command: 'info', params: {} });
       await result.cleanup();
-      return result.summary as unknown as EngineInfo;
+      return parseEngineSummary('info', result.summary);
     },
 
     /** gpu: a long dummy command that checkpoints; resumes from its checkpoint on retry. */
@@ -63,7 +57,7 @@ export function smokeActivities({ store, config }: ActivityDeps) {
       const counterKey = `runs/dummy-train/${id}/counter.json`;
       await store.putFile(counterKey, result.outputs.counter);
       await result.cleanup();
-      const summary = result.summary as { steps: number; total: number; resumedFrom: number };
+      const summary = parseEngineSummary('dummy-train', result.summary);
       return { ...summary, counterKey, attempt: Context.current().info.attempt };
     },
   };

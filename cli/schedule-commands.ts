@@ -17,7 +17,7 @@ import { readSweepRecord, resolveTestManifest, SweepRecordNotFoundError } from '
 import { connectClient } from '../lib/temporal/connection.js';
 import { createStore } from '../lib/store/index.js';
 import type { ArtifactStore } from '../lib/store/types.js';
-import type { Queues } from '../workflows/queues.js';
+import type { Queues } from '../lib/temporal/queues.js';
 import { reevaluate } from '../workflows/index.js';
 import type { ReevaluateInput } from '../workflows/reevaluate.js';
 import { UsageError } from './usage.js';

@@ -1,58 +1,126 @@
-import type { ArtifactStore } from './store/types.js';
+/**
+ * The one memoization of every graph step (DESIGN §2 "Memoization"). A step's outputs live under a
+ * prefix derived from a hash of its inputs and code version; its result is written last, as the
+ * completion marker, to `<prefix>/result.json` (with the computing call's `{ computed: true, wallMs }`). A later call with the same inputs returns that
+ * result at once, after checking that the objects it references are still in the store with the
+ * bytes it recorded: a missing or corrupt one makes the result a miss, recomputed (the step is
+ * deterministic, so the outputs are the same), never a permanent failure.
+ *
+ * Every step reports `{ computed, wallMs }`: whether this call computed (false: an earlier complete
+ * run was returned) and how long the call took.
+ */
+import { createHash } from 'node:crypto';
+import { CorruptObjectError, NotFoundError } from './errors.js';
 import { hashJson } from './hash.js';
+import { IMAGE_CODE_VERSION } from './images/png.js';
+import type { ArtifactStore } from './store/types.js';
 
 /**
  * Bumped when a step's code changes what it computes: part of every output key, so old outputs
- * are not reused by new code. One entry per step.
+ * are not reused by new code. One entry per memoized step.
  */
 export const CODE_VERSIONS = {
-  curate: '1',
-  mix: '1',
-  'pretrain-classifier': '1',
+  /** curate writes normalised images: the image code (and libvips) version is part of its own. */
+  curate: `curate-v1+${IMAGE_CODE_VERSION}`,
+  mix: 'mix-v1',
   'pretrain-generator': '1',
   finetune: '1',
   generate: '1',
   'replicate-finetune': '1',
   'replicate-generate': '1',
-  'extract-features': '1',
   fid: '1',
   train: '1',
   evaluate: '1',
-  report: '1',
-  're-evaluate': '1',
 } as const;
 
 export type StepName = keyof typeof CODE_VERSIONS;
 
-/** Where a step's outputs for these inputs live: `steps/<step>/<hash of inputs + code version>/`. */
+/** What every step returns besides its own result. */
+export interface StepTiming {
+  /** False when an earlier complete run's result was returned without recomputing. */
+  computed: boolean;
+  /** Wall time of this call (of the lookup alone when nothing was computed). */
+  wallMs: number;
+}
+
+/** An object a memoized result points at; with a sha256 its bytes are checked, else only that it exists. */
+export interface MemoReference {
+  key: string;
+  sha256?: string;
+}
+
+export interface MemoOptions<T> {
+  /**
+   * Where the step's outputs go: `<under>/<hash of { code, ...inputs }>` instead of the default
+   * `steps/<step>/<hash>`. curate and mix keep the folders they had before this module, so the
+   * outputs already in stores (and the shipped generator, trained on curate's output) are found.
+   */
+  under?: string;
+  /** The objects of a result that must still be intact for it to be reused. */
+  references?: (value: T) => ReadonlyArray<MemoReference>;
+  /** When the step began (default: now), for `wallMs` when it did work before the lookup. */
+  startedAt?: number;
+}
+
+/** Where a step's outputs for these inputs live: `steps/<step>/<hash of inputs + code version>`. */
 export function stepPrefix(step: StepName, inputs: unknown): string {
   return `steps/${step}/${hashJson({ step, codeVersion: CODE_VERSIONS[step], inputs })}`;
 }
 
-export interface Memoized<T> {
-  /** The step's result (what the workflow sees). */
-  value: T;
-  /** False when an earlier complete run's result was returned without recomputing. */
-  computed: boolean;
-  /** The step's output prefix in the store. */
-  prefix: string;
-}
-
 /**
- * Run `compute` once per distinct (step, inputs): its result is written last, as the completion
- * marker, to `<prefix>/result.json`; a later call with the same inputs returns it at once.
- * Outputs written under the prefix by an interrupted attempt are simply overwritten.
+ * Run `compute` once per distinct (step, inputs): see the module comment. `compute` gets the
+ * output prefix and the inputs' hash (its last segment). Outputs written under the prefix by an
+ * interrupted attempt are simply overwritten.
  */
-export async function memoize<T>(
+export async function memoize<T extends object>(
   store: ArtifactStore,
   step: StepName,
   inputs: unknown,
-  compute: (prefix: string) => Promise<T>,
-): Promise<Memoized<T>> {
-  const prefix = stepPrefix(step, inputs);
+  compute: (prefix: string, hash: string) => Promise<T>,
+  options: MemoOptions<T> = {},
+): Promise<T & StepTiming> {
+  const started = options.startedAt ?? Date.now();
+  let prefix: string;
+  let hash: string;
+  if (options.under !== undefined) {
+    hash = hashJson({ code: CODE_VERSIONS[step], ...(inputs as object) });
+    prefix = `${options.under}/${hash}`;
+  } else {
+    prefix = stepPrefix(step, inputs);
+    hash = prefix.slice(prefix.lastIndexOf('/') + 1);
+  }
   const marker = `${prefix}/result.json`;
-  if (await store.exists(marker)) return { value: await store.getJson<T>(marker), computed: false, prefix };
-  const value = await compute(prefix);
-  await store.putJson(marker, value);
-  return { value, computed: true, prefix };
+  const earlier = await loadIntact(store, marker, options.references);
+  if (earlier) return { ...earlier, computed: false, wallMs: Date.now() - started };
+  const value = await compute(prefix, hash);
+  // The record keeps how it was made: computed, and the computing call's wall time.
+  const result = { ...value, computed: true, wallMs: Date.now() - started };
+  await store.putJson(marker, result);
+  return result;
+}
+
+/** The stored result if it and every object it references are intact; undefined (a miss) otherwise. */
+async function loadIntact<T>(store: ArtifactStore, marker: string, references: MemoOptions<T>['references']): Promise<T | undefined> {
+  try {
+    if (!(await store.exists(marker))) return undefined;
+    const value = await store.getJson<T>(marker);
+    for (const ref of references?.(value) ?? []) {
+      if (!(await isIntact(store, ref))) return undefined;
+    }
+    return value;
+  } catch (error) {
+    // A damaged earlier run is recomputed, never trusted; a store outage is thrown (retried).
+    if (error instanceof CorruptObjectError || error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+async function isIntact(store: ArtifactStore, ref: MemoReference): Promise<boolean> {
+  if (ref.sha256 === undefined) return store.exists(ref.key);
+  const info = await store.stat(ref.key);
+  if (!info || info.sha256 !== ref.sha256) return false;
+  // The recorded hash matches: read the bytes through (the store verifies them as they stream).
+  const hash = createHash('sha256');
+  for await (const chunk of await store.getStream(ref.key)) hash.update(chunk as Buffer);
+  return hash.digest('hex') === ref.sha256;
 }

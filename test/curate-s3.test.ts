@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { curate, type CurationReport } from '../activities/curate.js';
+import { curate } from '../activities/curate.js';
+import type { CurationReport } from '../lib/steps/curate.js';
 import { mix } from '../activities/mix.js';
 import { readManifest } from '../lib/data/manifest.js';
 import { createRng } from '../lib/random.js';
@@ -73,7 +74,7 @@ describe('curate from an S3 prefix (SeaweedFS)', () => {
 
     // Memoized on S3 too.
     const again = await curate({ ...options, source: { kind: 'store', prefix: 'uploads/ds' } }, { store: s3 });
-    expect(again.reused).toBe(true);
+    expect(again.computed).toBe(false);
 
     // And mix runs against the S3 store (only-original arm needs no synthetic manifest).
     const mixed = await mix({ original: fromS3.trainManifest, p: 0, arm: 'only-original', seed: 1 }, { store: s3 });

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { curate, type CurateInput, type CurationReport } from '../activities/curate.js';
+import { curate, type CurateInput } from '../activities/curate.js';
+import type { CurationReport } from '../lib/steps/curate.js';
 import { classCounts, readManifest } from '../lib/data/manifest.js';
 import { BadInputError } from '../lib/errors.js';
 import { sha256Hex } from '../lib/hash.js';
@@ -84,7 +85,7 @@ describe('curate from a local folder', () => {
 
     expect(result.classes).toEqual(['cat', 'dog']);
     expect(result.counts).toEqual({ cat: { train: 4, test: 2 }, dog: { train: 4, test: 2 } });
-    expect(result.reused).toBe(false);
+    expect(result.computed).toBe(true);
 
     const report = await store.getJson<CurationReport>(result.reportKey);
     const got = report.rejected.map((r) => `${r.path} ${r.reason}`).sort();
@@ -147,11 +148,11 @@ describe('curate from a local folder', () => {
     expect((await s1.get(r1.trainManifest.key)).equals(await s2.get(r2.trainManifest.key))).toBe(true);
 
     const again = await curate(input, { store: s1 });
-    expect(again.reused).toBe(true);
+    expect(again.computed).toBe(false);
     expect(again.trainManifest).toEqual(r1.trainManifest);
 
     const other = await curate({ ...input, seed: 2 }, { store: s1 });
-    expect(other.reused).toBe(false);
+    expect(other.computed).toBe(true);
     const m1 = await readManifest(s1, r1.trainManifest);
     const m2 = await readManifest(s1, other.trainManifest);
     expect(m2.items.map((i) => i.key)).not.toEqual(m1.items.map((i) => i.key));

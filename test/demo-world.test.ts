@@ -3,12 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { curate } from '../activities/curate.js';
-import { demoWorld } from '../activities/demo-world.js';
 import { DEMO_CLASSES, DEMO_PRESET_CLASSES, DEMO_PRESETS, demoImageRng, renderDemoImage, writeDemoWorld } from '../lib/data/demo-world.js';
-import { classCounts, readManifest } from '../lib/data/manifest.js';
 import { sha256Hex } from '../lib/hash.js';
-import { createLocalStore } from '../lib/store/index.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -102,17 +98,5 @@ describe('demo world', () => {
     await writeFile(path.join(foreign, 'target', 'mine.txt'), 'do not delete');
     await expect(writeDemoWorld(foreign, { preset: 'tiny', seed: 1 })).rejects.toThrow(/refusing/);
     await expect(writeDemoWorld(foreign, { preset: 'huge' as 'tiny', seed: 1 })).rejects.toThrow(/preset/);
-  });
-
-  it('the activity uploads the world to the store and curate reads it from there', async () => {
-    const store = createLocalStore(path.join(tmp, 'store'));
-    const world = await demoWorld({ preset: 'tiny', seed: 3 }, { store });
-    expect(world.reused).toBe(false);
-    expect((await demoWorld({ preset: 'tiny', seed: 3 }, { store })).reused).toBe(true);
-    const result = await curate({ source: world.sources.train, testSource: world.sources.test, perClass: 10, testPerClass: 8, seed: 1 }, { store });
-    expect(result.classes).toEqual([...DEMO_PRESET_CLASSES.tiny]);
-    expect(result.rejected).toBe(0);
-    const train = await readManifest(store, result.trainManifest);
-    expect(Object.values(classCounts(train))).toEqual(new Array(DEMO_PRESET_CLASSES.tiny.length).fill(10));
   });
 });

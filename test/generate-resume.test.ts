@@ -22,8 +22,8 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { LocalStore } from '../lib/store/local.js';
 import type { ObjectInfo } from '../lib/store/types.js';
 import { readManifest, type ManifestRef } from '../lib/data/manifest.js';
-import { datasetActivities } from '../activities/dataset.js';
-import { generatorActivities } from '../activities/generator.js';
+import { createDatasetActivities } from '../activities/dataset.js';
+import { createGeneratorActivities } from '../activities/generator.js';
 import { resolveSweepConfig } from '../lib/sweep/config.js';
 import { pretrainGeneratorInput, priorCurateInput } from '../lib/sweep/base-model-inputs.js';
 import { classImages } from '../workflows/index.js';
@@ -131,8 +131,8 @@ beforeAll(async () => {
   // engine/pretrained/ (no training); and a copy of it under another prefix for the killed runs.
   const deps = { store, config };
   const demo = resolveSweepConfig('demo');
-  const prior = await datasetActivities(deps).curateDataset(priorCurateInput(demo));
-  const base = await generatorActivities(deps).pretrainGenerator(pretrainGeneratorInput(demo, prior.trainManifest));
+  const prior = await createDatasetActivities(deps).curateDataset(priorCurateInput(demo));
+  const base = await createGeneratorActivities(deps).pretrainGenerator(pretrainGeneratorInput(demo, prior.trainManifest));
   const baseCopy = 'test/base-copy/model';
   await copyPrefix(base.prefix, baseCopy);
 
@@ -142,7 +142,7 @@ beforeAll(async () => {
     generator: { steps: 4, batchSize: 4 },
     finetune: { dreambooth: { steps: FINETUNE_STEPS, lr: 5e-4, priorWeight: 1, numClassImages: 4 } },
   });
-  const curated = await datasetActivities(deps).curateDataset({
+  const curated = await createDatasetActivities(deps).curateDataset({
     source: { kind: 'demo', domain: 'target' },
     demoPreset: 'tiny',
     perClass: tiny.dataset.perClass,

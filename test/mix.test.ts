@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_P_SWEEP, mix, type MixArm, type MixInput } from '../activities/mix.js';
+import { mix, type MixArm, type MixInput } from '../activities/mix.js';
+import { DEFAULT_P_VALUES } from '../lib/sweep/config.js';
 import { makeManifest, readManifest, writeManifest, type Manifest, type ManifestItem, type ManifestRef } from '../lib/data/manifest.js';
 import { BadInputError, CorruptObjectError } from '../lib/errors.js';
 import { sha256Hex } from '../lib/hash.js';
@@ -41,8 +42,8 @@ describe('mix', () => {
     const sizes = { a: 20, b: 7, c: 13 };
     const original = await manifest('train', sizes, 'original');
     const synthetic = await manifest('synthetic', { a: 25, b: 10, c: 13 }, 'synthetic');
-    expect(DEFAULT_P_SWEEP).toEqual([0, 0.25, 0.5, 0.75, 1]);
-    for (const p of DEFAULT_P_SWEEP) {
+    expect(DEFAULT_P_VALUES).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    for (const p of DEFAULT_P_VALUES) {
       for (const arm of ['mixed', 'only-original'] as MixArm[]) {
         const result = await mix({ original, synthetic, p, arm, seed: 3 }, { store });
         const train = await readManifest(store, result.train);
@@ -95,12 +96,12 @@ describe('mix', () => {
     const otherStore = createLocalStore(path.join(tmp, 'other'));
     for (const ref of [original, synthetic]) await otherStore.put(ref.key, await store.get(ref.key));
     const second = await mix(input, { store: otherStore });
-    expect(second.reused).toBe(false);
+    expect(second.computed).toBe(true);
     expect(second.train).toEqual(first.train);
     expect(second.val).toEqual(first.val);
     expect((await otherStore.get(second.train.key)).equals(await store.get(first.train.key))).toBe(true);
     const memo = await mix(input, { store });
-    expect(memo.reused).toBe(true);
+    expect(memo.computed).toBe(false);
     expect(memo.train).toEqual(first.train);
 
     const reseeded = await mix({ ...input, seed: 10 }, { store });
@@ -121,7 +122,7 @@ describe('mix', () => {
     const otherSynthetic = await manifest('synthetic', { x: 31, y: 30 }, 'synthetic');
     const onlyA = await mix({ ...input, arm: 'only-original', p: 0.75 }, { store });
     const onlyB = await mix({ ...input, arm: 'only-original', p: 0.75, synthetic: otherSynthetic }, { store });
-    expect(onlyB.reused).toBe(true);
+    expect(onlyB.computed).toBe(false);
     expect(onlyB.train).toEqual(onlyA.train);
   });
 

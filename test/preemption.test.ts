@@ -19,13 +19,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { ArtifactStore, ObjectInfo } from '../lib/store/types.js';
-import { datasetActivities } from '../activities/dataset.js';
-import type { TrainResult } from '../activities/classifier.js';
+import { createDatasetActivities } from '../activities/dataset.js';
+import type { TrainResult } from '../lib/steps/classifier.js';
 import type { EngineHeartbeat } from '../lib/engine/events.js';
 import { resolveSweepConfig, type Cell } from '../lib/sweep/config.js';
 import type { CellOutcome } from '../lib/report/types.js';
 import { experiment } from '../workflows/index.js';
-import type { ExperimentInput } from '../workflows/experiment.js';
+import { experimentInput, type ExperimentInput } from '../lib/sweep/experiment-input.js';
+import { classifierArch } from '../lib/sweep/base-model-inputs.js';
 import type { SynthmixConfig } from '../temporal.config.js';
 import { startTestWorld, type TestWorld } from './support/world.js';
 import { descendantsOf, stillAlive, WorkerProcesses, type WorkerProcess } from './support/worker-processes.js';
@@ -154,7 +155,7 @@ beforeAll(async () => {
 
   // The demo world, curated once. The three runs differ only in `checkpointEvery`, which is part of
   // the train step's memo key but not of what it computes: they share no train / evaluate result.
-  const { curateDataset } = datasetActivities({ store, config });
+  const { curateDataset } = createDatasetActivities({ store, config });
   const sweepConfig = resolveSweepConfig('tiny', {
     train: { modes: ['scratch'], epochs: { scratch: EPOCHS, finetune: 1, frozen: 1 }, width: 32 },
   });
@@ -177,19 +178,10 @@ beforeAll(async () => {
     terminated: EPOCHS + 1,
   };
   for (const run of ['reference', 'killed', 'terminated'] as const) {
-    inputs[run] = {
-      queues: config.queues,
-      cell,
-      classes: curated.classes,
-      original: curated.trainManifest,
-      test: curated.testManifest,
-      pretrainedKey: '',
-      arch: { width: sweepConfig.train.width, stem: sweepConfig.train.stem, imageSize: 32, numClasses: curated.classes.length },
-      train: { ...sweepConfig.train, checkpointEvery: checkpointEvery[run] },
-      mix: { valFraction: sweepConfig.mix.valFraction, realValidation: sweepConfig.mix.realValidation },
-      // A dead worker's attempt times out (and is retried) this long after its last heartbeat.
-      heartbeatTimeout: '10 seconds',
-    };
+    const runConfig = { ...sweepConfig, train: { ...sweepConfig.train, checkpointEvery: checkpointEvery[run] } };
+    const data = { classes: curated.classes, original: curated.trainManifest, test: curated.testManifest, pretrainedKey: '', arch: classifierArch(sweepConfig, curated.classes.length) };
+    // A dead worker's attempt times out (and is retried) this long after its last heartbeat.
+    inputs[run] = experimentInput(runConfig, cell, data, { queues: config.queues, heartbeatTimeout: '10 seconds' });
   }
 });
 

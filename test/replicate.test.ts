@@ -1,3 +1,4 @@
+// Over 400 lines: one scenario per Replicate failure mode, all sharing the one fake server set up below.
 /**
  * The Replicate generation backend against a fake Replicate API (test/fakes/replicate-server.ts),
  * through the real `replicate` npm client. No timing assertions: ordering and counters only.

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadReport, reportActivities } from '../activities/report.js';
+import { downloadReport, createReportActivities } from '../activities/report.js';
 import { loadConfig } from '../lib/config/load.js';
 import { BadInputError, NotFoundError } from '../lib/errors.js';
 import { sha256Hex } from '../lib/hash.js';
@@ -64,7 +64,7 @@ beforeAll(async () => {
     const info = await store.putContentAddressed('images', bytes, '.png');
     expect(info.key).toBe(key);
   }
-  output = await reportActivities({ store, config }).report(input);
+  output = await createReportActivities({ store, config }).report(input);
 });
 
 afterAll(async () => {
@@ -245,7 +245,7 @@ describe('report activity', () => {
   it('same input ⇒ identical bytes', async () => {
     const other = createLocalStore(path.join(tmp, 'store-again'));
     for (const [, bytes] of images) await other.putContentAddressed('images', bytes, '.png');
-    const again = await reportActivities({ store: other, config }).report(structuredClone(input));
+    const again = await createReportActivities({ store: other, config }).report(structuredClone(input));
     expect(again.files).toEqual(output.files);
     for (const key of output.files) expect((await other.stat(key))?.sha256, key).toBe((await store.stat(key))?.sha256);
   });
@@ -264,7 +264,7 @@ describe('report activity', () => {
   });
 
   it('rejects a bad sweep id and a malformed cell with errors naming them', async () => {
-    const activity = reportActivities({ store, config });
+    const activity = createReportActivities({ store, config });
     await expect(activity.report({ ...input, sweepId: 'a/b' })).rejects.toThrow(/sweep id/);
     const broken = structuredClone(input);
     broken.cells[3] = { ...broken.cells[3], evaluation: undefined };
@@ -279,7 +279,7 @@ describe('report activity', () => {
     fewer.config.train.modes = ['scratch'];
     fewer.cells = fewer.cells.filter((c) => c.cell.mode === 'scratch');
     delete fewer.history;
-    const second = await reportActivities({ store: other, config }).report(fewer);
+    const second = await createReportActivities({ store: other, config }).report(fewer);
     const listed = (await other.list(`${second.prefix}/`)).map((o) => o.key).sort();
     expect(listed).toEqual([...second.files].sort());
     expect(listed.some((k) => k.includes('frozen') || k.endsWith('history.csv'))).toBe(false);

@@ -17,7 +17,8 @@ import type { ReevaluateResult } from '../workflows/reevaluate.js';
 import { resolveSweepConfig, type Cell } from '../lib/sweep/config.js';
 import { writeDemoWorld } from '../lib/data/demo-world.js';
 import { curate, type CurateResult } from '../activities/curate.js';
-import type { ClassifierArch } from '../activities/classifier.js';
+import { classifierArch } from '../lib/sweep/base-model-inputs.js';
+import { experimentInput } from '../lib/sweep/experiment-input.js';
 import { writeReport } from '../activities/report.js';
 import type { CellOutcome } from '../lib/report/types.js';
 import { historyPrefix, readHistory, sweepRecordKey } from '../lib/report/record.js';
@@ -109,7 +110,9 @@ beforeAll(async () => {
     { source: { kind: 'local', path: world.roots.train }, testSource: { kind: 'local', path: world.roots.test }, perClass: 12, testPerClass: 8, seed: 0, imageSize: 32 },
     { store },
   );
-  const arch: ClassifierArch = { width: 8, stem: 'cifar', imageSize: 32, numClasses: curated.classes.length };
+  const arch = classifierArch(sweepConfig, curated.classes.length);
+  const cellConfig = { ...sweepConfig, train: { ...sweepConfig.train, epochs: { scratch: 1, finetune: 1, frozen: 1 } } };
+  const data = { classes: curated.classes, original: curated.trainManifest, test: curated.testManifest, pretrainedKey: '', arch };
   const cells: Cell[] = [0, 1].map((seed) => ({ id: `original-p0-scratch-s${seed}`, arm: 'only-original', source: 'original', p: 0, mode: 'scratch', seed }));
   const startedAt = new Date().toISOString();
   outcomes = await Promise.all(
@@ -117,19 +120,7 @@ beforeAll(async () => {
       client.workflow.execute(experiment, {
         taskQueue: config.queues.cpu,
         workflowId: `${SWEEP_ID}/${cell.id}`,
-        args: [
-          {
-            queues: config.queues,
-            cell,
-            classes: curated.classes,
-            original: curated.trainManifest,
-            test: curated.testManifest,
-            pretrainedKey: '',
-            arch,
-            train: { ...sweepConfig.train, epochs: { scratch: 1, finetune: 1, frozen: 1 } },
-            mix: { valFraction: 0.15, realValidation: false },
-          },
-        ],
+        args: [experimentInput(cellConfig, cell, data, { queues: config.queues })],
       }),
     ),
   );

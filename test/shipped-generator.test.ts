@@ -11,8 +11,8 @@ import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { loadConfig, projectRoot } from '../lib/config/load.js';
 import { createLocalStore } from '../lib/store/local.js';
-import { datasetActivities } from '../activities/dataset.js';
-import { findShippedModel, generatorActivities } from '../activities/generator.js';
+import { createDatasetActivities } from '../activities/dataset.js';
+import { findShippedModel, createGeneratorActivities } from '../activities/generator.js';
 import { resolveSweepConfig } from '../lib/sweep/config.js';
 import { pretrainGeneratorInput, priorCurateInput } from '../lib/sweep/base-model-inputs.js';
 import { stepPrefix } from '../lib/memo.js';
@@ -27,7 +27,7 @@ it('the demo preset finds the shipped pretrained generator, verified, and uses i
   });
   const store = createLocalStore(path.join(tmp, 'store'));
   const demo = resolveSweepConfig('demo');
-  const prior = await datasetActivities({ store, config }).curateDataset(priorCurateInput(demo));
+  const prior = await createDatasetActivities({ store, config }).curateDataset(priorCurateInput(demo));
   const input = pretrainGeneratorInput(demo, prior.trainManifest);
   const prefix = stepPrefix('pretrain-generator', input);
   const shippedDir = path.join(projectRoot, 'engine', 'pretrained', ...prefix.split('/'));
@@ -35,7 +35,7 @@ it('the demo preset finds the shipped pretrained generator, verified, and uses i
   const shipped = await findShippedModel(prefix);
   expect(shipped?.dir).toBe(path.join(shippedDir, 'model'));
 
-  const model = await generatorActivities({ store, config }).pretrainGenerator(input);
+  const model = await createGeneratorActivities({ store, config }).pretrainGenerator(input);
   expect(model.prefix).toBe(`${prefix}/model`);
   const unet = await store.get(`${prefix}/model/unet/diffusion_pytorch_model.safetensors`);
   expect(unet.equals(await readFile(path.join(shippedDir, 'model', 'unet', 'diffusion_pytorch_model.safetensors')))).toBe(true);

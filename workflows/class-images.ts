@@ -9,8 +9,8 @@
  */
 import type { ManifestRef } from '../lib/data/manifest.js';
 import type { Source, SweepConfig } from '../lib/sweep/config.js';
-import type { Queues } from './queues.js';
-import { cpuActivities, gpuActivities } from './proxies.js';
+import type { Queues } from '../lib/temporal/queues.js';
+import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
 
 export interface ClassImagesInput {
   queues: Queues;
@@ -74,8 +74,8 @@ export function classImagesInput(
 
 /** One class of one source: (pickInstances → finetune) → generate. */
 export async function classImages(input: ClassImagesInput): Promise<ClassImagesResult> {
-  const cpu = cpuActivities(input.queues);
-  const gpu = gpuActivities(input.queues, input.heartbeatTimeout);
+  const cpu = proxyCpuActivities(input.queues);
+  const gpu = proxyGpuActivities(input.queues, input.heartbeatTimeout);
   const { source, className, seed } = input;
   const g = input.generator;
   const db = input.finetune.dreambooth;

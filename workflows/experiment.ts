@@ -1,29 +1,13 @@
-import type { ManifestRef } from '../lib/data/manifest.js';
-import type { Cell, SweepConfig } from '../lib/sweep/config.js';
 import type { CellOutcome } from '../lib/report/types.js';
-import type { ClassifierArch } from '../activities/classifier.js';
-import type { Queues } from './queues.js';
-import { cpuActivities, gpuActivities } from './proxies.js';
+import type { ExperimentInput } from '../lib/sweep/experiment-input.js';
+import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
 
-export interface ExperimentInput {
-  queues: Queues;
-  cell: Cell;
-  classes: string[];
-  original: ManifestRef;
-  /** The source's synthetic images, all classes (absent for the only-original and RandAugment arms). */
-  synthetic?: ManifestRef;
-  test: ManifestRef;
-  pretrainedKey: string;
-  arch: ClassifierArch;
-  train: SweepConfig['train'];
-  mix: Pick<SweepConfig['mix'], 'valFraction' | 'realValidation'>;
-  heartbeatTimeout?: string;
-}
+export type { ExperimentInput } from '../lib/sweep/experiment-input.js';
 
-/** One cell of the sweep: mix → train → evaluate. */
+/** One cell of the sweep: mix → train → evaluate. Its input: `experimentInput` (lib/sweep/experiment-input.ts). */
 export async function experiment(input: ExperimentInput): Promise<CellOutcome> {
-  const cpu = cpuActivities(input.queues);
-  const gpu = gpuActivities(input.queues, input.heartbeatTimeout);
+  const cpu = proxyCpuActivities(input.queues);
+  const gpu = proxyGpuActivities(input.queues, input.heartbeatTimeout);
   const { cell } = input;
 
   const mixed = await cpu.mix({
@@ -74,6 +58,6 @@ export async function experiment(input: ExperimentInput): Promise<CellOutcome> {
       valImages: trained.valImages,
     },
     wallMs: trained.wallMs + evaluation.wallMs,
-    computed: trained.computed || evaluation.computed || !mixed.reused,
+    computed: trained.computed || evaluation.computed || mixed.computed,
   };
 }

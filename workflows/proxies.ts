@@ -2,16 +2,17 @@
  * One proxyActivities block per kind of activity: timeouts and retry policies live here, not at
  * call sites. Long gpu steps heartbeat; a missed heartbeat means the worker died, so the attempt
  * is retried (on any worker) and resumes from the checkpoint named in its last heartbeat.
+ * Named `proxyXActivities`: never the name of an activity factory (`createXActivities`).
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities/index.js';
 import type { ReplicateActivities } from '../activities/replicate.js';
-import type { Queues } from './queues.js';
+import type { Queues } from '../lib/temporal/queues.js';
 
 const nonRetryableErrorTypes = ['BadInput', 'NotFound', 'CorruptObject', 'EnginePermanentError', 'ConfigError'];
 
 /** Short cpu steps (curate, mix, report): quick retries. */
-export function cpuActivities(queues: Queues) {
+export function proxyCpuActivities(queues: Queues) {
   return proxyActivities<CpuActivities>({
     taskQueue: queues.cpu,
     startToCloseTimeout: '30 minutes',
@@ -21,7 +22,7 @@ export function cpuActivities(queues: Queues) {
 }
 
 /** Heavy engine steps (finetune, generate, train, evaluate, fid): long, heartbeating, resumable. */
-export function gpuActivities(queues: Queues, heartbeatTimeout: string = '60 seconds') {
+export function proxyGpuActivities(queues: Queues, heartbeatTimeout: string = '60 seconds') {
   return proxyActivities<GpuActivities>({
     taskQueue: queues.gpu,
     startToCloseTimeout: '12 hours',
@@ -37,7 +38,7 @@ export function gpuActivities(queues: Queues, heartbeatTimeout: string = '60 sec
  * 5xx storm) resumes the predictions / training the last attempt started and pays nothing twice.
  * A missing token, a rejected input or a failed prediction/training is permanent.
  */
-export function replicateActivities(queues: Queues, heartbeatTimeout: string = '60 seconds') {
+export function proxyReplicateActivities(queues: Queues, heartbeatTimeout: string = '60 seconds') {
   return proxyActivities<ReplicateActivities>({
     taskQueue: queues.cpu,
     startToCloseTimeout: '12 hours',

@@ -11,8 +11,8 @@
 import { ActivityFailure, ApplicationFailure, isCancellation, workflowInfo } from '@temporalio/workflow';
 import type { HistoryEntry, ReevaluationPlan } from '../activities/history.js';
 import type { ReportOutput } from '../lib/report/types.js';
-import type { Queues } from './queues.js';
-import { cpuActivities, gpuActivities } from './proxies.js';
+import type { Queues } from '../lib/temporal/queues.js';
+import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
 
 /** The batch size the sweep's experiments evaluate with (so an unchanged test set reuses their evaluations). */
 const EVALUATE_BATCH_SIZE = 128;
@@ -36,8 +36,8 @@ export interface ReevaluateResult {
 }
 
 export async function reevaluate(input: ReevaluateInput): Promise<ReevaluateResult> {
-  const cpu = cpuActivities(input.queues);
-  const gpu = gpuActivities(input.queues);
+  const cpu = proxyCpuActivities(input.queues);
+  const gpu = proxyGpuActivities(input.queues);
   // Workflow time: the same on every replay.
   const at = new Date().toISOString();
   const info = workflowInfo();

@@ -3,14 +3,13 @@
  * class in parallel: vanilla generates from the configured model / version; DreamBooth first trains
  * a new version of `generator.replicate.destination` on the class's k instance images, then
  * generates from it. Textual inversion has no standard trainer on Replicate: the sweep config
- * refuses it (`sources`), and so does this function.
+ * refuses it (`sources`) before anything runs.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
 import type { ManifestRef } from '../lib/data/manifest.js';
 import type { Source, SweepConfig } from '../lib/sweep/config.js';
 import type { ReplicateTarget } from '../activities/replicate.js';
-import type { Queues } from './queues.js';
-import { cpuActivities, replicateActivities } from './proxies.js';
+import type { Queues } from '../lib/temporal/queues.js';
+import { proxyCpuActivities, proxyReplicateActivities } from './proxies.js';
 
 export interface ReplicateSourceInput {
   config: SweepConfig;
@@ -26,13 +25,10 @@ export interface ReplicateSourceInput {
 export async function generateSourceWithReplicate(input: ReplicateSourceInput): Promise<{ manifests: ManifestRef[]; parts: Array<{ wallMs: number; computed: boolean }> }> {
   const { config, source, seed } = input;
   const g = config.generator;
-  const replicate = g.replicate;
-  if (!replicate) throw ApplicationFailure.nonRetryable('sweep config: generator.replicate is required when generator.backend is "replicate"', 'BadInput');
-  if (source === 'textual') {
-    throw ApplicationFailure.nonRetryable('sweep config: sources: "textual" is not available with generator.backend "replicate" (no standard textual-inversion trainer)', 'BadInput');
-  }
-  const cpu = cpuActivities(input.queues);
-  const remote = replicateActivities(input.queues, input.heartbeatTimeout);
+  // The config schema requires the block with this backend, and refuses source "textual" with it.
+  const replicate = g.replicate as NonNullable<SweepConfig['generator']['replicate']>;
+  const cpu = proxyCpuActivities(input.queues);
+  const remote = proxyReplicateActivities(input.queues, input.heartbeatTimeout);
   const db = config.finetune.dreambooth;
 
   const perClass = await Promise.all(

@@ -1,5 +1,5 @@
-import type { Queues } from './queues.js';
-import { cpuActivities, gpuActivities } from './proxies.js';
+import type { Queues } from '../lib/temporal/queues.js';
+import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
 import type { DummyTrainInput, DummyTrainResult, EngineInfo } from '../activities/smoke.js';
 
 export interface SmokeInput {
@@ -18,8 +18,8 @@ export interface SmokeResult {
 
 /** The foundation's end-to-end check: a cpu step, then gpu steps on the engine. */
 export async function smoke(input: SmokeInput): Promise<SmokeResult> {
-  const cpu = cpuActivities(input.queues);
-  const gpu = gpuActivities(input.queues, input.heartbeatTimeout);
+  const cpu = proxyCpuActivities(input.queues);
+  const gpu = proxyGpuActivities(input.queues, input.heartbeatTimeout);
   const stored = await cpu.storeRoundTrip(input.message);
   const engine = await gpu.engineInfo();
   const dummy = input.dummy ? await gpu.dummyTrain(input.dummy) : undefined;
@@ -28,5 +28,5 @@ export async function smoke(input: SmokeInput): Promise<SmokeResult> {
 
 /** One trivial cpu activity: the unit of orchestration overhead (bench/roundtrip.ts). */
 export async function roundTrip(queues: Queues, message: string): Promise<string> {
-  return (await cpuActivities(queues).storeRoundTrip(message)).sha256;
+  return (await proxyCpuActivities(queues).storeRoundTrip(message)).sha256;
 }

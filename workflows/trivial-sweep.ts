@@ -5,8 +5,8 @@
  * costs per cell (bench/orchestration.ts).
  */
 import { continueAsNew, executeChild, workflowInfo } from '@temporalio/workflow';
-import type { Queues } from './queues.js';
-import { cpuActivities } from './proxies.js';
+import type { Queues } from '../lib/temporal/queues.js';
+import { proxyCpuActivities } from './proxies.js';
 import { fanOutBounded } from './fan-out.js';
 
 export interface TrivialCellOutcome {
@@ -53,6 +53,6 @@ export async function trivialSweep(input: TrivialSweepInput): Promise<TrivialSwe
 
 /** One trivial cell: a store round trip on the cpu queue. */
 export async function trivialCell(queues: Queues, id: string): Promise<TrivialCellOutcome> {
-  const { wallMs } = await cpuActivities(queues).storeRoundTrip(id);
+  const { wallMs } = await proxyCpuActivities(queues).storeRoundTrip(id);
   return { id, activityMs: wallMs };
 }

@@ -1,4 +1,4 @@
-// Over 400 lines: the ten class drawings (SHAPES) are data-like and read best side by side.
+// Over 400 lines: one self-contained procedural renderer (ten classes × two styles) whose parts only make sense together.
 /**
  * The embedded demo world: a deterministic, procedurally drawn image dataset with the CIFAR-10
  * class names (all ten, or a preset's subset), in two domains that share the classes but differ in style:

@@ -4,7 +4,7 @@
  */
 import type { Cell, SweepConfig } from '../sweep/config.js';
 import type { ManifestRef } from '../data/manifest.js';
-import type { ClassifierArch } from '../../activities/classifier.js';
+import type { ClassifierArch } from '../steps/classifier.js';
 
 export interface CellEvaluation {
   overallAccuracy: number;
@@ -20,7 +20,7 @@ export interface CellOutcome {
   /** Why a failed cell failed (the non-retryable error's message). */
   error?: string;
   evaluation?: CellEvaluation;
-  train?: { bestValAcc: number; bestEpoch: number; epochs: number; weightsKey: string; trainImages: number; valImages: number };
+  train?: { bestValAcc: number | null; bestEpoch: number; epochs: number; weightsKey: string; trainImages: number; valImages: number };
   /** Wall time of the cell's activities, and whether anything was recomputed. */
   wallMs?: number;
   computed?: boolean;

@@ -120,6 +120,16 @@ export const sweepConfigSchema = z
         /** Store key of pretrained weights (torchvision format); else pretrained on the prior domain. */
         pretrainedKey: z.string().optional(),
         pretrainEpochs: z.number().int().min(1).default(10),
+        /** The rest of that pretrain (scratch, on the prior domain's images, split like a cell's). */
+        pretrain: z
+          .object({
+            lr: z.number().positive().default(0.01),
+            momentum: z.number().min(0).max(1).default(0.9),
+            weightDecay: z.number().min(0).default(5e-4),
+            valFraction: z.number().gt(0).lt(1).default(0.15),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict(),
     fid: z
@@ -136,6 +146,13 @@ export const sweepConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    // Real models are given, never silently replaced by a stand-in (DESIGN §8).
+    if (config.fid.extractor === 'inception-v3-fid' && !config.fid.inceptionWeightsKey) {
+      ctx.addIssue({ code: 'custom', path: ['fid', 'inceptionWeightsKey'], message: 'required when fid.extractor is "inception-v3-fid" (store key of pt_inception-2015-12-05-6726825d.pth)' });
+    }
+    if (config.generator.backend === 'stable-diffusion' && !config.generator.modelPrefix) {
+      ctx.addIssue({ code: 'custom', path: ['generator', 'modelPrefix'], message: 'required when generator.backend is "stable-diffusion" (store prefix of the model folder in diffusers layout)' });
+    }
     if (config.generator.backend !== 'replicate') return;
     const replicate = config.generator.replicate;
     if (!replicate) {

@@ -1,3 +1,4 @@
+// Over 400 lines: a faithful fake of the whole Replicate API surface the client uses (predictions, trainings, files, faults).
 /**
  * A fake Replicate HTTP API on 127.0.0.1 (random port), faithful to the documented shapes, for
  * tests that drive the real `replicate` npm client (pass `baseUrl: fake.baseUrl`).

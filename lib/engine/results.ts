@@ -1,0 +1,78 @@
+/**
+ * What the Python engine returns, checked at the boundary: the `summary` of each command's result
+ * event (engine/synthmix_engine/commands/*.py) and the JSON files activities read back. Fields the
+ * activities do not use are allowed through unchecked; a missing or mistyped one they use is an
+ * EngineResultError naming the command and the field, never a silent NaN.
+ */
+import { z } from 'zod';
+import { SynthmixError } from '../errors.js';
+
+/** A malformed engine result: an engine bug, so permanent (retrying returns the same). */
+export class EngineResultError extends SynthmixError {
+  constructor(command: string, what: string, issues: string) {
+    super(`engine command ${command}: malformed ${what}: ${issues}`, 'EnginePermanentError', true);
+  }
+}
+
+const count = z.number().int().min(0);
+
+export const engineSummaries = {
+  info: z.object({
+    engineVersion: z.string(),
+    python: z.string(),
+    torch: z.string(),
+    device: z.string(),
+    deviceName: z.string(),
+    threads: count,
+    diffusers: z.string().nullable(),
+  }),
+  'dummy-train': z.object({ steps: count, total: count, resumedFrom: count }),
+  'train-classifier': z.object({
+    bestValAcc: z.number().nullable(),
+    bestEpoch: count,
+    epochs: count,
+    trainImages: count,
+    valImages: count,
+    imagesPerSec: z.number().nullable(),
+    resumedFromEpoch: count.optional(),
+  }),
+  'pretrain-generator': z.object({ modelId: z.union([z.string(), z.number()]).transform(String) }),
+  'finetune-generator': z.object({ adapterId: z.union([z.string(), z.number()]).transform(String), resumedFrom: count.nullish() }),
+  'fid-table': z.object({
+    rows: z.array(
+      z.object({
+        name: z.string().regex(/^[^/]+\/[^/]+$/, 'must be "<source>/<class>"'),
+        fid: z.number(),
+        kidMean: z.number().nullable(),
+        kidStd: z.number().nullable(),
+        n1: count,
+        n2: count,
+        epsilonUsed: z.number().nullish(),
+        extractorId: z.string(),
+        weightsSha256: z.string(),
+      }),
+    ),
+  }),
+} as const;
+
+export type EngineCommand = keyof typeof engineSummaries;
+export type EngineSummary<C extends EngineCommand> = z.output<(typeof engineSummaries)[C]>;
+
+/** `evaluation.json`, written by `evaluate-classifier` (the fields the activity reads). */
+export const evaluationFileSchema = z.object({
+  overallAccuracy: z.number(),
+  perClass: z.record(z.string(), z.object({ accuracy: z.number() })),
+});
+
+/** Parse what `command` returned with `schema`; `what` names it in the error (`result summary`, a file name). */
+export function parseEngineOutput<S extends z.ZodType>(command: string, what: string, schema: S, value: unknown): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`).join('; ');
+  throw new EngineResultError(command, what, issues);
+}
+
+/** The summary of a command's result event, checked. */
+export function parseEngineSummary<C extends EngineCommand>(command: C, summary: unknown): EngineSummary<C> {
+  return parseEngineOutput(command, 'result summary', engineSummaries[command], summary) as EngineSummary<C>;
+}

@@ -1,0 +1,65 @@
+/**
+ * The classifier steps' contract (activities/classifier.ts computes them on the engine; the
+ * experiment workflow and lib/sweep build their inputs).
+ */
+import type { ManifestRef } from '../data/manifest.js';
+import type { StepTiming } from '../memo.js';
+import type { InitMode } from '../sweep/config.js';
+
+export interface ClassifierArch {
+  width: number;
+  stem: 'auto' | 'cifar' | 'imagenet';
+  imageSize: number;
+  numClasses: number;
+}
+
+export interface TrainInput {
+  train: ManifestRef;
+  val: ManifestRef;
+  /** The class list shared by every split (label order). */
+  classes: string[];
+  mode: InitMode;
+  arch: ClassifierArch;
+  /** Store key of pretrained weights (torchvision names); required by finetune and frozen. */
+  pretrainedKey?: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  seed: number;
+  checkpointEvery: number;
+  randAugment?: { n: number; m: number };
+}
+
+export interface TrainResult extends StepTiming {
+  weightsKey: string;
+  finalKey: string;
+  metricsKey: string;
+  /** null when no epoch was validated. */
+  bestValAcc: number | null;
+  bestEpoch: number;
+  epochs: number;
+  trainImages: number;
+  valImages: number;
+  imagesPerSec: number | null;
+  /**
+   * Completed epochs restored from a checkpoint by the attempt that computed this result (0: it
+   * trained from the start). Evidence that a retried attempt resumed rather than restarted.
+   */
+  resumedFromEpoch: number;
+}
+
+export interface EvaluateInput {
+  test: ManifestRef;
+  classes: string[];
+  weightsKey: string;
+  arch: ClassifierArch;
+  batchSize: number;
+}
+
+export interface EvaluateResult extends StepTiming {
+  evaluationKey: string;
+  overallAccuracy: number;
+  perClass: Record<string, number>;
+}

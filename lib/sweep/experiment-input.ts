@@ -1,0 +1,58 @@
+/**
+ * The input of one experiment cell (workflows/experiment.ts: mix → train → evaluate), built in
+ * one place from the sweep config, the cell and what the sweep's data stages produced. Pure: the
+ * sweep workflow and the tests that run single cells build it the same way.
+ */
+import type { ManifestRef } from '../data/manifest.js';
+import type { ClassifierArch } from '../steps/classifier.js';
+import type { Queues } from '../temporal/queues.js';
+import type { Cell, Source, SweepConfig } from './config.js';
+
+export interface ExperimentInput {
+  queues: Queues;
+  cell: Cell;
+  classes: string[];
+  original: ManifestRef;
+  /** The source's synthetic images, all classes (absent for the only-original and RandAugment arms). */
+  synthetic?: ManifestRef;
+  test: ManifestRef;
+  pretrainedKey: string;
+  arch: ClassifierArch;
+  train: SweepConfig['train'];
+  mix: Pick<SweepConfig['mix'], 'valFraction' | 'realValidation'>;
+  heartbeatTimeout?: string;
+}
+
+/** What the cells share, from the sweep's data stages. */
+export interface CellData {
+  classes: string[];
+  original: ManifestRef;
+  test: ManifestRef;
+  /** Pretrained classifier weights (finetune / frozen start from them). */
+  pretrainedKey: string;
+  arch: ClassifierArch;
+  /** Per source, its synthetic images (all classes). */
+  synthetic?: Partial<Record<Source, ManifestRef>>;
+}
+
+export function experimentInput(
+  config: SweepConfig,
+  cell: Cell,
+  data: CellData,
+  run: { queues: Queues; heartbeatTimeout?: string },
+): ExperimentInput {
+  const synthetic = cell.arm === 'mixed' ? data.synthetic?.[cell.source as Source] : undefined;
+  return {
+    queues: run.queues,
+    cell,
+    classes: data.classes,
+    original: data.original,
+    ...(synthetic ? { synthetic } : {}),
+    test: data.test,
+    pretrainedKey: data.pretrainedKey,
+    arch: data.arch,
+    train: config.train,
+    mix: { valFraction: config.mix.valFraction, realValidation: config.mix.realValidation },
+    ...(run.heartbeatTimeout ? { heartbeatTimeout: run.heartbeatTimeout } : {}),
+  };
+}
