@@ -60,6 +60,7 @@ export function createClassifierActivities({ store, config }: ActivityDeps) {
         valImages: summary.valImages,
         imagesPerSec: summary.imagesPerSec,
         resumedFromEpoch: summary.resumedFromEpoch ?? 0,
+        environment: summary.environment,
       };
     }, { references: (r) => [{ key: r.weightsKey }, { key: r.finalKey }, { key: r.metricsKey }] });
   }

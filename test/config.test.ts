@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
+import { resolveSweepConfig } from '../lib/sweep/config.js';
 
 const cli = path.resolve('cli/synthmix.ts');
 
@@ -77,3 +78,22 @@ describe('configuration', () => {
     expect(help.stdout).toMatch(/worker/);
   });
 });
+
+describe('sweep config layering', () => {
+  it("a user's value with another kind replaces the preset's whole (no field inherited); the same kind merges", () => {
+    // The README's "Your dataset" config, over the presets that run without models (the demo source has a `domain`).
+    for (const preset of ['tiny', 'demo'] as const) {
+      const config = resolveSweepConfig(preset, { dataset: { source: { kind: 'local', path: '/data/cifar-like' } } });
+      expect(config.dataset.source).toEqual({ kind: 'local', path: '/data/cifar-like' });
+    }
+    expect(resolveSweepConfig('tiny', { dataset: { source: { kind: 'demo', domain: 'prior' } } }).dataset.source).toEqual({ kind: 'demo', domain: 'prior' });
+    expect(resolveSweepConfig('tiny', { dataset: { perClass: 5 } }).dataset).toMatchObject({ source: { kind: 'demo', domain: 'target' }, perClass: 5 });
+  });
+
+  it('the system config: a storage of another kind replaces the default whole', () => {
+    const config = loadConfig({ env: {}, overrides: { storage: { kind: 's3', bucket: 'runs' } } });
+    expect(config.storage).toMatchObject({ kind: 's3', bucket: 'runs' });
+    expect(config.storage).not.toHaveProperty('dir');
+  });
+});
+

@@ -188,6 +188,16 @@ describe('report activity', () => {
     expect(get(partial, 'cellIds')).toContain(FAILED_CELL);
   });
 
+  it('says where the numbers were computed: each engine environment with its cell count', async () => {
+    const html = await storedText(output.htmlKey);
+    const done = input.cells.filter((c) => c.status === 'done').length;
+    expect(html).toMatch(new RegExp(`computed on</th><td class="l">AMD EPYC; ISA: sse4_2 avx avx2 fma; torch kernels: AVX2; torch 2\\.13\\.0\\+cpu, BLAS mkl, 1 thread\\(s\\); CPU only — ${done} cells`));
+    expect(html).toContain('same numbers on the same hardware and library build');
+    // Outcomes recorded before environments were are counted, not guessed.
+    const older = { ...input, cells: input.cells.map((c) => (c.train ? { ...c, train: { ...c.train, environment: undefined } } : c)) };
+    expect(buildReportData(older).environments).toEqual([{ description: 'not recorded (trained before environments were recorded)', cells: done }]);
+  });
+
   it('lists the failed cell with its reason in the HTML, the CSV and the figure data', async () => {
     const html = await storedText(output.htmlKey);
     const escaped = FAILED_REASON.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -128,6 +128,9 @@ describe('the sweep workflow', () => {
     const atP0 = reported.cells.filter((c) => c.cellId.includes('-p0-')).map((c) => c.overallAccuracy as number);
     console.log(`p = 0 accuracies (chance ${chance}): ${atP0.map((a) => a.toFixed(3)).join(' ')}`);
     expect(Math.max(...atP0)).toBeGreaterThanOrEqual(2 * chance);
+    // Where those numbers were computed, as the real engines reported it: every cell on this machine.
+    const html = (await store.get(result.report.files.find((k) => k.endsWith('/index.html')) as string)).toString('utf8');
+    expect(html).toMatch(new RegExp(`computed on</th><td class="l">[^<]*torch kernels: [A-Z0-9]+; torch [^<]*CPU only — ${cells.length} cells`));
     undisturbed = numbers(result, reported);
   }, 1_200_000);
 

@@ -56,6 +56,7 @@ export async function experiment(input: ExperimentInput): Promise<CellOutcome> {
       weightsKey: trained.weightsKey,
       trainImages: trained.trainImages,
       valImages: trained.valImages,
+      ...(trained.environment ? { environment: trained.environment } : {}),
     },
     wallMs: trained.wallMs + evaluation.wallMs,
     computed: trained.computed || evaluation.computed || mixed.computed,

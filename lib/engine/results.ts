@@ -16,6 +16,25 @@ export class EngineResultError extends SynthmixError {
 
 const count = z.number().int().min(0);
 
+/**
+ * Where an engine computed (runtime.environment): what decides whether another run repeats its
+ * numbers exactly — the same config and seed give the same numbers only on the same of these.
+ */
+export const engineEnvironmentSchema = z.object({
+  cpu: z.string(),
+  /** The instruction-set extensions present that select float kernels (avx2, avx512f, ...). */
+  isa: z.array(z.string()),
+  /** The kernel level torch dispatched to (DEFAULT, AVX2, AVX512). */
+  torchCpuCapability: z.string(),
+  torch: z.string(),
+  blas: z.string().nullable(),
+  python: z.string(),
+  threads: count,
+  gpu: z.string().nullable(),
+  cuda: z.string().nullable(),
+});
+export type EngineEnvironment = z.infer<typeof engineEnvironmentSchema>;
+
 export const engineSummaries = {
   info: z.object({
     engineVersion: z.string(),
@@ -25,6 +44,7 @@ export const engineSummaries = {
     deviceName: z.string(),
     threads: count,
     diffusers: z.string().nullable(),
+    environment: engineEnvironmentSchema,
   }),
   'dummy-train': z.object({ steps: count, total: count, resumedFrom: count }),
   'train-classifier': z.object({
@@ -35,6 +55,7 @@ export const engineSummaries = {
     valImages: count,
     imagesPerSec: z.number().nullable(),
     resumedFromEpoch: count.optional(),
+    environment: engineEnvironmentSchema,
   }),
   'pretrain-generator': z.object({ modelId: z.union([z.string(), z.number()]).transform(String) }),
   'finetune-generator': z.object({ adapterId: z.union([z.string(), z.number()]).transform(String), resumedFrom: count.nullish() }),

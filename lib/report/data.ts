@@ -3,6 +3,7 @@
  * (mean and CI over seeds, summary.csv), FID rows and the re-evaluation history. Every number any
  * figure or table of the report shows comes from here, so the CSV/JSON files hold all of them.
  */
+import type { EngineEnvironment } from '../engine/results.js';
 import { BadInputError } from '../errors.js';
 import type { InitMode } from '../sweep/config.js';
 import { summarize } from './stats.js';
@@ -122,6 +123,8 @@ export interface ReportData {
   fid: FidRow[];
   fidSources: string[];
   extractors: string[];
+  /** Where the cells were trained: each distinct engine environment, with how many cells used it. */
+  environments: Array<{ description: string; cells: number }>;
   /** Problems in the input that do not stop the report (listed in its HTML). */
   warnings: string[];
 }
@@ -270,7 +273,25 @@ export function buildReportData(input: ReportInput): ReportData {
   );
   const extractors = [...new Set(input.fid.map((r) => r.extractorId))].sort(compareText);
 
-  return { classes, modes, series, pValues, seeds, rows, summary, failed, fid, fidSources, extractors, warnings };
+  const environments = countEnvironments(input.cells.filter((o) => o.train).map((o) => o.train?.environment));
+
+  return { classes, modes, series, pValues, seeds, rows, summary, failed, fid, fidSources, extractors, environments, warnings };
+}
+
+/** One line per machine kind: what two reports must share for their numbers to be comparable exactly. */
+export function describeEnvironment(env: EngineEnvironment): string {
+  const isa = env.isa.length > 0 ? env.isa.join(' ') : 'none reported';
+  const device = env.gpu ? `GPU ${env.gpu} (CUDA ${env.cuda ?? '?'})` : 'CPU only';
+  return `${env.cpu}; ISA: ${isa}; torch kernels: ${env.torchCpuCapability}; torch ${env.torch}, BLAS ${env.blas ?? 'unknown'}, ${env.threads} thread(s); ${device}`;
+}
+
+function countEnvironments(environments: ReadonlyArray<EngineEnvironment | undefined>): Array<{ description: string; cells: number }> {
+  const counts = new Map<string, number>();
+  for (const env of environments) {
+    const description = env ? describeEnvironment(env) : 'not recorded (trained before environments were recorded)';
+    counts.set(description, (counts.get(description) ?? 0) + 1);
+  }
+  return [...counts].map(([description, cells]) => ({ description, cells })).sort((a, b) => b.cells - a.cells || compareText(a.description, b.description));
 }
 
 function compareRows(modes: string[], _classes: string[]) {

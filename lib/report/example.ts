@@ -3,6 +3,7 @@
  * the demo world): for tests of the report step and for previewing the report without a sweep.
  * Deterministic in its options.
  */
+import type { EngineEnvironment } from '../engine/results.js';
 import { DEMO_CLASSES, demoImageRng, renderDemoImage } from '../data/demo-world.js';
 import { sha256Hex } from '../hash.js';
 import { encodePngRgb } from '../images/png.js';
@@ -10,6 +11,19 @@ import { createRng } from '../random.js';
 import { contentKey } from '../store/common.js';
 import { enumerateCells, resolveSweepConfig, type InitMode } from '../sweep/config.js';
 import type { CellOutcome, FidRow, ReportInput } from './types.js';
+
+/** A 2-core AVX2 machine, as the engine reports it (runtime.environment). */
+const EXAMPLE_ENVIRONMENT: EngineEnvironment = {
+  cpu: 'AMD EPYC',
+  isa: ['sse4_2', 'avx', 'avx2', 'fma'],
+  torchCpuCapability: 'AVX2',
+  torch: '2.13.0+cpu',
+  blas: 'mkl',
+  python: '3.11.2',
+  threads: 1,
+  gpu: null,
+  cuda: null,
+};
 
 export interface ExampleOptions {
   seeds?: number[];
@@ -87,6 +101,7 @@ export async function exampleReport(options: ExampleOptions = {}): Promise<Examp
         weightsKey: `cells/${cell.id}/weights.safetensors`,
         trainImages: (total - valPerClass) * classes.length,
         valImages: valPerClass * classes.length,
+        environment: EXAMPLE_ENVIRONMENT,
       },
       wallMs: 20000 + rng.int(40000),
       computed: true,

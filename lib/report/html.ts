@@ -264,7 +264,12 @@ export function renderHtml(ctx: HtmlContext): string {
     ['classes', escapeHtml(data.classes.join(', '))],
   ];
   for (const [name, value] of Object.entries(input.backends ?? {}).sort(([a], [b]) => compareText(a, b))) meta.push([`backend: ${escapeHtml(name)}`, `<code>${escapeHtml(value)}</code>`]);
+  for (const env of data.environments) meta.push(['computed on', `${escapeHtml(env.description)} — ${env.cells} cell${env.cells === 1 ? '' : 's'}`]);
   out.push(...meta.map(([k, v]) => `<tr><th class="l">${k}</th><td class="l">${v}</td></tr>`), '</table>');
+  out.push(
+    '<p class="small">The same config and seed give the same numbers on the same hardware and library build. ' +
+      'Another CPU instruction set, torch/BLAS build or GPU moves float results in the last digits, and a trained accuracy by a test image or two: compare reports knowingly.</p>',
+  );
 
   out.push('<h3>Time per stage</h3>');
   if (input.stages.length === 0) out.push('<p>No stage timings recorded.</p>');

@@ -5,6 +5,7 @@
 import type { Cell, SweepConfig } from '../sweep/config.js';
 import type { ManifestRef } from '../data/manifest.js';
 import type { ClassifierArch } from '../steps/classifier.js';
+import type { EngineEnvironment } from '../engine/results.js';
 
 export interface CellEvaluation {
   overallAccuracy: number;
@@ -20,7 +21,16 @@ export interface CellOutcome {
   /** Why a failed cell failed (the non-retryable error's message). */
   error?: string;
   evaluation?: CellEvaluation;
-  train?: { bestValAcc: number | null; bestEpoch: number; epochs: number; weightsKey: string; trainImages: number; valImages: number };
+  train?: {
+    bestValAcc: number | null;
+    bestEpoch: number;
+    epochs: number;
+    weightsKey: string;
+    trainImages: number;
+    valImages: number;
+    /** Where the cell's classifier was trained (absent in outcomes recorded before it was). */
+    environment?: EngineEnvironment;
+  };
   /** Wall time of the cell's activities, and whether anything was recomputed. */
   wallMs?: number;
   computed?: boolean;

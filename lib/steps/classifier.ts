@@ -5,6 +5,7 @@
 import type { ManifestRef } from '../data/manifest.js';
 import type { StepTiming } from '../memo.js';
 import type { InitMode } from '../sweep/config.js';
+import type { EngineEnvironment } from '../engine/results.js';
 
 export interface ClassifierArch {
   width: number;
@@ -48,6 +49,8 @@ export interface TrainResult extends StepTiming {
    * trained from the start). Evidence that a retried attempt resumed rather than restarted.
    */
   resumedFromEpoch: number;
+  /** Where it was trained (absent in results stored before this was recorded). */
+  environment?: EngineEnvironment;
 }
 
 export interface EvaluateInput {
