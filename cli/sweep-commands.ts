@@ -101,9 +101,10 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
         }
         await new Promise((r) => setTimeout(r, 2000));
       }
-      console.log(`${id} ${done}`);
       await client.connection.close();
-      if (done !== 'completed') process.exitCode = 1;
+      // A sweep that did not complete is a failed run: exit 1 (main maps a thrown error to it).
+      if (done !== 'completed') throw new Error(`${id} ${done}`);
+      console.log(`${id} ${done}`);
     });
 
   program

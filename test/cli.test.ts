@@ -116,8 +116,9 @@ describe('the README flow, as child processes', () => {
       JSON.stringify({
         // The README's "Your dataset" config, over the tiny preset's demo source.
         dataset: { source: { kind: 'local', path: world.roots.train }, testSource: { kind: 'local', path: world.roots.test } },
-        // Kept small: one source, two p, one init mode.
+        // Kept small: one source, two p, one init mode, a short generator pretrain.
         name: 'cli',
+        generator: { pretrain: { steps: 20, batchSize: 16, lr: 2e-3 } },
         sources: ['vanilla'],
         mix: { p: [0, 1], onlyOriginal: false },
         train: { modes: ['scratch'], epochs: { scratch: 2, finetune: 1, frozen: 1 }, pretrainEpochs: 1 },
