@@ -9,6 +9,7 @@ import { downloadReport } from '../activities/report.js';
 import { progressQuery, sweep } from '../workflows/index.js';
 import { formatProgress, renderProgress, runningCellActivities } from './sweep-progress.js';
 import { UsageError } from './usage.js';
+import { assertSweepId } from '../lib/sweep/id.js';
 
 /** Read a sweep config file over a preset; a bad field is a usage error naming it (exit 2). */
 export function loadSweepConfig(preset: string, file?: string): SweepConfig {
@@ -42,9 +43,14 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
     .option('--id <id>', 'workflow id (default: synthmix-<name>-<time>)')
     .action(async (options: { config?: string; preset: string; id?: string }) => {
       const sweepConfig = loadSweepConfig(options.preset, options.config);
+      const sweepId = options.id ?? `synthmix-${sweepConfig.name}-${Date.now()}`;
+      try {
+        assertSweepId(sweepId, '--id');
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
       const cfg = config();
       const client = await connectClient(cfg);
-      const sweepId = options.id ?? `synthmix-${sweepConfig.name}-${Date.now()}`;
       await client.workflow.start(sweep, {
         taskQueue: cfg.queues.cpu,
         workflowId: sweepId,

@@ -130,6 +130,9 @@ describe('the README flow, as child processes', () => {
     const refused = await synthmix('sweep', '--config', bad, '--preset', 'tiny');
     expect(refused.code).toBe(2);
     expect(refused.output).toContain('dataset.perClass');
+    const badId = await synthmix('sweep', '--config', configFile, '--preset', 'tiny', '--id', '../x');
+    expect(badId.code).toBe(2);
+    expect(badId.output).toContain('--id must be a safe name');
 
     const started = await synthmix('sweep', '--config', configFile, '--preset', 'tiny', '--id', 'cli-1');
     expect(started.code, started.output).toBe(0);

@@ -5,6 +5,7 @@
  */
 import type { EngineEnvironment } from '../engine/results.js';
 import { BadInputError } from '../errors.js';
+import { assertSweepId } from '../sweep/id.js';
 import type { InitMode } from '../sweep/config.js';
 import { summarize } from './stats.js';
 import type { CellOutcome, FidRow, ReportInput } from './types.js';
@@ -136,9 +137,7 @@ function finiteOrNull(value: number | undefined | null): number | null {
 /** Validate the input's shape enough to render it; errors name the field. */
 export function checkReportInput(input: ReportInput): void {
   if (!input || typeof input !== 'object') throw new BadInputError('report input must be an object');
-  if (typeof input.sweepId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(input.sweepId)) {
-    throw new BadInputError(`report input sweepId must be a safe name (letters, digits, . _ -), got ${JSON.stringify(input.sweepId)}`);
-  }
+  assertSweepId(input.sweepId, 'report input sweep id');
   if (!Array.isArray(input.classes) || input.classes.some((c) => typeof c !== 'string' || c === '')) {
     throw new BadInputError('report input classes must be a list of class names');
   }

@@ -15,6 +15,7 @@ import { sha256Hex } from '../hash.js';
 import { readManifest, type ManifestRef } from '../data/manifest.js';
 import type { ArtifactStore } from '../store/types.js';
 import type { ReportInput } from './types.js';
+import { assertSweepId } from '../sweep/id.js';
 
 export const SWEEP_RECORD_VERSION = 1 as const;
 
@@ -38,14 +39,6 @@ export interface SweepRecord {
   version: typeof SWEEP_RECORD_VERSION;
   sweepId: string;
   report: RecordedReportInput;
-}
-
-const SWEEP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
-
-export function assertSweepId(sweepId: unknown): asserts sweepId is string {
-  if (typeof sweepId !== 'string' || !SWEEP_ID.test(sweepId)) {
-    throw new BadInputError(`sweep id must be a safe name (letters, digits, . _ -), got ${JSON.stringify(sweepId)}`);
-  }
 }
 
 export function sweepRecordKey(sweepId: string): string {
