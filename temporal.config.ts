@@ -81,6 +81,24 @@ export const engineSchema = z
   })
   .strict();
 
+/** The default endpoints that may receive a worker secret: Replicate's API and OpenAI's. */
+export const DEFAULT_ALLOWED_ENDPOINTS = ['https://api.replicate.com/v1', 'https://api.openai.com/v1'];
+
+export const endpointsSchema = z
+  .object({
+    /**
+     * Where this worker may send a secret (the Replicate token, an LLM key): https URLs, each an
+     * origin with an optional path prefix. A sweep config names an endpoint; only this list, set by
+     * whoever runs the worker, decides whether the token goes there.
+     */
+    allowed: z
+      .array(z.string().url('must be a URL').refine((url) => url.startsWith('https://'), 'must be an https URL'))
+      .default(DEFAULT_ALLOWED_ENDPOINTS),
+    /** Also allow http and https on this machine (127.0.0.0/8, ::1, localhost): for tests against local fakes. */
+    allowLoopbackHttp: z.boolean().default(false),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Where synthmix keeps its own state: the dev server's SQLite file, logs. */
@@ -90,6 +108,7 @@ export const configSchema = z
     workers: workersSchema.default(workersSchema.parse({})),
     storage: storageSchema.default({ kind: 'local', dir: '.synthmix/store' }),
     engine: engineSchema.default(engineSchema.parse({})),
+    endpoints: endpointsSchema.default(endpointsSchema.parse({})),
   })
   .strict();
 

@@ -20,6 +20,7 @@ import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { ActivityDeps } from '../lib/deps.js';
 import { secrets } from '../lib/config/load.js';
+import type { EndpointPolicy } from '../lib/config/endpoints.js';
 import { makeManifest, readManifest, writeManifest, type ManifestItem, type ManifestRef } from '../lib/data/manifest.js';
 import { pulseIntervalMs } from '../lib/engine/runner.js';
 import { memoize, type StepTiming } from '../lib/memo.js';
@@ -141,9 +142,9 @@ function startPulse<T>(details: () => T): { beat: () => void; stop: () => void }
 }
 
 /** Ids this process cannot keep: best-effort cancel on Replicate (only for a real cancel request). */
-async function cancelOnReplicate(replicate: ReplicateSweepConfig, kind: 'prediction' | 'training', ids: string[]): Promise<void> {
+async function cancelOnReplicate(replicate: ReplicateSweepConfig, endpoints: EndpointPolicy, kind: 'prediction' | 'training', ids: string[]): Promise<void> {
   if (ids.length === 0 || !replicate.cancelOnAbort || !Context.current().cancellationDetails?.cancelRequested) return;
-  const api = connectReplicate({ baseUrl: replicate.baseUrl, http: { ...replicate.http, maxRetries: Math.min(2, replicate.http.maxRetries) } });
+  const api = connectReplicate({ baseUrl: replicate.baseUrl, endpoints, http: { ...replicate.http, maxRetries: Math.min(2, replicate.http.maxRetries) } });
   await Promise.all(ids.map((id) => (kind === 'prediction' ? api.cancelPrediction(id) : api.cancelTraining(id)).catch(() => undefined)));
 }
 
@@ -151,7 +152,9 @@ async function readJsonIfExists<T>(store: ArtifactStore, key: string): Promise<T
   return (await store.exists(key)) ? store.getJson<T>(key) : undefined;
 }
 
-export function createReplicateActivities({ store }: ActivityDeps) {
+export function createReplicateActivities({ store, config }: ActivityDeps) {
+  /** Where this worker lets its token go (its own config, not the sweep's). */
+  const endpoints = config.endpoints;
   /** A DreamBooth-style fine-tune of one class on Replicate; returns the new version of `destination`. */
   async function replicateFinetune(input: ReplicateFinetuneInput): Promise<ReplicateModelRef> {
     const { replicate } = input;
@@ -209,6 +212,7 @@ export function createReplicateActivities({ store }: ActivityDeps) {
           },
           {
             config: clientConfig(replicate, undefined, false),
+            endpoints,
             ...(previous ? { knownTrainingId: previous } : {}),
             signal: context.cancellationSignal,
             log: logEvent,
@@ -225,7 +229,7 @@ export function createReplicateActivities({ store }: ActivityDeps) {
         return { model: trained.model, version: trained.version, token: DREAMBOOTH_TOKEN, id: trained.ref, trainingId: trained.trainingId };
       } catch (error) {
         if (context.cancellationSignal.aborted) {
-          await cancelOnReplicate(replicate, 'training', state.trainingId ? [state.trainingId] : []);
+          await cancelOnReplicate(replicate, endpoints, 'training', state.trainingId ? [state.trainingId] : []);
           throw new CancelledFailure(`${what} cancelled`);
         }
         // A failed training is final for this attempt; a later run of the sweep starts a new one.
@@ -290,6 +294,7 @@ export function createReplicateActivities({ store }: ActivityDeps) {
           },
           {
             config: clientConfig(replicate, { imageSize: input.imageSize, resize: input.resize, steps: input.steps, guidance: input.guidance }, false),
+            endpoints,
             store,
             completed,
             knownPredictions: { ...predictions },
@@ -331,7 +336,7 @@ export function createReplicateActivities({ store }: ActivityDeps) {
         }
       } catch (error) {
         if (context.cancellationSignal.aborted) {
-          await cancelOnReplicate(replicate, 'prediction', Object.values(predictions).map((ids) => ids[ids.length - 1]));
+          await cancelOnReplicate(replicate, endpoints, 'prediction', Object.values(predictions).map((ids) => ids[ids.length - 1]));
           throw new CancelledFailure(`${what} cancelled`);
         }
         // A prediction that failed for good is final for this attempt; a later run of the sweep

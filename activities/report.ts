@@ -12,7 +12,7 @@ import { BadInputError, CorruptObjectError, NotFoundError } from '../lib/errors.
 import { mapLimit } from '../lib/concurrency.js';
 import { renderReport, sampleKeys, type RenderedFile } from '../lib/report/render.js';
 import type { ReportInput, ReportOutput } from '../lib/report/types.js';
-import { assertSafePrefix } from '../lib/store/index.js';
+import { assertSafePrefix, localPathForKey } from '../lib/store/index.js';
 import type { ArtifactStore } from '../lib/store/types.js';
 import { historyPoints, readHistory, saveSweepRecord } from '../lib/report/record.js';
 
@@ -82,9 +82,7 @@ export async function downloadReport(store: ArtifactStore, sweepId: string, outD
   await mkdir(root, { recursive: true });
   const written: string[] = [];
   for (const object of objects) {
-    const relative = object.key.slice(prefix.length + 1);
-    const target = path.resolve(root, ...relative.split('/'));
-    if (!target.startsWith(root + path.sep)) throw new BadInputError(`report object ${object.key} would be written outside ${root}`);
+    const target = localPathForKey(root, object.key.slice(prefix.length + 1), object.key);
     await store.getToFile(object.key, target);
     written.push(target);
   }

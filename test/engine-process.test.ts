@@ -66,3 +66,32 @@ describe.each([false, true])('engine process (warm: %s)', (warm) => {
     expect(enginesFor(tag)).toEqual([]);
   });
 });
+
+it('an engine, spawned or forked, gets none of the worker secrets in its environment', async () => {
+  const secrets = {
+    REPLICATE_API_TOKEN: 'r8_test_token',
+    AWS_ACCESS_KEY_ID: 'AKIATEST',
+    AWS_SECRET_ACCESS_KEY: 'aws-secret',
+    AWS_SESSION_TOKEN: 'aws-session',
+    TEMPORAL_API_KEY: 'temporal-key',
+    OPENAI_API_KEY: 'sk-test',
+    SYNTHMIX_LLM_API_KEY: 'sk-llm',
+  };
+  const saved = Object.fromEntries(Object.keys(secrets).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, secrets, { SYNTHMIX_ENV_PROBE: 'kept' });
+  try {
+    for (const warm of [false, true]) {
+      const { outcome } = await run(warm, 'dummy-train', { steps: 1, stepSeconds: 0, reportEnv: true }, undefined, 'env');
+      expect(outcome.kind).toBe('ok');
+      const names = (outcome as Extract<EngineOutcome, { kind: 'ok' }>).result.summary.env as string[];
+      expect(names).toContain('SYNTHMIX_ENV_PROBE'); // the environment is passed on, less the secrets
+      for (const name of Object.keys(secrets)) expect(names, `${name} (warm: ${warm})`).not.toContain(name);
+    }
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    delete process.env.SYNTHMIX_ENV_PROBE;
+  }
+});

@@ -2,8 +2,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LlmPromptError, PAPER_LLM_TEMPLATES, promptsForClass, writePromptsWithLlm } from '../lib/prompts/index.js';
 import { startFakeChat, type FakeChat } from './fakes/chat-server.js';
+import { loadConfig } from '../lib/config/load.js';
+import { BadInputError } from '../lib/errors.js';
 
 let chat: FakeChat;
+/** The worker's own config: the fake endpoint is on loopback, which only this setting lets the key reach. */
+const endpoints = loadConfig({ env: {}, overrides: { endpoints: { allowLoopbackHttp: true } } }).endpoints;
 let savedKey: string | undefined;
 
 beforeEach(async () => {
@@ -29,7 +33,7 @@ async function rejection(promise: Promise<unknown>): Promise<LlmPromptError> {
 
 describe('writePromptsWithLlm', () => {
   it('sends each paper template per class with temperature 0.99 and max_tokens 20, and records everything', async () => {
-    const result = await writePromptsWithLlm(['airplane', 'sea_turtle'], { baseUrl: chat.baseUrl, model: 'gpt-fake-1' });
+    const result = await writePromptsWithLlm(['airplane', 'sea_turtle'], { baseUrl: chat.baseUrl, endpoints, model: 'gpt-fake-1' });
     expect(chat.requests).toHaveLength(10);
     for (const body of chat.requests) {
       expect(body.model).toBe('gpt-fake-1');
@@ -64,7 +68,7 @@ describe('writePromptsWithLlm', () => {
     await chat.close();
     chat = await startFakeChat({ respond: (body) => (body.messages[0].content.startsWith('How') ? '   ' : '  "A red\nairplane on a runway."  ') });
     process.env.SYNTHMIX_LLM_API_KEY = chat.key;
-    const result = await writePromptsWithLlm(['airplane'], { baseUrl: chat.baseUrl, model: 'gpt-fake-1', promptsPerClass: 2 });
+    const result = await writePromptsWithLlm(['airplane'], { baseUrl: chat.baseUrl, endpoints, model: 'gpt-fake-1', promptsPerClass: 2 });
     expect(result.prompts.airplane).toEqual(['A red airplane on a runway.', 'a photo of a airplane']);
     expect(result.record.calls.map((c) => c.fallback)).toEqual([false, true]);
     expect(result.record.calls[0].content).toBe('  "A red\nairplane on a runway."  ');
@@ -73,7 +77,7 @@ describe('writePromptsWithLlm', () => {
   it('429 then success: waits Retry-After and retries', async () => {
     chat.rateLimitNext(2, 1);
     const waits: number[] = [];
-    const result = await writePromptsWithLlm(['cat'], { baseUrl: chat.baseUrl, model: 'gpt-fake-1', promptsPerClass: 1, sleep: async (ms) => void waits.push(ms) });
+    const result = await writePromptsWithLlm(['cat'], { baseUrl: chat.baseUrl, endpoints, model: 'gpt-fake-1', promptsPerClass: 1, sleep: async (ms) => void waits.push(ms) });
     expect(result.prompts.cat).toHaveLength(1);
     expect(waits).toEqual([1000, 1000]);
     expect(chat.statuses).toEqual([429, 429, 200]);
@@ -81,20 +85,20 @@ describe('writePromptsWithLlm', () => {
 
   it('5xx forever: retryable error after maxRetries', async () => {
     chat.failNext(100, 503);
-    const error = await rejection(writePromptsWithLlm(['cat'], { baseUrl: chat.baseUrl, model: 'gpt-fake-1', maxRetries: 2, sleep: async () => undefined }));
+    const error = await rejection(writePromptsWithLlm(['cat'], { baseUrl: chat.baseUrl, endpoints, model: 'gpt-fake-1', maxRetries: 2, sleep: async () => undefined }));
     expect(error.nonRetryable).toBe(false);
     expect(error.status).toBe(503);
     expect(chat.statuses).toEqual([503, 503, 503]);
   });
 
   it('errors from the API: unknown model and a wrong key are non-retryable with the API message; the key never leaks', async () => {
-    const unknown = await rejection(writePromptsWithLlm(['cat'], { baseUrl: chat.baseUrl, model: 'no-such-model' }));
+    const unknown = await rejection(writePromptsWithLlm(['cat'], { baseUrl: chat.baseUrl, endpoints, model: 'no-such-model' }));
     expect(unknown.nonRetryable).toBe(true);
     expect(unknown.status).toBe(404);
     expect(unknown.message).toMatch(/does not exist.*model_not_found/);
 
     process.env.SYNTHMIX_LLM_API_KEY = 'sk-wrong-key-abcdefghijklmnop';
-    const wrong = await rejection(writePromptsWithLlm(['cat'], { baseUrl: chat.baseUrl, model: 'gpt-fake-1' }));
+    const wrong = await rejection(writePromptsWithLlm(['cat'], { baseUrl: chat.baseUrl, endpoints, model: 'gpt-fake-1' }));
     expect(wrong.status).toBe(401);
     expect(wrong.nonRetryable).toBe(true);
     expect(wrong.message).toMatch(/invalid_api_key/);
@@ -103,11 +107,30 @@ describe('writePromptsWithLlm', () => {
 
   it('missing key: clear error before any request (unless allowed for local endpoints)', async () => {
     delete process.env.SYNTHMIX_LLM_API_KEY;
-    const error = await rejection(writePromptsWithLlm(['cat'], { baseUrl: chat.baseUrl, model: 'gpt-fake-1' }));
+    const error = await rejection(writePromptsWithLlm(['cat'], { baseUrl: chat.baseUrl, endpoints, model: 'gpt-fake-1' }));
     expect(error.message).toMatch(/set SYNTHMIX_LLM_API_KEY/);
     expect(error.nonRetryable).toBe(true);
     expect(chat.statuses).toEqual([]);
-    const anonymous = await rejection(writePromptsWithLlm(['cat'], { baseUrl: chat.baseUrl, model: 'gpt-fake-1', allowMissingKey: true }));
+    const anonymous = await rejection(writePromptsWithLlm(['cat'], { baseUrl: chat.baseUrl, endpoints, model: 'gpt-fake-1', allowMissingKey: true }));
     expect(anonymous.status).toBe(401);
+  });
+
+  it('the key goes only where the worker config allows: http off loopback, or an unlisted host, is refused before any request', async () => {
+    const strict = loadConfig({ env: {} }).endpoints; // the defaults: no loopback
+    const refusals: Array<[string, typeof strict, RegExp]> = [
+      [chat.baseUrl, strict, /must be https.*endpoints\.allowLoopbackHttp/],
+      ['http://llm.example.com/v1', endpoints, /must be https/],
+      ['https://collector.example.com/v1', endpoints, /not on the worker's allow-list \(endpoints\.allowed/],
+      ['https://api.openai.com.evil.example/v1', strict, /not on the worker's allow-list/],
+    ];
+    for (const [baseUrl, policy, message] of refusals) {
+      const error = await writePromptsWithLlm(['cat'], { baseUrl, endpoints: policy, model: 'gpt-fake-1' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BadInputError);
+      expect((error as BadInputError).nonRetryable).toBe(true);
+      expect((error as Error).message).toContain(baseUrl);
+      expect((error as Error).message).toMatch(message);
+      expect((error as Error).message).not.toContain(chat.key);
+    }
+    expect(chat.statuses).toEqual([]);
   });
 });

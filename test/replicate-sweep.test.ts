@@ -35,7 +35,8 @@ beforeAll(async () => {
     name: 'replicate-sweep',
     workers: ['cpu', 'gpu'],
     // Replicate activities wait on the network: more of them at once than cores.
-    overrides: () => ({ engine: { threads: 1 }, workers: { cpuConcurrency: 8, gpuConcurrency: 2 } }),
+    // The fake Replicate API is on loopback: the workers' own config lets the token go there.
+    overrides: () => ({ engine: { threads: 1 }, workers: { cpuConcurrency: 8, gpuConcurrency: 2 }, endpoints: { allowLoopbackHttp: true } }),
   });
   ({ config, client, store } = world);
 });

@@ -21,10 +21,13 @@ import {
 } from '../lib/replicate/index.js';
 import { toolPaths } from '../infra/tools.js';
 import { startFakeReplicate, TRAINER_MODEL, TRAINER_VERSION, type FakeReplicate } from './fakes/replicate-server.js';
+import { loadConfig } from '../lib/config/load.js';
 
 const DESTINATION = 'synthmix/dreambooth-out';
 
 let fake: FakeReplicate;
+/** The worker's own config: the fake API runs on loopback, which only this setting lets the token reach. */
+const endpoints = loadConfig({ env: {}, overrides: { endpoints: { allowLoopbackHttp: true } } }).endpoints;
 let savedToken: string | undefined;
 
 function config(overrides: Partial<ReplicateConfigInput> = {}): ReplicateConfigInput {
@@ -84,7 +87,7 @@ afterEach(async () => {
 describe('trainWithReplicate', () => {
   it('creates a training, polls it, returns the new version, which then generates', async () => {
     const started: string[] = [];
-    const result = await trainWithReplicate(await request(), { config: config(), onTrainingStarted: (id) => void started.push(id) });
+    const result = await trainWithReplicate(await request(), { endpoints, config: config(), onTrainingStarted: (id) => void started.push(id) });
     expect(started).toHaveLength(1);
     expect(result.trainingId).toBe(started[0]);
     expect(result.model).toBe(DESTINATION);
@@ -101,15 +104,15 @@ describe('trainWithReplicate', () => {
 
     const generated = await generateWithReplicate(
       { className: 'airplane', count: 2, seed: 1, prompts: ['a photo of sks airplane'], model: result.model, version: result.version },
-      { config: config() },
+      { endpoints, config: config() },
     );
     expect(generated.images).toHaveLength(2);
     expect([...fake.predictions.values()].every((p) => p.version === result.version && p.model === DESTINATION)).toBe(true);
   });
 
   it('a retried call with knownTrainingId polls it and creates nothing', async () => {
-    const first = await trainWithReplicate(await request(), { config: config() });
-    const second = await trainWithReplicate(await request(), { config: config(), knownTrainingId: first.trainingId });
+    const first = await trainWithReplicate(await request(), { endpoints, config: config() });
+    const second = await trainWithReplicate(await request(), { endpoints, config: config(), knownTrainingId: first.trainingId });
     expect(second).toEqual(first);
     expect(fake.counters.trainingsCreated).toBe(1);
     expect(fake.totalCreateRequests()).toBe(1);
@@ -120,7 +123,7 @@ describe('trainWithReplicate', () => {
     const abort = new AbortController();
     let id = '';
     const first = trainWithReplicate(await request(), {
-      config: config({ cancelOnAbort: false }),
+      endpoints, config: config({ cancelOnAbort: false }),
       signal: abort.signal,
       onTrainingStarted: (trainingId) => {
         id = trainingId;
@@ -130,7 +133,7 @@ describe('trainWithReplicate', () => {
     expect(((await rejection(first)) as ReplicateError).code).toBe('Canceled');
     expect(fake.trainings.get(id)?.status).not.toBe('canceled');
     fake.release();
-    const result = await trainWithReplicate(await request(), { config: config(), knownTrainingId: id });
+    const result = await trainWithReplicate(await request(), { endpoints, config: config(), knownTrainingId: id });
     expect(result.trainingId).toBe(id);
     expect(fake.counters.trainingsCreated).toBe(1);
   });
@@ -141,7 +144,7 @@ describe('trainWithReplicate', () => {
     let id = '';
     const error = (await rejection(
       trainWithReplicate(await request(), {
-        config: config(),
+        endpoints, config: config(),
         signal: abort.signal,
         onTrainingStarted: (trainingId) => {
           id = trainingId;
@@ -155,14 +158,14 @@ describe('trainWithReplicate', () => {
     expect(fake.trainings.get(id)?.status).toBe('canceled');
 
     fake.hold(false);
-    const result = await trainWithReplicate(await request(), { config: config(), knownTrainingId: id });
+    const result = await trainWithReplicate(await request(), { endpoints, config: config(), knownTrainingId: id });
     expect(result.trainingId).not.toBe(id);
     expect(fake.counters.trainingsCreated).toBe(2);
   });
 
   it('a failed training: non-retryable error naming the training id', async () => {
     fake.failTrainingsWhen(() => 'RuntimeError: CUDA error: device-side assert triggered');
-    const error = (await rejection(trainWithReplicate(await request(), { config: config() }))) as ReplicateError;
+    const error = (await rejection(trainWithReplicate(await request(), { endpoints, config: config() }))) as ReplicateError;
     expect(error).toBeInstanceOf(ReplicateError);
     expect(error.code).toBe('TrainingFailed');
     expect(error.nonRetryable).toBe(true);
@@ -174,7 +177,7 @@ describe('trainWithReplicate', () => {
 
   it('a destination that does not exist: non-retryable BadRequest (404)', async () => {
     const bad = { ...(await request()), destination: 'synthmix/nope' };
-    const error = (await rejection(trainWithReplicate(bad, { config: config() }))) as ReplicateError;
+    const error = (await rejection(trainWithReplicate(bad, { endpoints, config: config() }))) as ReplicateError;
     expect(error.code).toBe('BadRequest');
     expect(error.status).toBe(404);
     expect(error.nonRetryable).toBe(true);
@@ -182,27 +185,27 @@ describe('trainWithReplicate', () => {
   });
 
   it('a URL instance_data is passed as is; non-zip bytes are refused before any request', async () => {
-    const result = await trainWithReplicate(await request({ instance_data: 'https://example.com/instances.zip' }), { config: config() });
+    const result = await trainWithReplicate(await request({ instance_data: 'https://example.com/instances.zip' }), { endpoints, config: config() });
     expect(fake.trainings.get(result.trainingId)?.input.instance_data).toBe('https://example.com/instances.zip');
     const requests = fake.counters.requests;
-    await expect(trainWithReplicate(await request({ instance_data: Buffer.from('not a zip') }), { config: config() })).rejects.toBeInstanceOf(BadInputError);
-    await expect(trainWithReplicate(await request({ instance_data: 'file:///etc/passwd' }), { config: config() })).rejects.toBeInstanceOf(BadInputError);
-    await expect(trainWithReplicate({ ...(await request()), destination: 'no-slash' }, { config: config() })).rejects.toBeInstanceOf(BadInputError);
+    await expect(trainWithReplicate(await request({ instance_data: Buffer.from('not a zip') }), { endpoints, config: config() })).rejects.toBeInstanceOf(BadInputError);
+    await expect(trainWithReplicate(await request({ instance_data: 'file:///etc/passwd' }), { endpoints, config: config() })).rejects.toBeInstanceOf(BadInputError);
+    await expect(trainWithReplicate({ ...(await request()), destination: 'no-slash' }, { endpoints, config: config() })).rejects.toBeInstanceOf(BadInputError);
     expect(fake.counters.requests).toBe(requests);
   });
 
   it('missing token: clear error and zero requests', async () => {
     delete process.env.REPLICATE_API_TOKEN;
-    const error = (await rejection(trainWithReplicate(await request(), { config: config() }))) as ReplicateError;
+    const error = (await rejection(trainWithReplicate(await request(), { endpoints, config: config() }))) as ReplicateError;
     expect(error.code).toBe('MissingToken');
     expect(error.message).toMatch(/set REPLICATE_API_TOKEN/);
     expect(fake.counters.requests).toBe(0);
   });
 
   it('the token is not in results or errors', async () => {
-    const ok = await trainWithReplicate(await request(), { config: config() });
+    const ok = await trainWithReplicate(await request(), { endpoints, config: config() });
     fake.failTrainingsWhen(() => `bad credentials ${fake.token}`);
-    const error = (await rejection(trainWithReplicate(await request(), { config: config() }))) as Error;
+    const error = (await rejection(trainWithReplicate(await request(), { endpoints, config: config() }))) as Error;
     for (const text of [JSON.stringify(ok), String(error), error.stack ?? '', JSON.stringify(error)]) expect(text).not.toContain(fake.token);
   });
 

@@ -24,10 +24,13 @@ import {
 } from '../lib/replicate/index.js';
 import { realSleep } from '../lib/replicate/http.js';
 import { NSFW_ERROR, SD_MODEL, SD_VERSION, startFakeReplicate, type FakeReplicate, type FakeReplicateOptions } from './fakes/replicate-server.js';
+import { loadConfig } from '../lib/config/load.js';
 
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 let fake: FakeReplicate;
+/** The worker's own config: the fake API runs on loopback, which only this setting lets the token reach. */
+const endpoints = loadConfig({ env: {}, overrides: { endpoints: { allowLoopbackHttp: true } } }).endpoints;
 let savedToken: string | undefined;
 let dirs: string[] = [];
 
@@ -92,7 +95,7 @@ describe('generateWithReplicate: success', () => {
     const result = await generateWithReplicate(
       { className: 'airplane', count: 5, seed: 7, prompts: ['a photo of a airplane', 'a photo of the airplane'], negativePrompt: 'blurry' },
       {
-        config: config(),
+        endpoints, config: config(),
         store,
         onImage: (index, bytes, meta) => {
           delivered.push({ index, bytes, meta });
@@ -136,7 +139,7 @@ describe('generateWithReplicate: success', () => {
   });
 
   it('keeps at most maxConcurrency predictions in flight', async () => {
-    const result = await generateWithReplicate({ className: 'ship', count: 6, seed: 1, prompts: ['a photo of a ship'] }, { config: config({ maxConcurrency: 2 }) });
+    const result = await generateWithReplicate({ className: 'ship', count: 6, seed: 1, prompts: ['a photo of a ship'] }, { endpoints, config: config({ maxConcurrency: 2 }) });
     expect(result.images).toHaveLength(6);
     expect(fake.counters.maxInFlight).toBeLessThanOrEqual(2);
     expect(fake.counters.maxInFlight).toBeGreaterThanOrEqual(1);
@@ -144,9 +147,9 @@ describe('generateWithReplicate: success', () => {
 
   it('is deterministic: same seed and prompts give the same bytes (another server, another run)', async () => {
     const request = { className: 'cat', count: 3, seed: 42, prompts: ['a photo of a cat'] };
-    const first = await generateWithReplicate(request, { config: config() });
+    const first = await generateWithReplicate(request, { endpoints, config: config() });
     await useFake();
-    const second = await generateWithReplicate(request, { config: config() });
+    const second = await generateWithReplicate(request, { endpoints, config: config() });
     expect(second.images.map((m) => m.sha256)).toEqual(first.images.map((m) => m.sha256));
     expect(new Set(first.images.map((m) => m.sha256)).size).toBe(3);
   });
@@ -154,7 +157,7 @@ describe('generateWithReplicate: success', () => {
   it('converts RGBA WebP outputs to RGB PNG at imageSize', async () => {
     await useFake({ outputFormat: 'webp', outputAlpha: true });
     const bytes: Buffer[] = [];
-    await generateWithReplicate({ className: 'frog', count: 1, seed: 3, prompts: ['a photo of a frog'] }, { config: config({ imageSize: 16 }), onImage: (_i, b) => void bytes.push(b) });
+    await generateWithReplicate({ className: 'frog', count: 1, seed: 3, prompts: ['a photo of a frog'] }, { endpoints, config: config({ imageSize: 16 }), onImage: (_i, b) => void bytes.push(b) });
     const info = await sharp(bytes[0]).metadata();
     expect([info.format, info.width, info.height, info.channels, info.hasAlpha]).toEqual(['png', 16, 16, 3, false]);
   });
@@ -162,7 +165,7 @@ describe('generateWithReplicate: success', () => {
   it('uses the model endpoint when no version is configured, and sync mode (Prefer: wait) needs no polling', async () => {
     const result = await generateWithReplicate(
       { className: 'deer', count: 2, seed: 5, prompts: ['a photo of a deer'] },
-      { config: config({ version: undefined, preferWaitSeconds: 10 }) },
+      { endpoints, config: config({ version: undefined, preferWaitSeconds: 10 }) },
     );
     expect(result.images).toHaveLength(2);
     expect(fake.counters.predictionsCreated).toEqual({ versions: 0, models: 2 });
@@ -171,7 +174,7 @@ describe('generateWithReplicate: success', () => {
   });
 
   it('skips completed indices', async () => {
-    const result = await generateWithReplicate({ className: 'dog', count: 4, seed: 5, prompts: ['a photo of a dog'] }, { config: config(), completed: [0, 2] });
+    const result = await generateWithReplicate({ className: 'dog', count: 4, seed: 5, prompts: ['a photo of a dog'] }, { endpoints, config: config(), completed: [0, 2] });
     expect(result.images.map((m) => m.index)).toEqual([1, 3]);
     expect(result.skipped).toEqual([0, 2]);
     expect(fake.counters.predictionsCreated.versions).toBe(2);
@@ -186,7 +189,7 @@ describe('generateWithReplicate: rate limits and server errors', () => {
       waits.push({ ms, createsBefore: fake.totalCreateRequests() });
       await realSleep(ms, signal);
     };
-    const result = await generateWithReplicate({ className: 'horse', count: 1, seed: 9, prompts: ['a photo of a horse'] }, { config: config(), sleep });
+    const result = await generateWithReplicate({ className: 'horse', count: 1, seed: 9, prompts: ['a photo of a horse'] }, { endpoints, config: config(), sleep });
     expect(result.images).toHaveLength(1);
     // The only 1000 ms wait happened when exactly one create (the 429) had been seen...
     const retryWait = waits.filter((w) => w.ms === 1000);
@@ -202,7 +205,7 @@ describe('generateWithReplicate: rate limits and server errors', () => {
   it('429 forever: a retryable RateLimited error after 1 + maxRetries creates (no double retries with the client)', async () => {
     fake.rateLimitNextCreates(1000, 0);
     const error = await expectReplicateError(
-      generateWithReplicate({ className: 'truck', count: 1, seed: 1, prompts: ['a photo of a truck'] }, { config: config({ http: { maxRetries: 2, baseDelayMs: 1 } }) }),
+      generateWithReplicate({ className: 'truck', count: 1, seed: 1, prompts: ['a photo of a truck'] }, { endpoints, config: config({ http: { maxRetries: 2, baseDelayMs: 1 } }) }),
     );
     expect(error.code).toBe('RateLimited');
     expect(error.nonRetryable).toBe(false);
@@ -214,7 +217,7 @@ describe('generateWithReplicate: rate limits and server errors', () => {
   it('Retry-After beyond the in-process limit: retryable error at once, no waiting', async () => {
     fake.rateLimitNextCreates(5, 600);
     const error = await expectReplicateError(
-      generateWithReplicate({ className: 'truck', count: 1, seed: 1, prompts: ['a photo of a truck'] }, { config: config({ http: { maxRetryAfterMs: 60_000 } }) }),
+      generateWithReplicate({ className: 'truck', count: 1, seed: 1, prompts: ['a photo of a truck'] }, { endpoints, config: config({ http: { maxRetryAfterMs: 60_000 } }) }),
     );
     expect(error.code).toBe('RateLimited');
     expect(error.nonRetryable).toBe(false);
@@ -224,7 +227,7 @@ describe('generateWithReplicate: rate limits and server errors', () => {
 
   it('5xx on create, then success', async () => {
     fake.failNextRequests(2, 503, 'create');
-    const result = await generateWithReplicate({ className: 'bird', count: 1, seed: 2, prompts: ['a photo of a bird'] }, { config: config() });
+    const result = await generateWithReplicate({ className: 'bird', count: 1, seed: 2, prompts: ['a photo of a bird'] }, { endpoints, config: config() });
     expect(result.images).toHaveLength(1);
     const creates = fake.log.filter((e) => e.method === 'POST' && e.path === '/v1/predictions');
     expect(creates.map((e) => e.status)).toEqual([503, 503, 201]);
@@ -233,7 +236,7 @@ describe('generateWithReplicate: rate limits and server errors', () => {
 
   it('5xx on polling GETs, then success', async () => {
     fake.failNextRequests(2, 502, 'get');
-    const result = await generateWithReplicate({ className: 'bird', count: 1, seed: 2, prompts: ['a photo of a bird'] }, { config: config() });
+    const result = await generateWithReplicate({ className: 'bird', count: 1, seed: 2, prompts: ['a photo of a bird'] }, { endpoints, config: config() });
     expect(result.images).toHaveLength(1);
     const gets = fake.log.filter((e) => e.method === 'GET' && e.path.startsWith('/v1/predictions/'));
     expect(gets.slice(0, 2).map((e) => e.status)).toEqual([502, 502]);
@@ -243,7 +246,7 @@ describe('generateWithReplicate: rate limits and server errors', () => {
   it('5xx forever: retryable ServerError', async () => {
     fake.failNextRequests(1000, 500);
     const error = await expectReplicateError(
-      generateWithReplicate({ className: 'bird', count: 1, seed: 2, prompts: ['a photo of a bird'] }, { config: config({ http: { maxRetries: 1, baseDelayMs: 1 } }) }),
+      generateWithReplicate({ className: 'bird', count: 1, seed: 2, prompts: ['a photo of a bird'] }, { endpoints, config: config({ http: { maxRetries: 1, baseDelayMs: 1 } }) }),
     );
     expect(error.code).toBe('ServerError');
     expect(error.nonRetryable).toBe(false);
@@ -255,7 +258,7 @@ describe('generateWithReplicate: failures', () => {
   it('a failed prediction: non-retryable error naming the prediction id', async () => {
     fake.failPredictionsWhen((input) => (String(input.prompt).includes('broken') ? 'ValueError: guidance_scale out of range' : undefined));
     const error = await expectReplicateError(
-      generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['a broken prompt'] }, { config: config() }),
+      generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['a broken prompt'] }, { endpoints, config: config() }),
     );
     const id = [...fake.predictions.keys()][0];
     expect(error.code).toBe('PredictionFailed');
@@ -268,14 +271,14 @@ describe('generateWithReplicate: failures', () => {
 
   it('a failure that asks for a retry is retryable', async () => {
     fake.failPredictionsWhen(() => 'Prediction interrupted; please retry (code: PA)');
-    const error = await expectReplicateError(generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { config: config() }));
+    const error = await expectReplicateError(generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { endpoints, config: config() }));
     expect(error.code).toBe('PredictionFailed');
     expect(error.nonRetryable).toBe(false);
   });
 
   it('invalid input rejected by the API (422): non-retryable BadRequest', async () => {
     const error = await expectReplicateError(
-      generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { config: config({ width: 1200 }) }),
+      generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { endpoints, config: config({ width: 1200 }) }),
     );
     expect(error.code).toBe('BadRequest');
     expect(error.status).toBe(422);
@@ -285,7 +288,7 @@ describe('generateWithReplicate: failures', () => {
 
   it('an unknown version: non-retryable BadRequest', async () => {
     const error = await expectReplicateError(
-      generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { config: config({ version: 'f'.repeat(64) }) }),
+      generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { endpoints, config: config({ version: 'f'.repeat(64) }) }),
     );
     expect(error.code).toBe('BadRequest');
     expect(error.message).toMatch(/Invalid version/);
@@ -293,7 +296,7 @@ describe('generateWithReplicate: failures', () => {
 
   it('a prediction canceled out of band: non-retryable error naming it', async () => {
     fake.hold(true);
-    const run = generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { config: config() });
+    const run = generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { endpoints, config: config() });
     await fake.waitFor(() => fake.predictions.size === 1);
     const id = [...fake.predictions.keys()][0];
     fake.cancelExternally(id);
@@ -305,9 +308,9 @@ describe('generateWithReplicate: failures', () => {
   });
 
   it('bad requests are refused before any HTTP request', async () => {
-    await expect(generateWithReplicate({ className: '../etc', count: 1, seed: 1, prompts: ['x'] }, { config: config() })).rejects.toBeInstanceOf(BadInputError);
-    await expect(generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: [] }, { config: config() })).rejects.toBeInstanceOf(BadInputError);
-    await expect(generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { config: config({ maxConcurrency: 0 }) })).rejects.toThrow(/maxConcurrency/);
+    await expect(generateWithReplicate({ className: '../etc', count: 1, seed: 1, prompts: ['x'] }, { endpoints, config: config() })).rejects.toBeInstanceOf(BadInputError);
+    await expect(generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: [] }, { endpoints, config: config() })).rejects.toBeInstanceOf(BadInputError);
+    await expect(generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { endpoints, config: config({ maxConcurrency: 0 }) })).rejects.toThrow(/maxConcurrency/);
     expect(fake.counters.requests).toBe(0);
   });
 });
@@ -316,7 +319,7 @@ describe('generateWithReplicate: safety filter', () => {
   it('a blocked image is retried with seed + attempt·1_000_003', async () => {
     const s0 = imageSeedFor(11, 'cat', 0);
     fake.setNsfwSeeds([s0]);
-    const result = await generateWithReplicate({ className: 'cat', count: 2, seed: 11, prompts: ['a photo of a cat'] }, { config: config() });
+    const result = await generateWithReplicate({ className: 'cat', count: 2, seed: 11, prompts: ['a photo of a cat'] }, { endpoints, config: config() });
     expect(result.images).toHaveLength(2);
     expect(result.blocked).toEqual([]);
     const first = result.images[0];
@@ -333,7 +336,7 @@ describe('generateWithReplicate: safety filter', () => {
 
   it('always blocked: reported after maxSafetyRetries with every prediction id, nothing thrown', async () => {
     fake.setNsfwSeeds('all');
-    const result = await generateWithReplicate({ className: 'cat', count: 2, seed: 11, prompts: ['a photo of a cat'] }, { config: config({ maxSafetyRetries: 2 }) });
+    const result = await generateWithReplicate({ className: 'cat', count: 2, seed: 11, prompts: ['a photo of a cat'] }, { endpoints, config: config({ maxSafetyRetries: 2 }) });
     expect(result.images).toEqual([]);
     expect(result.blocked.map((b) => b.index)).toEqual([0, 1]);
     for (const blocked of result.blocked) {
@@ -350,18 +353,35 @@ describe('generateWithReplicate: safety filter', () => {
 describe('generateWithReplicate: token', () => {
   it('missing token: clear non-retryable error and zero requests', async () => {
     delete process.env.REPLICATE_API_TOKEN;
-    const error = await expectReplicateError(generateWithReplicate({ className: 'cat', count: 2, seed: 1, prompts: ['x'] }, { config: config() }));
+    const error = await expectReplicateError(generateWithReplicate({ className: 'cat', count: 2, seed: 1, prompts: ['x'] }, { endpoints, config: config() }));
     expect(error.code).toBe('MissingToken');
     expect(error.nonRetryable).toBe(true);
     expect(error.message).toMatch(/set REPLICATE_API_TOKEN/);
     process.env.REPLICATE_API_TOKEN = '   ';
-    await expectReplicateError(generateWithReplicate({ className: 'cat', count: 2, seed: 1, prompts: ['x'] }, { config: config() }));
+    await expectReplicateError(generateWithReplicate({ className: 'cat', count: 2, seed: 1, prompts: ['x'] }, { endpoints, config: config() }));
+    expect(fake.counters.requests).toBe(0);
+  });
+
+  it('the token goes only where the worker config allows: refused endpoints get zero requests', async () => {
+    const strict = loadConfig({ env: {} }).endpoints; // the defaults: https://api.replicate.com/v1 only, no loopback
+    const refusals: Array<[string, typeof strict, RegExp]> = [
+      [fake.baseUrl, strict, /must be https.*endpoints\.allowLoopbackHttp/],
+      ['http://replicate.example.com/v1', endpoints, /must be https/],
+      ['https://collector.example.com/v1', strict, /not on the worker's allow-list \(endpoints\.allowed/],
+    ];
+    for (const [baseUrl, policy, message] of refusals) {
+      const error = await generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { endpoints: policy, config: config({ baseUrl }) }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BadInputError);
+      expect((error as BadInputError).nonRetryable).toBe(true);
+      expect((error as Error).message).toContain(baseUrl);
+      expect((error as Error).message).toMatch(message);
+    }
     expect(fake.counters.requests).toBe(0);
   });
 
   it('a wrong token: non-retryable Unauthorized (401), token not in the message', async () => {
     process.env.REPLICATE_API_TOKEN = 'r8_wrong_token_value_123';
-    const error = await expectReplicateError(generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { config: config() }));
+    const error = await expectReplicateError(generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { endpoints, config: config() }));
     expect(error.code).toBe('Unauthorized');
     expect(error.status).toBe(401);
     expect(error.nonRetryable).toBe(true);
@@ -379,12 +399,12 @@ describe('generateWithReplicate: token', () => {
       texts.push(String(e), e.message, e.stack ?? '', JSON.stringify(e), JSON.stringify(Object.entries(e)), String(e.cause ?? ''));
     };
     fake.rateLimitNextCreates(1, 0);
-    const ok = await generateWithReplicate({ className: 'cat', count: 2, seed: 1, prompts: ['x'] }, { config: config(), log: (e) => events.push(e) });
+    const ok = await generateWithReplicate({ className: 'cat', count: 2, seed: 1, prompts: ['x'] }, { endpoints, config: config(), log: (e) => events.push(e) });
     texts.push(JSON.stringify(ok));
     // A model whose error text echoes the token (hostile, but it must still not leak).
     fake.failPredictionsWhen(() => `auth failed for ${token}`);
     try {
-      await generateWithReplicate({ className: 'cat', count: 1, seed: 2, prompts: ['x'] }, { config: config(), log: (e) => events.push(e) });
+      await generateWithReplicate({ className: 'cat', count: 1, seed: 2, prompts: ['x'] }, { endpoints, config: config(), log: (e) => events.push(e) });
     } catch (error) {
       scan(error);
       expect(String(error)).toContain('[REDACTED]');
@@ -392,7 +412,7 @@ describe('generateWithReplicate: token', () => {
     fake.failPredictionsWhen(undefined);
     fake.failNextRequests(100, 500);
     try {
-      await generateWithReplicate({ className: 'cat', count: 1, seed: 3, prompts: ['x'] }, { config: config({ http: { maxRetries: 1, baseDelayMs: 1 } }), log: (e) => events.push(e) });
+      await generateWithReplicate({ className: 'cat', count: 1, seed: 3, prompts: ['x'] }, { endpoints, config: config({ http: { maxRetries: 1, baseDelayMs: 1 } }), log: (e) => events.push(e) });
     } catch (error) {
       scan(error);
     }
@@ -411,7 +431,7 @@ describe('generateWithReplicate: idempotency across attempts', () => {
     const first = generateWithReplicate(
       { className: 'cat', count: 3, seed: 4, prompts: ['a photo of a cat'] },
       {
-        config: config({ cancelOnAbort: false }), // a worker that dies leaves its predictions running
+        endpoints, config: config({ cancelOnAbort: false }), // a worker that dies leaves its predictions running
         signal: abort.signal,
         onPredictionStarted: (index, id) => {
           heartbeat[index] = id;
@@ -425,14 +445,14 @@ describe('generateWithReplicate: idempotency across attempts', () => {
     expect(fake.counters.cancels).toBe(0);
 
     fake.release();
-    const second = await generateWithReplicate({ className: 'cat', count: 3, seed: 4, prompts: ['a photo of a cat'] }, { config: config(), knownPredictions: heartbeat });
+    const second = await generateWithReplicate({ className: 'cat', count: 3, seed: 4, prompts: ['a photo of a cat'] }, { endpoints, config: config(), knownPredictions: heartbeat });
     expect(second.images.map((m) => m.predictionId)).toEqual([heartbeat[0], heartbeat[1], heartbeat[2]]);
     expect(fake.counters.predictionsCreated.versions).toBe(3); // never paid twice
     expect(fake.totalCreateRequests()).toBe(3);
   });
 
   it('abort cancels the predictions in flight; a retry re-creates the canceled ones (same seeds, same bytes)', async () => {
-    const reference = await generateWithReplicate({ className: 'cat', count: 2, seed: 4, prompts: ['a photo of a cat'] }, { config: config() });
+    const reference = await generateWithReplicate({ className: 'cat', count: 2, seed: 4, prompts: ['a photo of a cat'] }, { endpoints, config: config() });
     await useFake();
     fake.hold(true);
     const abort = new AbortController();
@@ -441,7 +461,7 @@ describe('generateWithReplicate: idempotency across attempts', () => {
       generateWithReplicate(
         { className: 'cat', count: 2, seed: 4, prompts: ['a photo of a cat'] },
         {
-          config: config(),
+          endpoints, config: config(),
           signal: abort.signal,
           onPredictionStarted: (index, id) => {
             heartbeat[index] = id;
@@ -455,19 +475,19 @@ describe('generateWithReplicate: idempotency across attempts', () => {
     expect([...fake.predictions.values()].map((p) => p.status)).toEqual(['canceled', 'canceled']);
 
     fake.hold(false);
-    const retry = await generateWithReplicate({ className: 'cat', count: 2, seed: 4, prompts: ['a photo of a cat'] }, { config: config(), knownPredictions: heartbeat });
+    const retry = await generateWithReplicate({ className: 'cat', count: 2, seed: 4, prompts: ['a photo of a cat'] }, { endpoints, config: config(), knownPredictions: heartbeat });
     expect(fake.counters.predictionsCreated.versions).toBe(4);
     expect(retry.images.map((m) => m.sha256)).toEqual(reference.images.map((m) => m.sha256));
   });
 
   it('a known succeeded prediction whose outputs expired is re-created with the same seed', async () => {
-    const first = await generateWithReplicate({ className: 'ship', count: 1, seed: 8, prompts: ['a photo of a ship'] }, { config: config() });
+    const first = await generateWithReplicate({ className: 'ship', count: 1, seed: 8, prompts: ['a photo of a ship'] }, { endpoints, config: config() });
     const id = first.images[0].predictionId;
     fake.expireOutputs(id);
     const events: ReplicateLogEvent[] = [];
     const second = await generateWithReplicate(
       { className: 'ship', count: 1, seed: 8, prompts: ['a photo of a ship'] },
-      { config: config(), knownPredictions: { 0: id }, log: (e) => events.push(e) },
+      { endpoints, config: config(), knownPredictions: { 0: id }, log: (e) => events.push(e) },
     );
     expect(fake.counters.predictionsCreated.versions).toBe(2);
     expect(second.images[0].predictionId).not.toBe(id);
@@ -483,7 +503,7 @@ describe('generateWithReplicate: idempotency across attempts', () => {
     const ids: string[] = [];
     const first = generateWithReplicate(
       { className: 'cat', count: 1, seed: 3, prompts: ['x'] },
-      { config: config({ cancelOnAbort: false }), signal: abort.signal, onPredictionStarted: (_i, id) => void ids.push(id) },
+      { endpoints, config: config({ cancelOnAbort: false }), signal: abort.signal, onPredictionStarted: (_i, id) => void ids.push(id) },
     );
     await fake.waitFor(() => fake.predictions.size === 1 && [...fake.predictions.values()][0].status === 'processing');
     fake.release(); // finishes as blocked
@@ -492,7 +512,7 @@ describe('generateWithReplicate: idempotency across attempts', () => {
     await first.catch(() => undefined);
     const created = fake.counters.predictionsCreated.versions;
 
-    const second = await generateWithReplicate({ className: 'cat', count: 1, seed: 3, prompts: ['x'] }, { config: config(), knownPredictions: { 0: ids } });
+    const second = await generateWithReplicate({ className: 'cat', count: 1, seed: 3, prompts: ['x'] }, { endpoints, config: config(), knownPredictions: { 0: ids } });
     expect(second.images[0].attempt).toBe(1);
     expect(second.images[0].seed).toBe(attemptSeed(s0, 1));
     expect(second.images[0].blockedPredictionIds).toEqual([ids[0]]);
@@ -501,7 +521,7 @@ describe('generateWithReplicate: idempotency across attempts', () => {
 
   it('knownPredictions outside [0, count) are bad input', async () => {
     await expect(
-      generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { config: config(), knownPredictions: { 5: 'abc' } }),
+      generateWithReplicate({ className: 'cat', count: 1, seed: 1, prompts: ['x'] }, { endpoints, config: config(), knownPredictions: { 5: 'abc' } }),
     ).rejects.toBeInstanceOf(BadInputError);
   });
 });

@@ -8,7 +8,7 @@
  * Workflows orchestrate; activities compute (and memoize, so a re-run recomputes nothing). Every
  * activity reports `{ computed, wallMs }`, which each stage sums into `result.stages`.
  */
-import { ChildWorkflowFailure, continueAsNew, defineQuery, executeChild, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, ChildWorkflowFailure, continueAsNew, defineQuery, executeChild, setHandler } from '@temporalio/workflow';
 import type { ManifestRef } from '../lib/data/manifest.js';
 import type { StepTiming } from '../lib/memo.js';
 import type { CellOutcome, FidRow, ReportOutput, StageTiming } from '../lib/report/types.js';
@@ -24,7 +24,7 @@ import {
   targetCurateInput,
 } from '../lib/sweep/base-model-inputs.js';
 import type { Cell, Source, SweepConfig } from '../lib/sweep/config.js';
-import { enumerateCells } from '../lib/sweep/config.js';
+import { enumerateCells, unknownClassPromptsProblem } from '../lib/sweep/config.js';
 import { experimentInput } from '../lib/sweep/experiment-input.js';
 import type { Queues } from '../lib/temporal/queues.js';
 import type { FidInput } from '../activities/fid.js';
@@ -131,6 +131,9 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   let data = input.carried?.data;
   if (!data) {
     const curated = await stage('curate', () => cpu.curateDataset(targetCurateInput(config)));
+    // The classes are known from here on: a prompt for a class the dataset lacks fails before any other work.
+    const promptsProblem = unknownClassPromptsProblem(config, curated.classes);
+    if (promptsProblem) throw ApplicationFailure.nonRetryable(promptsProblem, 'BadInput');
     const prior = needsPriorDomain(config) ? await stage('curate-prior', () => cpu.curateDataset(priorCurateInput(config))) : undefined;
     const arch = classifierArch(config, curated.classes.length);
     const base = await stage('pretrain', () => baseModels(prior, curated.classes, arch));

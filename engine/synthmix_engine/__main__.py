@@ -43,6 +43,16 @@ def _set_threads() -> None:
         set_threads(int(threads))
 
 
+def _bad_image(error: BaseException) -> bool:
+    """PIL refusing an input image (a decompression bomb, a file it cannot identify) wherever a
+    command decodes one: bad input that a retry cannot fix, not an engine crash."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        return False
+    return isinstance(error, (Image.DecompressionBombError, UnidentifiedImageError))
+
+
 def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     parser = argparse.ArgumentParser(prog="synthmix_engine")
@@ -68,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_TRANSIENT
     except Exception as error:  # an engine bug or an unforeseen environment problem: retryable
         traceback.print_exc(file=sys.stderr)
+        if _bad_image(error):
+            emit("error", kind="permanent", message=f"bad input image: {type(error).__name__}: {error}")
+            return EXIT_PERMANENT
         emit("error", kind="transient", message=f"{type(error).__name__}: {error}")
         return EXIT_TRANSIENT
 

@@ -146,3 +146,46 @@ def test_the_manifest_reader(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(PermanentError, match=r"input 'images': manifest .*m\.json is not valid JSON"):
         read_manifest(str(path), "images")
+
+
+def _bomb_png(path: Path, side: int = 20_000) -> Path:
+    """A tiny PNG whose header declares side x side pixels: PIL refuses it as a decompression bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_is_bad_input_naming_the_file(tmp_path: Path) -> None:
+    from synthmix_engine.classifier.data import load_dataset
+
+    bomb = _bomb_png(tmp_path / "bomb.png")
+    manifest = tmp_path / "bomb.json"
+    manifest.write_text(json.dumps({"classes": ["red"], "items": [{"path": str(bomb), "class": "red"}]}))
+    with pytest.raises(PermanentError, match=r"cannot decode image file .*bomb\.png: DecompressionBombError"):
+        load_dataset(str(manifest), 16, str(tmp_path / "cache"))
+
+
+def test_an_image_error_that_escapes_a_command_exits_permanent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decode error a command does not catch itself is still bad input (exit 3), never a retried crash."""
+    import synthmix_engine.commands as commands_package
+    from synthmix_engine.__main__ import main
+
+    bomb = _bomb_png(tmp_path / "bomb.png")
+    (tmp_path / "opens_an_image.py").write_text(
+        "from PIL import Image\n\ndef run(spec, preemption):\n    Image.open(spec.input('image'))\n"
+    )
+    monkeypatch.setattr(commands_package, "__path__", [*commands_package.__path__, str(tmp_path)])
+    monkeypatch.setitem(registry.COMMANDS, "opens-an-image", "opens_an_image")
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"workDir": str(tmp_path / "work"), "params": {}, "inputs": {"image": str(bomb)}}))
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        assert main(["opens-an-image", "--spec", str(spec)]) == EXIT_PERMANENT
+    finally:
+        signal.signal(signal.SIGTERM, previous)

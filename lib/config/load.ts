@@ -19,7 +19,7 @@ export class ConfigError extends Error {
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Environment variable → config path. Secrets are deliberately absent: they never enter the config. */
-const envOverrides: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'bool']> = [
+const envOverrides: ReadonlyArray<readonly [string, readonly string[], 'string' | 'int' | 'bool' | 'list']> = [
   ['SYNTHMIX_STATE_DIR', ['stateDir'], 'string'],
   ['SYNTHMIX_TEMPORAL_MODE', ['temporal', 'mode'], 'string'],
   ['SYNTHMIX_TEMPORAL_ADDRESS', ['temporal', 'address'], 'string'],
@@ -44,10 +44,13 @@ const envOverrides: ReadonlyArray<readonly [string, readonly string[], 'string' 
   ['SYNTHMIX_ENGINE_WORKDIR', ['engine', 'workDir'], 'string'],
   ['SYNTHMIX_ENGINE_THREADS', ['engine', 'threads'], 'int'],
   ['SYNTHMIX_ENGINE_WARM', ['engine', 'warm'], 'bool'],
+  ['SYNTHMIX_ALLOWED_ENDPOINTS', ['endpoints', 'allowed'], 'list'],
+  ['SYNTHMIX_ALLOW_LOOPBACK_HTTP', ['endpoints', 'allowLoopbackHttp'], 'bool'],
 ];
 
-function parseEnvValue(name: string, raw: string, kind: 'string' | 'int' | 'bool'): unknown {
+function parseEnvValue(name: string, raw: string, kind: 'string' | 'int' | 'bool' | 'list'): unknown {
   if (kind === 'string') return raw;
+  if (kind === 'list') return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
   if (kind === 'int') {
     if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError([`${name}: must be an integer, got "${raw}"`]);
     return Number(raw);

@@ -90,6 +90,14 @@ export async function listSource(source: DatasetSource, store: ArtifactStore | u
   return listStore(store, source.prefix, field);
 }
 
+/**
+ * Hidden entries (`.DS_Store`, `.ipynb_checkpoints`, any dot-name) are what tools leave behind, not
+ * data: ignored at the dataset root, in class folders and below, locally and in the store.
+ */
+function isHidden(name: string): boolean {
+  return name.startsWith('.');
+}
+
 async function listLocal(root: string, field: string): Promise<SourceListing> {
   const description = `local:${root}`;
   let rootStat;
@@ -109,6 +117,7 @@ async function listLocal(root: string, field: string): Promise<SourceListing> {
   entries.sort((a, b) => compareStrings(a.name, b.name));
 
   for (const entry of entries) {
+    if (isHidden(entry.name)) continue;
     const full = path.join(root, entry.name);
     let st;
     try {
@@ -141,6 +150,7 @@ async function listClassFolder(dir: string, className: string, rel: string, dept
   }
   entries.sort((a, b) => compareStrings(a.name, b.name));
   for (const entry of entries) {
+    if (isHidden(entry.name)) continue;
     const full = path.join(dir, entry.name);
     const relPath = `${rel}/${entry.name}`;
     let st;
@@ -194,6 +204,7 @@ async function listStore(store: ArtifactStore, rawPrefix: string, field: string)
   for (const object of objects) {
     const relPath = object.key.slice(listPrefix.length);
     const segments = relPath.split('/');
+    if (segments.some(isHidden)) continue;
     if (segments.length === 1) {
       rejected.push({ relPath, reason: 'misplaced', detail: `not inside a class folder (expected ${listPrefix}<class>/<file>)` });
       continue;

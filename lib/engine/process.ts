@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { warmEngineFor, type WarmEngine } from './warm-engine.js';
+import { withoutSecrets } from './env.js';
 import { projectRoot } from '../config/load.js';
 import { ENGINE_EXIT, parseEngineLine, type EngineEvent, type ResultEvent } from './events.js';
 
@@ -44,7 +45,7 @@ interface LaunchedEngine {
 
 function engineEnv(options: EngineProcessOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...withoutSecrets(process.env),
     PYTHONPATH: path.join(projectRoot, 'engine'),
     PYTHONUNBUFFERED: '1',
     HF_HUB_OFFLINE: '1',

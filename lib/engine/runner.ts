@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ArtifactStore, ObjectInfo } from '../store/types.js';
-import { CorruptObjectError } from '../errors.js';
+import { BadInputError, CorruptObjectError } from '../errors.js';
+import { isSha256Hex } from '../hash.js';
+import { assertSafeKey, localPathForKey } from '../store/common.js';
 import type { SynthmixConfig } from '../../temporal.config.js';
 import type { ArtifactEvent, EngineHeartbeat, ProgressEvent } from './events.js';
 import { runEngineProcess } from './process.js';
@@ -64,8 +66,11 @@ export class EngineRunner {
    * is a good one. `expectedSha256` (e.g. from a manifest) must match what the store holds.
    */
   async fetchToCache(key: string, expectedSha256?: string): Promise<string> {
+    assertSafeKey(key);
     const sha256 = expectedSha256 ?? (await this.store.stat(key))?.sha256;
     if (!sha256) throw ApplicationFailure.nonRetryable(`engine input not found in the store: ${key}`, 'NotFound');
+    // The sha256 names the cache file: only hex, never a path.
+    if (!isSha256Hex(sha256)) throw new BadInputError(`engine input ${key}: sha256 ${JSON.stringify(sha256)} is not a lowercase hex sha256`);
     const cached = path.join(this.config.cacheDir, 'sha256', sha256.slice(0, 2), sha256);
     if (await stat(cached).catch(() => undefined)) return cached;
     await mkdir(path.dirname(cached), { recursive: true });
@@ -88,7 +93,7 @@ export class EngineRunner {
     const dir = path.join(inputsDir, name);
     for (const object of objects) {
       const cached = await this.fetchToCache(object.key, object.sha256);
-      const target = path.join(dir, object.key.slice(prefix.length));
+      const target = localPathForKey(dir, object.key.slice(prefix.length), object.key);
       await mkdir(path.dirname(target), { recursive: true });
       await symlink(cached, target);
     }
@@ -179,8 +184,12 @@ export class EngineRunner {
   }
 }
 
+/** A path the engine reported (relative to its work dir, or absolute): it must lie inside the work dir. */
 function resolveIn(workDir: string, p: string): string {
-  return path.isAbsolute(p) ? p : path.join(workDir, p);
+  const base = path.resolve(workDir);
+  const target = path.resolve(base, p);
+  if (!target.startsWith(base + path.sep)) throw new BadInputError(`the engine reported the path ${JSON.stringify(p)}, outside its work dir ${base}`);
+  return target;
 }
 
 function safeSegment(value: string): string {

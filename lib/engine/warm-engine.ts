@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { withoutSecrets } from './env.js';
 
 export interface ForkedEngine {
   /** The child's stdout (JSON-line events), with the forkserver's `__pid__`/`__exit__` lines. */
@@ -30,7 +31,8 @@ export class WarmEngine {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'synthmix-warm-'));
     const socketPath = path.join(dir, 'engine.sock');
     const server = spawn(python, ['-m', 'synthmix_engine.forkserver', '--socket', socketPath], {
-      env,
+      // Its children inherit its environment: no worker secret in it.
+      env: withoutSecrets(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

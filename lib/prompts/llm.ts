@@ -11,6 +11,7 @@
  */
 import { SynthmixError } from '../errors.js';
 import { PAPER_LLM_TEMPLATES, checkTemplate, displayName, fillTemplate } from './templates.js';
+import { assertSecretEndpoint, type EndpointPolicy } from '../config/endpoints.js';
 
 export const LLM_API_KEY_ENV = 'SYNTHMIX_LLM_API_KEY';
 
@@ -30,6 +31,8 @@ export class LlmPromptError extends SynthmixError {
 export interface LlmPromptWriterOptions {
   /** OpenAI-compatible API base, e.g. `https://api.openai.com/v1` (the request goes to `${baseUrl}/chat/completions`). */
   readonly baseUrl: string;
+  /** Where the worker lets its key go (its `endpoints` config): `baseUrl` must pass it when a key is sent. */
+  readonly endpoints: EndpointPolicy;
   readonly model: string;
   /** Paper: 0.99. */
   readonly temperature?: number;
@@ -183,6 +186,7 @@ export async function writePromptsWithLlm(classNames: readonly string[], options
   if (!key && !options.allowMissingKey) {
     throw new LlmPromptError(`LLM prompt writer: no API key: set ${LLM_API_KEY_ENV} in the environment (nothing was sent)`, true);
   }
+  if (key) assertSecretEndpoint(options.baseUrl, options.endpoints, 'LLM prompt writer (baseUrl)', LLM_API_KEY_ENV);
 
   const doFetch = options.fetch ?? globalThis.fetch;
   const sleep = options.sleep ?? defaultSleep;

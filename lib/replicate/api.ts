@@ -7,6 +7,7 @@ import Replicate from 'replicate';
 import { ReplicateError, redact, type ReplicateErrorCode } from './errors.js';
 import { createApiFetch, errorDetail, readReplicateToken, type FetchLike, type ReplicateLogger, type Sleep } from './http.js';
 import type { ReplicateHttpPolicy } from './config.js';
+import { assertSecretEndpoint, type EndpointPolicy } from '../config/endpoints.js';
 
 export type PredictionStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled' | 'aborted';
 
@@ -44,6 +45,8 @@ export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'fai
 
 export interface ConnectOptions {
   baseUrl: string;
+  /** The worker's rule for where its token may go (lib/config/endpoints.ts): checked before any request. */
+  endpoints: EndpointPolicy;
   http: ReplicateHttpPolicy;
   /** Fetch used for API calls (default: global fetch). */
   fetch?: FetchLike;
@@ -106,6 +109,7 @@ export function toReplicateError(error: unknown, token: string, what: string, id
 
 /** Connect: reads REPLICATE_API_TOKEN (throws MissingToken before any request when unset). */
 export function connectReplicate(options: ConnectOptions): ReplicateApi {
+  assertSecretEndpoint(options.baseUrl, options.endpoints, 'Replicate (baseUrl)', 'REPLICATE_API_TOKEN');
   const token = readReplicateToken();
   const client = new Replicate({
     auth: token,

@@ -34,6 +34,7 @@ import { connectReplicate, TERMINAL_STATUSES, type PredictionObject, type Replic
 import { parseReplicateConfig, type ReplicateConfig, type ReplicateConfigInput } from './config.js';
 import { ReplicateError } from './errors.js';
 import { abortError, createApiFetch, realSleep, type FetchLike, type ReplicateLogger, type Sleep } from './http.js';
+import type { EndpointPolicy } from '../config/endpoints.js';
 
 /** Stride between the seeds of successive safety retries of one image. */
 export const SAFETY_SEED_STRIDE = 1_000_003;
@@ -116,6 +117,8 @@ export interface PredictionStartedInfo {
 
 export interface GenerateDeps {
   readonly config: ReplicateConfigInput;
+  /** Where the worker lets its token go (its `endpoints` config): `config.baseUrl` must pass it. */
+  readonly endpoints: EndpointPolicy;
   /** Where PNGs go (putContentAddressed under the request's storePrefix). */
   readonly store?: ArtifactStore;
   /** Called once per delivered image with the stored PNG bytes. */
@@ -203,7 +206,7 @@ export async function generateWithReplicate(request: GenerateRequest, deps: Gene
   }
 
   // Token check first: throws MissingToken before any request.
-  const api: ReplicateApi = connectReplicate({ baseUrl: config.baseUrl, http: config.http, fetch: deps.fetch, sleep, signal, log });
+  const api: ReplicateApi = connectReplicate({ baseUrl: config.baseUrl, endpoints: deps.endpoints, http: config.http, fetch: deps.fetch, sleep, signal, log });
   // Downloads: same retry policy, plain fetch (the client, and so the token, is not involved).
   const downloadFetch = createApiFetch({ policy: config.http, token: '', fetch: deps.fetch, sleep, log });
 

@@ -16,6 +16,7 @@ import { parseReplicateConfig, type ReplicateConfigInput } from './config.js';
 import { ReplicateError } from './errors.js';
 import { abortError, realSleep, type FetchLike, type ReplicateLogger, type Sleep } from './http.js';
 import { looksLikeZip } from './zip.js';
+import type { EndpointPolicy } from '../config/endpoints.js';
 
 export interface TrainInput {
   /** A URL (https) of a zip of the instance images, a `data:` URI of one, or the zip bytes. */
@@ -37,6 +38,8 @@ export interface TrainRequest {
 
 export interface TrainDeps {
   readonly config: ReplicateConfigInput;
+  /** Where the worker lets its token go (its `endpoints` config): `config.baseUrl` must pass it. */
+  readonly endpoints: EndpointPolicy;
   /** From the previous attempt's heartbeat: poll it instead of creating a new training. */
   readonly knownTrainingId?: string;
   /** Called right after the training is created: heartbeat the id. */
@@ -109,7 +112,7 @@ export async function trainWithReplicate(request: TrainRequest, deps: TrainDeps)
   const signal = deps.signal;
   const sleep = deps.sleep ?? realSleep;
   const log = deps.log;
-  const api = connectReplicate({ baseUrl: config.baseUrl, http: config.http, fetch: deps.fetch, sleep, signal, log });
+  const api = connectReplicate({ baseUrl: config.baseUrl, endpoints: deps.endpoints, http: config.http, fetch: deps.fetch, sleep, signal, log });
 
   let current: TrainingObject | undefined;
   let resumed = false;

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { Transform, type TransformCallback, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadInputError, CorruptObjectError } from '../errors.js';
@@ -46,6 +46,27 @@ function keyProblem(key: unknown, what: 'key' | 'prefix'): string | undefined {
 export function assertSafeKey(key: unknown): asserts key is string {
   const problem = keyProblem(key, 'key');
   if (problem) throw new BadInputError(`unsafe store key ${describe(key)}: ${problem}`);
+}
+
+/** A key a backend listed under `prefix`: a safe key (BadInputError naming it and where it was listed). */
+export function assertListedKey(key: string, prefix: string, where: string): void {
+  const problem = keyProblem(key, 'key');
+  if (problem) throw new BadInputError(`unsafe store key ${describe(key)} listed under ${describe(prefix)} in ${where}: ${problem}`);
+}
+
+/**
+ * The local path a store key (or the part of it below a listed prefix, `relative`) becomes under
+ * `root`: a safe key, and a path strictly inside `root`, or a BadInputError naming `key`.
+ * Every place that turns store keys into local paths goes through here.
+ */
+export function localPathForKey(root: string, relative: string, key: string = relative): string {
+  const problem = keyProblem(relative, 'key');
+  const base = resolve(root);
+  const target = problem ? undefined : resolve(base, ...relative.split('/'));
+  if (!target || !target.startsWith(base + sep)) {
+    throw new BadInputError(`store key ${describe(key)} would become a path outside ${base}${problem ? ` (${problem})` : ''}`);
+  }
+  return target;
 }
 
 /** Like assertSafeKey, for a list prefix: `''` (everything) and a trailing `/` are allowed. */

@@ -13,6 +13,7 @@ import { BadInputError, CorruptObjectError, NotFoundError } from '../errors.js';
 import { sha256Hex, stableStringify } from '../hash.js';
 import {
   assertBody,
+  assertListedKey,
   assertSafeExtension,
   assertSafeKey,
   assertSafePrefix,
@@ -204,6 +205,9 @@ export function createStoreCore(backend: ByteBackend): ArtifactStore {
       assertSafePrefix(prefix);
       return guard('list', prefix, async () => {
         const keys = await backend.listKeys(prefix);
+        // A medium may hold keys this store would never write (S3 takes `a/../../x`): one of those
+        // becomes a path outside its folder wherever a listing is materialized, so it is refused.
+        for (const key of keys) assertListedKey(key, prefix, description);
         // A key deleted between the listing and its head is left out.
         const infos = await mapLimit(keys, LIST_CONCURRENCY, async (key) => {
           const recorded = await backend.head(key);

@@ -146,6 +146,22 @@ export const sweepConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    // A repeated value would run (and pay for) the same cells twice, or collide on their ids.
+    const lists: Array<[Array<string | number>, readonly unknown[]]> = [
+      [['seeds'], config.seeds],
+      [['mix', 'p'], config.mix.p],
+      [['sources'], config.sources],
+      [['train', 'modes'], config.train.modes],
+    ];
+    for (const [path, values] of lists) {
+      const repeated = values.filter((value, i) => values.indexOf(value) !== i);
+      if (repeated.length > 0) ctx.addIssue({ code: 'custom', path, message: `has duplicate values: ${[...new Set(repeated)].map((v) => JSON.stringify(v)).join(', ')}` });
+    }
+    // Free-form records reach workflow history, results and the report: never a secret in them.
+    const replicate = config.generator.replicate;
+    if (replicate) {
+      for (const field of ['trainerInput', 'extraInput'] as const) reportSecretKeys(replicate[field], ['generator', 'replicate', field], ctx);
+    }
     // Real models are given, never silently replaced by a stand-in (DESIGN §8).
     if (config.fid.extractor === 'inception-v3-fid' && !config.fid.inceptionWeightsKey) {
       ctx.addIssue({ code: 'custom', path: ['fid', 'inceptionWeightsKey'], message: 'required when fid.extractor is "inception-v3-fid" (store key of pt_inception-2015-12-05-6726825d.pth)' });
@@ -154,7 +170,6 @@ export const sweepConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['generator', 'modelPrefix'], message: 'required when generator.backend is "stable-diffusion" (store prefix of the model folder in diffusers layout)' });
     }
     if (config.generator.backend !== 'replicate') return;
-    const replicate = config.generator.replicate;
     if (!replicate) {
       ctx.addIssue({ code: 'custom', path: ['generator', 'replicate'], message: 'required when generator.backend is "replicate" (at least {"model": "owner/name"})' });
     }
@@ -170,6 +185,40 @@ export const sweepConfigSchema = z
       if (!replicate.destination) ctx.addIssue({ code: 'custom', path: ['generator', 'replicate', 'destination'], message: 'required for source "dreambooth" with backend "replicate" (an existing model "owner/name" that receives the trained versions)' });
     }
   });
+
+/** A key that names a secret (`api_token`, `apiKey`, `client_secret`, `password`...), case-insensitive. */
+export const SECRET_KEY_PATTERN = /token|key|secret|password/i;
+
+/** Add an issue for every secret-looking key in a free-form value (nested objects and arrays included). */
+function reportSecretKeys(value: unknown, path: Array<string | number>, ctx: z.RefinementCtx): void {
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => reportSecretKeys(item, [...path, i], ctx));
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  for (const [key, child] of Object.entries(value)) {
+    if (SECRET_KEY_PATTERN.test(key)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, key],
+        message: 'looks like a secret (its name contains token, key, secret or password): the sweep config is kept in workflow history and reports; secrets belong in the worker\'s environment',
+      });
+    } else {
+      reportSecretKeys(child, [...path, key], ctx);
+    }
+  }
+}
+
+/**
+ * `generator.classPrompts` names classes of the dataset: one that the curated dataset does not have
+ * is a typo that would silently fall back to the common templates. The problem, or undefined.
+ */
+export function unknownClassPromptsProblem(config: Pick<SweepConfig, 'generator'>, classes: readonly string[]): string | undefined {
+  const known = new Set(classes);
+  const unknown = Object.keys(config.generator.classPrompts).filter((name) => !known.has(name));
+  if (unknown.length === 0) return undefined;
+  return `generator.classPrompts: no class ${unknown.map((name) => JSON.stringify(name)).join(', ')} in the dataset (its classes: ${classes.join(', ')})`;
+}
 
 export type SweepConfig = z.infer<typeof sweepConfigSchema>;
 export type SweepConfigInput = z.input<typeof sweepConfigSchema>;

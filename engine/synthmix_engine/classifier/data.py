@@ -68,8 +68,8 @@ def _decode(manifest: LocalManifest, index: int, class_index: dict[str, int], im
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             rgb = image.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        raise PermanentError(f"{manifest.where()}: cannot decode image file {path}: {error}") from error
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as error:
+        raise PermanentError(f"{manifest.where()}: cannot decode image file {path}: {type(error).__name__}: {error}") from error
     if rgb.size != (image_size, image_size):
         raise PermanentError(
             f"{manifest.where()}: image file {path} is {rgb.size[0]}x{rgb.size[1]}, imageSize is {image_size}x{image_size}"

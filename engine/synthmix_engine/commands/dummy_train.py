@@ -3,7 +3,8 @@
 
 params: steps (int), stepSeconds (float), checkpointEvery (int), failAt (int|null: raise a
 permanent error at that step), crashAt (int|null: exit 1 at that step, as a crash would — only in an attempt that did not
-resume, so the retried attempt gets past it).
+resume, so the retried attempt gets past it), reportEnv (bool: list the names of the process's
+environment variables in the summary, so a test can check that no worker secret reached it).
 The output `counter.json` holds the sum of step indices, so a resumed run is checkably equal.
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
     every = p.at_least("checkpointEvery", p.int("checkpointEvery", 10), 1)
     fail_at = p.int("failAt", None)
     crash_at = p.int("crashAt", None)
+    report_env = p.bool("reportEnv", False)
     state = {"step": 0, "total": 0}
     if spec.resume_from:
         with open(spec.resume_from, encoding="utf-8") as handle:
@@ -55,4 +57,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
         progress("train", state["step"], steps, resumedFrom=started_at)
     out = spec.out("counter.json")
     _save(out, state)
-    result({"counter": "counter.json"}, {"steps": state["step"], "total": state["total"], "resumedFrom": started_at})
+    summary = {"steps": state["step"], "total": state["total"], "resumedFrom": started_at}
+    if report_env:
+        summary["env"] = sorted(os.environ)
+    result({"counter": "counter.json"}, summary)

@@ -40,8 +40,8 @@ def load_images(manifest: LocalManifest, size: int, resize: bool = False) -> tor
                 array = np.asarray(image.convert("RGB"), dtype=np.uint8)
         except FileNotFoundError as error:
             raise PermanentError(f"input '{what}': image {path} does not exist") from error
-        except (UnidentifiedImageError, OSError) as error:
-            raise PermanentError(f"input '{what}': image {path} cannot be decoded: {error}") from error
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as error:
+            raise PermanentError(f"input '{what}': image {path} cannot be decoded: {type(error).__name__}: {error}") from error
         out[n] = torch.from_numpy(array.copy()).permute(2, 0, 1)
     return out
 
