@@ -227,7 +227,8 @@ describe('the sweep workflow', () => {
     await waitForStage('sweep-tiny-cancel', 'pretrain');
     const engines = () => {
       try {
-        return execFileSync('pgrep', ['-f', 'synthmix_engine (pretrain-generator|train-classifier)'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+        // Only this test's engines (their spec lies under its work dir), not another program's on the machine.
+        return execFileSync('pgrep', ['-f', `synthmix_engine (pretrain-generator|train-classifier) .*--spec ${config.engine.workDir}/`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
       } catch {
         return [];
       }
