@@ -160,7 +160,7 @@ describe('the README flow, as child processes', () => {
     for (const cls of DEMO_PRESET_CLASSES.tiny) expect(html).toContain(cls);
   }, 900_000);
 
-  it('cancel stops a running sweep: status says CANCELED and watch exits 1', async () => {
+  it('cancel stops a running sweep: status says CANCELLED and watch exits 1', async () => {
     // Another seed: nothing is memoized, so the sweep is still running when the cancel arrives.
     const configFile = path.join(tmp, 'other-seed.json');
     writeFileSync(configFile, JSON.stringify({ ...JSON.parse(readFileSync(path.join(tmp, 'my-sweep.json'), 'utf8')), seeds: [5] }));
@@ -172,7 +172,7 @@ describe('the README flow, as child processes', () => {
     const watched = await synthmix('watch', 'cli-2');
     expect(watched.code).toBe(1);
     const status = await synthmix('status', 'cli-2');
-    expect(status.output).toContain('cli-2: CANCELED');
+    expect(status.output).toContain('cli-2: CANCELLED');
   }, 300_000);
 
   it('server: SIGTERM stops it with exit 0', async () => {
