@@ -189,11 +189,11 @@ def _cpu_model_and_flags() -> tuple[str, list[str]]:
 
 
 def _build_setting(config: str, name: str) -> str | None:
-    for part in config.replace("\n", ",").split(","):
-        key, _, value = part.strip().partition("=")
-        if key == name:
-            return value.strip() or None
-    return None
+    """One `NAME=value` of torch's build settings (`torch.__config__.show()`, "Build settings: A=x, B=y")."""
+    import re
+
+    match = re.search(rf"\b{re.escape(name)}=([^,\s]*)", config)
+    return (match.group(1) or None) if match else None
 
 
 def environment(device: "torch.device | None" = None) -> dict[str, Any]:

@@ -69,6 +69,8 @@ def test_scratch_learns_the_toy_task_and_evaluates(scratch_run, toy, tmp_path):
     env = summary["environment"]
     assert env["torch"] == torch.__version__ and env["torchCpuCapability"] == torch.backends.cpu.get_cpu_capability()
     assert env["cpu"] and isinstance(env["isa"], list) and env["gpu"] is None
+    if "BLAS_INFO=" in torch.__config__.show():
+        assert env["blas"] and env["blas"] in torch.__config__.show()
     metrics = json.loads((work / "metrics.json").read_text())
     assert metrics["bestEpoch"] == summary["bestEpoch"] and metrics["bestValAcc"] == summary["bestValAcc"]
     assert [m["valAcc"] for m in metrics["epochs"]] == [e["valAcc"] for e in progress]
