@@ -8,6 +8,7 @@ import { toolPaths } from '../infra/tools.js';
 import { createRng } from '../lib/random.js';
 import {
   averageRanks,
+  binomialBootstrapInterval,
   bootstrap,
   bootstrapIndices,
   meanAt,
@@ -48,6 +49,7 @@ for x, y in c["spearman"]:
     rho = stats.spearmanr(x, y).statistic
     ci = stats.pearsonr(stats.rankdata(x), stats.rankdata(y)).confidence_interval(0.95)
     out["spearman"].append([float(rho), float(ci.low), float(ci.high), [float(r) for r in stats.rankdata(x)]])
+out["binomBoot"] = [[float(stats.binom.ppf(0.025, n, k / n) / n), float(stats.binom.ppf(0.975, n, k / n) / n)] for k, n, _ in c["wilson"]]
 out["slope"] = [float(stats.linregress(x, y).slope) for x, y in c["slope"]]
 # Bootstrap 1: the very same resamples (indices drawn by the TS module), numpy's percentile.
 data = np.asarray(c["boot"]["data"])
@@ -74,6 +76,7 @@ interface Reference {
   paired: Array<[number, number, number, number]>;
   spearman: Array<[number, number, number, number[]]>;
   slope: number[];
+  binomBoot: Array<[number, number]>;
   bootSame: [number, number];
   pairedSame: [number, number];
   bootScipy: [number, number, number];
@@ -177,6 +180,20 @@ describe('statistics against scipy (computed at test time)', () => {
     });
     expect(spearman([1, 2, 3], [3, 2, 1])).toBeNull();
     expect(spearman([1, 1, 1, 1], [1, 2, 3, 4])).toBeNull();
+  });
+
+  it('per-class bootstrap from counts = the binomial quantiles scipy binom.ppf gives (the percentile bootstrap as resamples → ∞)', () => {
+    WILSON_CASES.forEach(([k, n], i) => {
+      const r = binomialBootstrapInterval(k, n);
+      expect(r.low).toBeCloseTo(ref.binomBoot[i][0], 12);
+      expect(r.high).toBeCloseTo(ref.binomBoot[i][1], 12);
+    });
+    // And the drawn bootstrap of the same 0/1 images lands on it (within one image either side).
+    const values = Array.from({ length: 60 }, (_, i) => (i < 41 ? 1 : 0));
+    const drawn = bootstrap(60, (idx) => meanAt(values, idx), { seed: 3, resamples: 20000 });
+    const exact = binomialBootstrapInterval(41, 60);
+    expect(Math.abs(drawn.low - exact.low)).toBeLessThanOrEqual(1 / 60 + 1e-12);
+    expect(Math.abs(drawn.high - exact.high)).toBeLessThanOrEqual(1 / 60 + 1e-12);
   });
 
   it('slope over p = scipy linregress', () => {

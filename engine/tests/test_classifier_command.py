@@ -87,6 +87,8 @@ def test_scratch_learns_the_toy_task_and_evaluates(scratch_run, toy, tmp_path):
     report = json.loads((eval_work / "evaluation.json").read_text())
     assert report["classes"] == CLASSES and report["overallAccuracy"] >= 0.9
     assert sum(map(sum, report["confusion"])) == 40
+    assert len(report["labels"]) == len(report["predictions"]) == 40
+    assert sum(l == q for l, q in zip(report["labels"], report["predictions"])) / 40 == report["overallAccuracy"]
     assert result_of(events)["summary"]["overallAccuracy"] == report["overallAccuracy"]
 
 

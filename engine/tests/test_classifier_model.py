@@ -107,6 +107,11 @@ def test_confusion_and_per_class_numbers_are_exact():
     assert report["perClass"]["c"] == {"correct": 3, "total": 4, "accuracy": 0.75}
     assert report["perClass"]["d"] == {"correct": 0, "total": 0, "accuracy": None}
     assert report["confusion"][3] == [0, 0, 0, 0] and report["classes"] == ["a", "b", "c", "d"]
+    # Per test image, manifest order (what the report bootstraps and pairs by image).
+    assert report["labels"] == labels.tolist() and report["predictions"] == preds.tolist()
+    for index, name in enumerate(classes):
+        pairs = [(l, q) for l, q in zip(report["labels"], report["predictions"]) if l == index]
+        assert sum(l == q for l, q in pairs) == report["perClass"][name]["correct"]
 
 
 def test_dataset_cache_and_bad_files(tmp_path):

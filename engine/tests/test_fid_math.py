@@ -97,19 +97,33 @@ def test_streaming_equals_one_shot_and_merge() -> None:
 def test_kid_matches_double_loop_reference(case: str) -> None:
     z = load(case)
     r = kernel_inception_distance(z["x1"], z["x2"], int(z["kid_subsets"]), int(z["kid_size"]), int(z["kid_seed"]))
-    assert r.subset_size == min(int(z["kid_size"]), len(z["x1"]), len(z["x2"]))
+    assert int(z["kid_size"]) < min(len(z["x1"]), len(z["x2"]))  # fits: the reference's subsets, uncapped
+    assert r.subset_size == int(z["kid_size"]) and not r.capped
     assert rel(r.mean, float(z["kid_mean"])) <= 1e-6
     assert rel(r.std, float(z["kid_std"])) <= 1e-6
 
 
-def test_kid_clamps_subset_size_and_is_near_zero_for_same_distribution() -> None:
+def test_kid_caps_subset_size_and_is_near_zero_for_same_distribution() -> None:
     rng = np.random.default_rng(5)
     a, b = rng.normal(size=(120, 16)), rng.normal(size=(90, 16))
     r = kernel_inception_distance(a, b, subsets=20, subset_size=1000, seed=0)
-    assert r.subset_size == 90
+    assert (r.subset_size, r.requested_size, r.capped) == (45, 1000, True)
     assert abs(r.mean) < 3 * r.std + 1e-3
     again = kernel_inception_distance(a, b, subsets=20, subset_size=1000, seed=0)
     assert (again.mean, again.std) == (r.mean, r.std)
+
+
+def test_kid_subset_size_of_the_whole_set_still_varies() -> None:
+    # The demo's case: 60 images per class on both sides, subset size 100. Clamping to 60 made every
+    # subset the whole set (std exactly 0); capped to 30, subsets differ and so do their KIDs.
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(60, 16)), rng.normal(0.3, 1.0, size=(60, 16))
+    r = kernel_inception_distance(a, b, subsets=20, subset_size=100, seed=0)
+    assert (r.subset_size, r.capped) == (30, True)
+    assert r.std > 0.05 * abs(r.mean)
+    # Subset sizes below the smaller set are taken as asked.
+    fits = kernel_inception_distance(a, b, subsets=20, subset_size=59, seed=0)
+    assert (fits.subset_size, fits.capped) == (59, False)
 
 
 def test_errors_name_the_set() -> None:

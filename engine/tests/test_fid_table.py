@@ -71,6 +71,7 @@ def test_rows_match_references(table: tuple) -> None:
         assert abs(row["kidStd"] - float(ref["kid_std"])) <= 1e-6 * float(ref["kid_std"])
         assert (row["n1"], row["n2"]) == (len(ref["x1"]), len(ref["x2"]))
         assert row["epsilonUsed"] == 0.0
+        assert (row["kidSubsetSize"], row["kidSubsetCapped"]) == (int(ref["kid_size"]), False)
         assert row["extractorId"] == EXTRACTOR["id"] and row["weightsSha256"] == EXTRACTOR["weightsSha256"]
     assert rows["self/rank"]["fid"] < 1e-9 * rows["vanilla/rank"]["fid"]
     with open(work / "fid.csv", newline="") as handle:
@@ -78,6 +79,7 @@ def test_rows_match_references(table: tuple) -> None:
     assert [r["name"] for r in table_rows] == ["vanilla/well", "vanilla/rank", "self/rank"]
     assert float(table_rows[0]["fid"]) == rows["vanilla/well"]["fid"]
     assert table_rows[0]["extractorId"] == EXTRACTOR["id"]
+    assert table_rows[0]["kidSubsetCapped"] == "False"
 
 
 def test_resume_from_checkpoint_gives_identical_table(table: tuple) -> None:

@@ -389,3 +389,51 @@ export function spearman(x: readonly number[], y: readonly number[], options: { 
   const half = z * Math.sqrt(f / (n - 3));
   return { estimate: rho, low: Math.tanh(zr - half), high: Math.tanh(zr + half), level, method: `Fisher z interval (variance ${f}/(n−3)) over ${n} pairs`, n };
 }
+
+/** P(X ≤ k) for X ~ Binomial(n, p), summed in log space (n up to a few thousand test images). */
+export function binomialCdf(k: number, n: number, p: number): number {
+  if (k < 0) return 0;
+  if (k >= n) return 1;
+  if (p <= 0) return 1;
+  if (p >= 1) return 0;
+  const lnP = Math.log(p);
+  const lnQ = Math.log1p(-p);
+  const lnNFact = logGamma(n + 1);
+  let sum = 0;
+  for (let i = 0; i <= k; i++) sum += Math.exp(lnNFact - logGamma(i + 1) - logGamma(n - i + 1) + i * lnP + (n - i) * lnQ);
+  return Math.min(1, sum);
+}
+
+/**
+ * The percentile bootstrap of an accuracy `successes / n` over its n test images, without drawing:
+ * resampling n images with replacement gives Binomial(n, successes/n)/n, so as resamples → ∞ the
+ * percentile interval tends to that distribution's α/2 and 1 − α/2 quantiles (scipy's
+ * `binom.ppf(q, n, k/n) / n`). Exact and seed-free, so the hundreds of per-class intervals of a report
+ * cost nothing and carry no Monte Carlo error.
+ */
+export function binomialBootstrapInterval(successes: number, n: number, level = 0.95): Interval {
+  checkLevel('binomialBootstrapInterval', level);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`binomialBootstrapInterval: n must be a positive integer, got ${n}`);
+  if (!Number.isInteger(successes) || successes < 0 || successes > n) {
+    throw new RangeError(`binomialBootstrapInterval: successes must be an integer in [0, ${n}], got ${successes}`);
+  }
+  const p = successes / n;
+  // CDF(0..n) once, accumulated in the same order binomialCdf sums.
+  const cdf: number[] = [];
+  if (p <= 0 || p >= 1) for (let x = 0; x <= n; x++) cdf.push(binomialCdf(x, n, p));
+  else {
+    const lnNFact = logGamma(n + 1);
+    let sum = 0;
+    for (let x = 0; x <= n; x++) {
+      sum += Math.exp(lnNFact - logGamma(x + 1) - logGamma(n - x + 1) + x * Math.log(p) + (n - x) * Math.log1p(-p));
+      cdf.push(x >= n ? 1 : Math.min(1, sum));
+    }
+  }
+  // scipy's ppf: the smallest x with CDF(x) ≥ q (a hair of tolerance for the summation's rounding).
+  const ppf = (q: number): number => {
+    const x = cdf.findIndex((c) => c >= q - 1e-12);
+    return x < 0 ? n : x;
+  };
+  const alpha = 1 - level;
+  return { estimate: p, low: ppf(alpha / 2) / n, high: ppf(1 - alpha / 2) / n, level, method: `percentile bootstrap over ${n} test images (exact: binomial quantiles)` };
+}

@@ -17,8 +17,10 @@ def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor, num_classe
 
 
 def evaluation_report(classes: Sequence[str], labels: torch.Tensor, predictions: torch.Tensor) -> dict[str, Any]:
-    """{overallAccuracy, perClass: {class: {correct, total, accuracy}}, confusion, classes}.
-    A class with no test image has accuracy null."""
+    """{overallAccuracy, perClass: {class: {correct, total, accuracy}}, confusion, classes, labels,
+    predictions}. A class with no test image has accuracy null. `labels` / `predictions` are the class
+    indices per test image in manifest order: the report bootstraps over test images and pairs two
+    classifiers image by image (same test set), which counts alone cannot do."""
     confusion = confusion_matrix(labels, predictions, len(classes))
     per_class: dict[str, dict[str, Any]] = {}
     correct_all = total_all = 0
@@ -33,4 +35,6 @@ def evaluation_report(classes: Sequence[str], labels: torch.Tensor, predictions:
         "perClass": per_class,
         "confusion": confusion,
         "classes": list(classes),
+        "labels": torch.as_tensor(labels, dtype=torch.int64).flatten().tolist(),
+        "predictions": torch.as_tensor(predictions, dtype=torch.int64).flatten().tolist(),
     }

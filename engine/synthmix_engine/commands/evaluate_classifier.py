@@ -5,7 +5,8 @@ inputs: test (local manifest), weights (state dict .pt or .safetensors, torchvis
 params: numClasses, width (64), stem ("auto"), imageSize, batchSize (64), device ("auto"),
         threads (torch default).
 output: evaluation.json = {overallAccuracy, perClass: {class: {correct, total, accuracy}},
-        confusion: [[...]] (rows = true class, columns = predicted, order = manifest classes), classes}.
+        confusion: [[...]] (rows = true class, columns = predicted, order = manifest classes), classes,
+        labels: [int], predictions: [int] (class index per test image, manifest order)}.
 summary: {overallAccuracy, perClass: {class: accuracy}, testImages}.
 """
 from __future__ import annotations

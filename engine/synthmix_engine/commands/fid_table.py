@@ -11,7 +11,9 @@ inputs:  groups — JSON file:
 params:  eps (default 1e-6: the εI guard of the Fréchet distance), device ("auto": KID on CUDA
          when present), chunkRows (default 4096: rows per streaming-statistics batch)
 outputs: fid  fid.json — list of rows {name, reference, candidate, fid, kidMean, kidStd,
-              kidSubsetSize, n1, n2, epsilonUsed, extractorId, weightsSha256}
+              kidSubsetSize, kidSubsetCapped, n1, n2, epsilonUsed, extractorId, weightsSha256}
+              (kidSubsetCapped: the requested subsetSize did not fit the smaller set and was
+              capped to half of it, see fid/kid.py)
          csv  fid.csv  — the same rows
 Each comparison is computed independently (KID: a fresh default_rng(seed) per comparison), a
 checkpoint (rows so far) is written after each, and a resumed run skips the finished ones.
@@ -29,7 +31,7 @@ from ..params import ParamReader
 from ..protocol import PermanentError, Preempted, Preemption, Spec, atomic_write, checkpoint_written, progress, result
 
 COLUMNS = [
-    "name", "reference", "candidate", "fid", "kidMean", "kidStd", "kidSubsetSize",
+    "name", "reference", "candidate", "fid", "kidMean", "kidStd", "kidSubsetSize", "kidSubsetCapped",
     "n1", "n2", "epsilonUsed", "extractorId", "weightsSha256",
 ]
 
@@ -191,6 +193,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
             "kidMean": None,
             "kidStd": None,
             "kidSubsetSize": None,
+            "kidSubsetCapped": None,
             "n1": len(sets[ref]),
             "n2": len(sets[cand]),
             "epsilonUsed": fr.epsilon_used,
@@ -206,7 +209,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
                 sets[ref], sets[cand], kid.subsets, kid.subset_size, kid.seed,
                 str(device), (f"'{ref}' ({name})", f"'{cand}' ({name})"),
             )
-            row.update(kidMean=kr.mean, kidStd=kr.std, kidSubsetSize=kr.subset_size)
+            row.update(kidMean=kr.mean, kidStd=kr.std, kidSubsetSize=kr.subset_size, kidSubsetCapped=kr.capped)
         rows.append(row)
         for g in (ref, cand):
             remaining[g] -= 1

@@ -1,8 +1,13 @@
 """Kernel Inception Distance (Bińkowski et al. 2018), as clean-fid / torch-fidelity compute it:
 the unbiased MMD² estimate with the cubic polynomial kernel k(x, y) = (xᵀy / d + 1)³, averaged over
-`subsets` random subsets of `subset_size` rows drawn without replacement from each set
-(subset_size is clamped to the smaller set); the result is mean ± std (population std, ddof=0,
-as torch-fidelity) over subsets.
+`subsets` random subsets of `subset_size` rows drawn without replacement from each set; the result
+is mean ± std (population std, ddof=0, as torch-fidelity) over subsets.
+
+Subset size that does not fit: clean-fid / torch-fidelity clamp it to the smaller set, but then every
+subset of that set is the whole set and (with equal sizes, e.g. 60 images per class against 60) the
+std over subsets is exactly 0 — a "± 0.00" that says nothing. Here a subset size ≥ the smaller set
+is capped to half of it (⌊n/2⌋, at least 2: the size with the most distinct subsets), and the result
+says it was capped (`capped`, `requested_size`) so the report can say so.
 
 Subset draws, per subset s = 0..subsets-1, from ONE `numpy.random.default_rng(seed)`:
     idx_x = rng.choice(n_x, m, replace=False); idx_y = rng.choice(n_y, m, replace=False)
@@ -33,6 +38,8 @@ class KidResult:
     std: float
     subsets: int
     subset_size: int
+    requested_size: int
+    capped: bool
 
 
 def _as_source(data: Any) -> tuple[int, int, Any]:
@@ -64,7 +71,9 @@ def kernel_inception_distance(
             raise PermanentError(f"KID: {name} has {n} sample(s); at least 2 are needed")
     if subsets < 1 or subset_size < 2:
         raise PermanentError(f"KID: subsets must be >= 1 and subsetSize >= 2 (got {subsets}, {subset_size})")
-    m = min(int(subset_size), n_x, n_y)
+    smaller = min(n_x, n_y)
+    capped = int(subset_size) >= smaller
+    m = max(2, smaller // 2) if capped else int(subset_size)
     d = float(d_x)
     rng = np.random.default_rng(seed)
     dev = torch.device(device)
@@ -84,4 +93,4 @@ def kernel_inception_distance(
             values[s] = float(mmd.item())
     if not np.isfinite(values).all():
         raise PermanentError(f"KID {names[0]} vs {names[1]}: non-finite kernel values (features contain NaN/inf?)")
-    return KidResult(float(values.mean()), float(values.std()), int(subsets), int(m))
+    return KidResult(float(values.mean()), float(values.std()), int(subsets), int(m), int(subset_size), bool(capped))
