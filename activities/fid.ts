@@ -125,6 +125,8 @@ export function createFidActivities({ store, config }: ActivityDeps) {
             // Never null here: the sweep always asks for KID.
             kidMean: row.kidMean ?? 0,
             kidStd: row.kidStd ?? 0,
+            kidSubsetSize: row.kidSubsetSize ?? null,
+            kidSubsetCapped: row.kidSubsetCapped ?? false,
             n1: row.n1,
             n2: row.n2,
             epsilonUsed: row.epsilonUsed ?? 0,

@@ -15,6 +15,7 @@ import type { ReportInput, ReportOutput } from '../lib/report/types.js';
 import { assertSafePrefix, localPathForKey } from '../lib/store/index.js';
 import type { ArtifactStore } from '../lib/store/types.js';
 import { historyPoints, readHistory, saveSweepRecord } from '../lib/report/record.js';
+import { fetchTestResults } from '../lib/report/evaluations.js';
 
 export type { ReportInput, ReportOutput } from '../lib/report/types.js';
 
@@ -59,7 +60,7 @@ export async function writeReport(store: ArtifactStore, input: ReportInput): Pro
   const prefix = reportPrefix(input?.sweepId);
   await saveSweepRecord(store, input);
   const samples = await fetchSamples(store, input);
-  const files: RenderedFile[] = await renderReport(input, samples);
+  const files: RenderedFile[] = await renderReport(input, samples, await fetchTestResults(store, input));
   const keyOf = (name: string): string => `${prefix}/${name}`;
   const ordered = [...files.filter((f) => f.name !== 'index.html'), ...files.filter((f) => f.name === 'index.html')];
   for (const file of ordered) await store.put(keyOf(file.name), file.bytes, { contentType: file.contentType });

@@ -28,9 +28,9 @@ export const CODE_VERSIONS = {
   generate: '1',
   'replicate-finetune': '1',
   'replicate-generate': '1',
-  fid: '1',
+  fid: '2', // 2: KID subset size capped to half the smaller set when it did not fit
   train: '1',
-  evaluate: '1',
+  evaluate: '2', // 2: evaluation.json has labels and predictions per test image
 } as const;
 
 export type StepName = keyof typeof CODE_VERSIONS;

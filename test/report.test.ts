@@ -92,7 +92,7 @@ describe('report activity', () => {
     expect(output.prefix).toBe(prefix);
     expect(output.htmlKey).toBe(`${prefix}/index.html`);
     const expected = [
-      'index.html', 'samples.png', 'results.csv', 'results.json', 'summary.csv', 'fid.csv', 'fid.json', 'history.csv',
+      'index.html', 'samples.png', 'results.csv', 'results.json', 'summary.csv', 'fid.csv', 'fid.json', 'history.csv', 'findings.json',
       ...MODES.flatMap((m) => [`accuracy-${m}.svg`, `accuracy-${m}.png`, `accuracy-${m}.vl.json`, `per-class-${m}.svg`, `per-class-${m}.png`, `per-class-${m}.vl.json`]),
     ].map((name) => `${prefix}/${name}`);
     expect([...output.files].sort()).toEqual([...expected].sort());
@@ -157,7 +157,7 @@ describe('report activity', () => {
     expect(fidJson.extractors).toEqual([input.config.fid.extractor]);
     for (const r of input.fid) {
       const line = fid.find((f) => f[0] === r.source && f[1] === r.className);
-      expect(line).toEqual([r.source, r.className, String(r.fid), String(r.kidMean), String(r.kidStd), String(r.n1), String(r.n2), String(r.epsilonUsed), r.extractorId, r.weightsSha256]);
+      expect(line).toEqual([r.source, r.className, String(r.fid), String(r.kidMean), String(r.kidStd), String(r.n1), String(r.n2), String(r.epsilonUsed), r.extractorId, r.weightsSha256, String(r.kidSubsetSize), String(r.kidSubsetCapped)]);
       expect(fidJson.rows).toContainEqual(r);
     }
     // History: every re-evaluated number.
@@ -316,13 +316,19 @@ describe('confidence intervals', () => {
     expect(summarize([0.7])).toEqual({ n: 1, mean: 0.7, sd: null, sem: null, halfWidth: null, ciLow: null, ciHigh: null });
   });
 
-  it('a single seed gives plain points and lines (no error bars)', async () => {
+  it('a single seed has no t interval; its error bars are the test-set interval (Wilson overall, bootstrap per class)', async () => {
     const single = (await exampleReport({ seeds: [3], history: false })).input;
     const data = buildReportData(single);
     expect(data.summary.every((r) => r.ciLow === null && r.n === 1)).toBe(true);
+    // Every point has its test-set interval around it (counts inferred: the example has no evaluation files).
+    expect(data.summary.every((r) => r.testCiLow !== null && r.testCiHigh !== null && r.testCiLow <= (r.mean as number) && (r.mean as number) <= r.testCiHigh)).toBe(true);
+    const overall = data.summary.find((r) => r.className === 'overall') as (typeof data.summary)[number];
+    const cell = data.rows.find((r) => r.cellId === overall.cellIds[0]);
+    expect([overall.testCiLow, overall.testCiHigh]).toEqual([cell?.overallCiLow, cell?.overallCiHigh]);
+    expect(cell?.testImages).toBe(single.config.dataset.testPerClass * single.classes.length);
     const spec = accuracySpec(data, 'scratch') as unknown as { layer: Array<{ encoding?: Record<string, unknown> }>; title: { subtitle: string[] } };
-    expect(spec.layer.some((l) => l.encoding && 'y2' in l.encoding)).toBe(false);
-    expect(spec.title.subtitle.join(' ')).toContain('single seed (3)');
+    expect(spec.layer.some((l) => l.encoding && 'y2' in l.encoding)).toBe(true);
+    expect(spec.title.subtitle.join(' ')).toContain('single seed (3); error bars: 95% interval from the test set alone (Wilson)');
     const multi = accuracySpec(buildReportData(input), 'scratch') as unknown as { layer: Array<{ encoding?: Record<string, unknown> }> };
     expect(multi.layer.some((l) => l.encoding && 'y2' in l.encoding)).toBe(true);
   });

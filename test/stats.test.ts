@@ -102,7 +102,7 @@ const SPEARMAN_CASES: Array<[number[], number[]]> = [
 const SLOPE_CASES: Array<[number[], number[]]> = [[[0, 0.25, 0.5, 0.75, 1], [0.62, 0.6, 0.55, 0.47, 0.31]]];
 // 400 test images, 0/1 correctness (~62 %), and a paired second arm.
 const BOOT_N = 400;
-const bootA = Array.from({ length: BOOT_N }, () => (rng.chance(0.62) ? 1 : 0));
+const bootA: number[] = Array.from({ length: BOOT_N }, () => (rng.chance(0.62) ? 1 : 0));
 const bootB = bootA.map((v) => (rng.chance(0.1) ? 1 - v : v));
 const BOOT_SEED = 12345;
 const BOOT_RESAMPLES = 2000;

@@ -66,6 +66,9 @@ export const engineSummaries = {
         fid: z.number(),
         kidMean: z.number().nullable(),
         kidStd: z.number().nullable(),
+        /** The subset size KID used; capped (to half the smaller set) when the requested one did not fit. */
+        kidSubsetSize: count.nullish(),
+        kidSubsetCapped: z.boolean().nullish(),
         n1: count,
         n2: count,
         epsilonUsed: z.number().nullish(),
@@ -79,11 +82,20 @@ export const engineSummaries = {
 export type EngineCommand = keyof typeof engineSummaries;
 export type EngineSummary<C extends EngineCommand> = z.output<(typeof engineSummaries)[C]>;
 
-/** `evaluation.json`, written by `evaluate-classifier` (the fields the activity reads). */
+/**
+ * `evaluation.json`, written by `evaluate-classifier`. The activity reads the accuracies; the report
+ * reads the counts and, from files written since they were added, the class index of every test
+ * image's label and prediction (manifest order), to bootstrap over test images and pair two cells
+ * image by image.
+ */
 export const evaluationFileSchema = z.object({
   overallAccuracy: z.number(),
-  perClass: z.record(z.string(), z.object({ accuracy: z.number() })),
+  perClass: z.record(z.string(), z.object({ accuracy: z.number(), correct: count.optional(), total: count.optional() })),
+  classes: z.array(z.string()).optional(),
+  labels: z.array(count).optional(),
+  predictions: z.array(count).optional(),
 });
+export type EvaluationFile = z.output<typeof evaluationFileSchema>;
 
 /** Parse what `command` returned with `schema`; `what` names it in the error (`result summary`, a file name). */
 export function parseEngineOutput<S extends z.ZodType>(command: string, what: string, schema: S, value: unknown): z.output<S> {

@@ -7,7 +7,8 @@ import type { EngineEnvironment } from '../engine/results.js';
 import { BadInputError } from '../errors.js';
 import { assertSweepId } from '../sweep/id.js';
 import type { InitMode } from '../sweep/config.js';
-import { summarize } from './stats.js';
+import { testResultsOf, type CellTestData, type TestResults } from './evaluations.js';
+import { binomialBootstrapInterval, summarize, wilsonInterval } from './stats.js';
 import type { CellOutcome, FidRow, ReportInput } from './types.js';
 
 /** A plotted series: a synthetic source (mixed arm), `original` (only-original arm) or `randaugment`. */
@@ -81,6 +82,11 @@ export interface ResultRow {
   computed: boolean | null;
   evaluationKey: string | null;
   weightsKey: string | null;
+  /** Test images behind overallAccuracy (null when the counts are unknown). */
+  testImages: number | null;
+  /** 95 % Wilson interval of overallAccuracy from the test set alone (null when the counts are unknown). */
+  overallCiLow: number | null;
+  overallCiHigh: number | null;
 }
 
 /** One plotted point: the mean over seeds of one (mode, series, p, class-or-overall). */
@@ -99,6 +105,16 @@ export interface SummaryRow {
   sd: number | null;
   ciLow: number | null;
   ciHigh: number | null;
+  /**
+   * For a point of one finished cell (n = 1): a 95 % interval from its test set alone — Wilson for
+   * the overall accuracy, the (exact) percentile bootstrap over the class's test images per class —
+   * so a single-seed report still shows how far a point can move. Null for n ≠ 1 (the t interval
+   * over seeds is the one to read) or unknown counts.
+   */
+  testCiLow: number | null;
+  testCiHigh: number | null;
+  /** Each finished seed's value, in seed order (the figures draw them next to the mean). */
+  seedValues: number[];
   /** The cells behind the point (finished and failed), in seed order. */
   cellIds: string[];
 }
@@ -128,6 +144,8 @@ export interface ReportData {
   environments: Array<{ description: string; cells: number }>;
   /** Problems in the input that do not stop the report (listed in its HTML). */
   warnings: string[];
+  /** Each done cell's test counts (and per-image results where the evaluation has them). */
+  tests: TestResults;
 }
 
 function finiteOrNull(value: number | undefined | null): number | null {
@@ -167,9 +185,30 @@ export function checkReportInput(input: ReportInput): void {
   if (!Array.isArray(input.stages)) throw new BadInputError('report input stages must be a list');
 }
 
-/** Build every table of the report from its input. Pure and deterministic. */
-export function buildReportData(input: ReportInput): ReportData {
+/** Wilson interval of a cell's overall accuracy from its counts (null without counts). */
+function overallInterval(test: CellTestData | undefined): { n: number; low: number; high: number } | null {
+  if (!test) return null;
+  const counts = Object.values(test.perClass);
+  const n = counts.reduce((s, c) => s + c.total, 0);
+  if (n === 0) return null;
+  const w = wilsonInterval(counts.reduce((s, c) => s + c.correct, 0), n);
+  return { n, low: w.low, high: w.high };
+}
+
+function classInterval(test: CellTestData | undefined, className: string): { low: number; high: number } | null {
+  const counts = test?.perClass[className];
+  if (!counts || counts.total === 0) return null;
+  return binomialBootstrapInterval(counts.correct, counts.total);
+}
+
+/**
+ * Build every table of the report from its input. Pure and deterministic. `fetched`: the cells' test
+ * results read from their evaluation files (lib/report/evaluations.ts); cells without are inferred
+ * from their accuracies.
+ */
+export function buildReportData(input: ReportInput, fetched?: TestResults): ReportData {
   checkReportInput(input);
+  const tests = testResultsOf(input, fetched);
   const warnings: string[] = [];
 
   // Classes: the input's order; classes that only appear in evaluations come after, by name.
@@ -218,6 +257,10 @@ export function buildReportData(input: ReportInput): ReportData {
       computed: typeof outcome.computed === 'boolean' ? outcome.computed : null,
       evaluationKey: outcome.evaluation?.evaluationKey ?? null,
       weightsKey: outcome.train?.weightsKey ?? null,
+      ...(() => {
+        const w = done ? overallInterval(tests.get(cell.id)) : null;
+        return { testImages: w?.n ?? null, overallCiLow: w?.low ?? null, overallCiHigh: w?.high ?? null };
+      })(),
     };
   });
   rows.sort(compareRows(modes, classes));
@@ -240,6 +283,13 @@ export function buildReportData(input: ReportInput): ReportData {
         .map((r) => (className === 'overall' ? r.overallAccuracy : r.perClass[className]))
         .filter((v): v is number => v !== null);
       const stats = values.length > 0 ? summarize(values) : undefined;
+      const doneRows = group.filter((r) => r.status === 'done');
+      const single = values.length === 1 && doneRows.length === 1 ? doneRows[0] : undefined;
+      const within = single
+        ? className === 'overall'
+          ? single.overallCiLow !== null ? { low: single.overallCiLow, high: single.overallCiHigh as number } : null
+          : classInterval(tests.get(single.cellId), className)
+        : null;
       summary.push({
         mode,
         series: s,
@@ -252,6 +302,9 @@ export function buildReportData(input: ReportInput): ReportData {
         sd: stats ? stats.sd : null,
         ciLow: stats ? stats.ciLow : null,
         ciHigh: stats ? stats.ciHigh : null,
+        testCiLow: within?.low ?? null,
+        testCiHigh: within?.high ?? null,
+        seedValues: values,
         cellIds,
       });
     }
@@ -274,7 +327,7 @@ export function buildReportData(input: ReportInput): ReportData {
 
   const environments = countEnvironments(input.cells.filter((o) => o.train).map((o) => o.train?.environment));
 
-  return { classes, modes, series, pValues, seeds, rows, summary, failed, fid, fidSources, extractors, environments, warnings };
+  return { classes, modes, series, pValues, seeds, rows, summary, failed, fid, fidSources, extractors, environments, warnings, tests };
 }
 
 /** One line per machine kind: what two reports must share for their numbers to be comparable exactly. */
@@ -354,6 +407,7 @@ export function parseCsv(text: string): string[][] {
 export const RESULT_FIXED_COLUMNS = [
   'cellId', 'arm', 'source', 'series', 'p', 'mode', 'seed', 'status', 'error', 'overallAccuracy',
   'bestValAcc', 'bestEpoch', 'epochs', 'trainImages', 'valImages', 'wallMs', 'computed', 'evaluationKey', 'weightsKey',
+  'testImages', 'overallCiLow', 'overallCiHigh',
 ] as const;
 
 /** results.csv: one row per cell; per-class accuracies in `acc:<class>` columns. */
@@ -365,17 +419,17 @@ export function resultsCsv(data: ReportData): string {
   );
 }
 
-export const SUMMARY_COLUMNS = ['mode', 'series', 'seriesLabel', 'p', 'className', 'n', 'failed', 'mean', 'sd', 'ciLow', 'ciHigh', 'cellIds'] as const;
+export const SUMMARY_COLUMNS = ['mode', 'series', 'seriesLabel', 'p', 'className', 'n', 'failed', 'mean', 'sd', 'ciLow', 'ciHigh', 'testCiLow', 'testCiHigh', 'seedValues', 'cellIds'] as const;
 
-/** summary.csv: every plotted point (mean and 95 % t CI over seeds). */
+/** summary.csv: every plotted point (mean and 95 % t CI over seeds; a single cell's test-set interval; the seeds' values). */
 export function summaryCsv(data: ReportData): string {
   return toCsv(
     SUMMARY_COLUMNS,
-    data.summary.map((r) => SUMMARY_COLUMNS.map((k) => (k === 'cellIds' ? r.cellIds.join(' ') : r[k]))),
+    data.summary.map((r) => SUMMARY_COLUMNS.map((k) => (k === 'cellIds' ? r.cellIds.join(' ') : k === 'seedValues' ? r.seedValues.join(' ') : r[k]))),
   );
 }
 
-export const FID_COLUMNS = ['source', 'className', 'fid', 'kidMean', 'kidStd', 'n1', 'n2', 'epsilonUsed', 'extractorId', 'weightsSha256'] as const;
+export const FID_COLUMNS = ['source', 'className', 'fid', 'kidMean', 'kidStd', 'n1', 'n2', 'epsilonUsed', 'extractorId', 'weightsSha256', 'kidSubsetSize', 'kidSubsetCapped'] as const;
 
 export function fidCsv(data: ReportData): string {
   return toCsv(FID_COLUMNS, data.fid.map((r) => FID_COLUMNS.map((k) => r[k])));

@@ -114,12 +114,16 @@ export async function exampleReport(options: ExampleOptions = {}): Promise<Examp
       const rng = createRng('example-fid', source, className);
       const value = PAPER_FID[source][i];
       const n = className === 'overall' ? config.dataset.perClass * classes.length : config.dataset.perClass;
+      // As the engine: a subset size that does not fit the smaller set is capped to half of it.
+      const capped = config.fid.kidSubsetSize >= n;
       fid.push({
         source,
         className,
         fid: value,
         kidMean: Math.round(value * 0.9 + rng.normal() * 3) / 1000,
         kidStd: Math.round(2 + rng.nextFloat() * 4) / 1000,
+        kidSubsetSize: capped ? Math.max(2, Math.floor(n / 2)) : config.fid.kidSubsetSize,
+        kidSubsetCapped: capped,
         n1: n,
         n2: n,
         epsilonUsed: className === 'cat' && source === 'textual' ? 1e-6 : 0,

@@ -28,6 +28,8 @@ export function seriesColour(series: SeriesId, index: number): string {
 const RULE_SERIES = new Set(['randaugment']);
 
 interface PointDatum {
+  /** `mean`: the plotted point (mean over seeds); `seed`: one seed's value, drawn small beside it. */
+  kind: 'mean' | 'seed';
   series: string;
   label: string;
   className: string;
@@ -59,20 +61,28 @@ function round6(v: number): number {
   return Math.round(v * 1e6) / 1e6;
 }
 
-function toDatum(row: SummaryRow, dodge: number): PointDatum {
-  return {
+/**
+ * The point and, with several seeds, each seed's value. Error bars: the t interval over seeds, or for
+ * a point of one cell its test-set interval (Wilson / bootstrap), so a single seed still shows spread.
+ */
+function toData(row: SummaryRow, dodge: number): PointDatum[] {
+  const ci = row.ciLow !== null ? [row.ciLow, row.ciHigh] : [row.testCiLow, row.testCiHigh];
+  const mean: PointDatum = {
+    kind: 'mean',
     series: row.series,
     label: row.seriesLabel,
     className: row.className,
     p: row.p,
     x: round6(row.p + dodge),
     mean: row.mean,
-    ciLow: row.ciLow,
-    ciHigh: row.ciHigh,
+    ciLow: ci[0],
+    ciHigh: ci[1],
     n: row.n,
     failed: row.failed,
     cells: row.cellIds.join(' '),
   };
+  if (row.seedValues.length < 2) return [mean];
+  return [mean, ...row.seedValues.map((value): PointDatum => ({ ...mean, kind: 'seed', mean: value, ciLow: null, ciHigh: null, n: 1, failed: 0 }))];
 }
 
 /** What every figure spec shares: font, colours, white background. */
@@ -127,18 +137,25 @@ function panelLayers({ data, yDomain, xDomain, withErrorBars, compact }: LayerOp
     scale: { domain: labels, range: data.series.map((s) => (s === 'original' ? [6, 3] : RULE_SERIES.has(s) ? [2, 3] : [1, 0])) },
     legend: colour.legend,
   };
-  const done = { filter: 'datum.mean !== null' };
+  const done = { filter: "datum.mean !== null && datum.kind === 'mean'" };
+  const means = { filter: "datum.kind === 'mean'" };
   const layers: unknown[] = [
     {
       // Points where every seed failed stay in (mean null) so the line breaks there instead of bridging them.
-      transform: [{ filter: `indexof(${JSON.stringify([...RULE_SERIES])}, datum.series) < 0` }],
+      transform: [means, { filter: `indexof(${JSON.stringify([...RULE_SERIES])}, datum.series) < 0` }],
       mark: { type: 'line', strokeWidth: compact ? 1.5 : 2, invalid: 'break-paths-show-domains' },
       encoding: { x, y, color: colour, strokeDash, order: { field: 'p', type: 'quantitative' } },
     },
   ];
+  layers.push({
+    // Each seed's own value: small hollow marks beside the mean (the spread the interval summarises).
+    transform: [{ filter: "datum.kind === 'seed'" }, { filter: `indexof(${JSON.stringify([...RULE_SERIES])}, datum.series) < 0` }],
+    mark: { type: 'point', filled: false, size: compact ? 8 : 16, opacity: 0.6, strokeWidth: 1 },
+    encoding: { x, y, color: colour },
+  });
   if (withErrorBars) {
     layers.push({
-      transform: [{ filter: 'datum.ciLow !== null' }],
+      transform: [means, { filter: 'datum.ciLow !== null' }],
       mark: { type: 'rule', strokeWidth: compact ? 1 : 1.5, opacity: 0.55 },
       encoding: { x, y: { ...y, field: 'ciLow' }, y2: { field: 'ciHigh' }, color: colour },
     });
@@ -157,7 +174,7 @@ function panelLayers({ data, yDomain, xDomain, withErrorBars, compact }: LayerOp
     },
     {
       // Failed cells: an × on the bottom edge at their p, in the series colour (never silently dropped).
-      transform: [{ filter: 'datum.failed > 0' }],
+      transform: [means, { filter: 'datum.failed > 0' }],
       mark: { type: 'point', shape: 'cross', angle: 45, size: compact ? 50 : 110, strokeWidth: 2, filled: true, opacity: 1 },
       encoding: { x, y: { datum: yDomain[0], type: 'quantitative' as const, scale: y.scale }, color: colour },
     },
@@ -165,10 +182,11 @@ function panelLayers({ data, yDomain, xDomain, withErrorBars, compact }: LayerOp
   return layers;
 }
 
-function seedNote(data: ReportData, points: PointDatum[]): string {
+function seedNote(data: ReportData, points: PointDatum[], perClass: boolean): string {
   const maxN = Math.max(0, ...points.map((p) => p.n));
-  if (maxN >= 2) return `mean of ${data.seeds.length} seeds; error bars: 95% t confidence interval`;
-  return data.seeds.length === 1 ? `single seed (${data.seeds[0]})` : `${data.seeds.length} seeds, at most one finished per point`;
+  if (maxN >= 2) return `mean of ${data.seeds.length} seeds (small circles: each seed); error bars: 95% t confidence interval`;
+  const bars = points.some((p) => p.ciLow !== null) ? `; error bars: 95% interval from the test set alone (${perClass ? 'bootstrap over the class\'s test images' : 'Wilson'})` : '';
+  return `${data.seeds.length === 1 ? `single seed (${data.seeds[0]})` : `${data.seeds.length} seeds, at most one finished per point`}${bars}`;
 }
 
 function dodgeFor(data: ReportData, series: SeriesId, enabled: boolean): number {
@@ -196,10 +214,10 @@ function epochsNote(mode: string, epochs: Record<string, number> | undefined): s
 export function accuracySpec(data: ReportData, mode: string, epochs?: Record<string, number>): TopLevelSpec {
   const rows = data.summary.filter((r) => r.mode === mode && r.className === 'overall');
   const multi = rows.some((r) => r.n >= 2);
-  const points = rows.map((r) => toDatum(r, dodgeFor(data, r.series, multi)));
+  const points = rows.flatMap((r) => toData(r, dodgeFor(data, r.series, true)));
   const yDomain = niceDomain(points.flatMap((p) => [p.mean, p.ciLow, p.ciHigh]).filter((v): v is number => v !== null));
   const failedHere = rows.reduce((s, r) => s + r.failed, 0);
-  const subtitle = [seedNote(data, points)];
+  const subtitle = [seedNote(data, points, false)];
   if (failedHere > 0) subtitle.push(`× on the bottom edge: ${failedHere} failed cell${failedHere === 1 ? '' : 's'} (listed in the report)`);
   const modeLabel = (MODE_LABELS as Record<string, string>)[mode] ?? mode;
   return {
@@ -208,7 +226,7 @@ export function accuracySpec(data: ReportData, mode: string, epochs?: Record<str
     width: 520,
     height: 320,
     data: { values: points },
-    layer: panelLayers({ data, yDomain, xDomain: xDomainOf(data), withErrorBars: multi, compact: false }),
+    layer: panelLayers({ data, yDomain, xDomain: xDomainOf(data), withErrorBars: multi || points.some((p) => p.ciLow !== null), compact: false }),
     config: baseConfig(),
   } as unknown as TopLevelSpec;
 }
@@ -217,10 +235,10 @@ export function accuracySpec(data: ReportData, mode: string, epochs?: Record<str
 export function perClassSpec(data: ReportData, mode: string, epochs?: Record<string, number>): TopLevelSpec {
   const rows = data.summary.filter((r) => r.mode === mode && r.className !== 'overall');
   const multi = rows.some((r) => r.n >= 2);
-  const points = rows.map((r) => toDatum(r, dodgeFor(data, r.series, multi)));
+  const points = rows.flatMap((r) => toData(r, dodgeFor(data, r.series, true)));
   const yDomain = niceDomain(points.flatMap((p) => [p.mean, p.ciLow, p.ciHigh]).filter((v): v is number => v !== null));
   const failedHere = data.summary.filter((r) => r.mode === mode && r.className === 'overall').reduce((s, r) => s + r.failed, 0);
-  const subtitle = [seedNote(data, points)];
+  const subtitle = [seedNote(data, points, true)];
   if (failedHere > 0) subtitle.push(`× on the bottom edge: ${failedHere} failed cell${failedHere === 1 ? '' : 's'}`);
   const modeLabel = (MODE_LABELS as Record<string, string>)[mode] ?? mode;
   const columns = data.classes.length <= 4 ? data.classes.length : data.classes.length <= 6 ? 3 : data.classes.length <= 12 ? 5 : 6;
@@ -233,7 +251,7 @@ export function perClassSpec(data: ReportData, mode: string, epochs?: Record<str
     spec: {
       width: 150,
       height: 110,
-      layer: panelLayers({ data, yDomain, xDomain: xDomainOf(data), withErrorBars: multi, compact: true }),
+      layer: panelLayers({ data, yDomain, xDomain: xDomainOf(data), withErrorBars: multi || points.some((p) => p.ciLow !== null), compact: true }),
     },
     resolve: { scale: { y: 'shared', x: 'shared' } },
     config: baseConfig(),

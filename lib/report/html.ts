@@ -4,6 +4,8 @@
  */
 import { stableStringify } from '../hash.js';
 import { compareText, MODE_LABELS, seriesLabel, sourceLabel, type ReportData, type SummaryRow } from './data.js';
+import type { Findings } from './findings.js';
+import { FINDINGS_CSS, renderFindingsHtml } from './findings-html.js';
 import type { FidRow, ReportInput } from './types.js';
 
 export function escapeHtml(value: unknown): string {
@@ -79,11 +81,12 @@ td.failed, tr.failed td { background: #fdecea; }
 details { margin: 6px 0 16px; }
 summary { cursor: pointer; color: #1a5fb4; font-size: 14px; }
 a { color: #1a5fb4; }
-`;
+${FINDINGS_CSS}`;
 
 export interface HtmlContext {
   input: ReportInput;
   data: ReportData;
+  findings: Findings;
   /** File names of each figure per mode. */
   figures: Array<{ mode: string; accuracy: string; accuracyPng: string; accuracySpec: string; perClass: string; perClassPng: string; perClassSpec: string }>;
   samples: { file: string; problems: string[]; perCellMax: number };
@@ -103,14 +106,18 @@ function pointTable(data: ReportData, mode: string, className: string): string {
       const cells = ps.map((p) => {
         const r = byKey.get(`${s}|${p}`);
         if (!r) return '<td></td>';
-        const value = r.mean === null ? 'failed' : `${formatPercent(r.mean)}${multi && r.ciLow !== null && r.ciHigh !== null ? ` <span class="small">[${formatPercent(r.ciLow)}, ${formatPercent(r.ciHigh)}]</span>` : ''}`;
+        const interval = r.ciLow !== null && r.ciHigh !== null ? [r.ciLow, r.ciHigh] : r.testCiLow !== null && r.testCiHigh !== null ? [r.testCiLow, r.testCiHigh] : null;
+        const value = r.mean === null ? 'failed' : `${formatPercent(r.mean)}${interval ? ` <span class="small">[${formatPercent(interval[0])}, ${formatPercent(interval[1])}]</span>` : ''}`;
         const n = multi || r.failed > 0 ? ` <span class="small">n=${r.n}${r.failed > 0 ? `, ${r.failed} failed` : ''}</span>` : '';
         return `<td${r.failed > 0 ? ' class="failed"' : ''}>${value}${n}</td>`;
       });
       return `<tr><td class="l">${escapeHtml(seriesLabel(s))}</td>${cells.join('')}</tr>`;
     })
     .join('\n');
-  return `<table>\n${head}\n${body}\n</table>`;
+  const note = multi
+    ? '<p class="small">Mean over seeds with its 95% t interval; n = finished seeds.</p>'
+    : '<p class="small">One finished cell per point: [low, high] is the 95% interval from the test set alone (Wilson), not including variation between training runs.</p>';
+  return `<table>\n${head}\n${body}\n</table>\n${note}`;
 }
 
 function fidTable(data: ReportData, extractorId: string): string {
@@ -137,8 +144,13 @@ function fidTable(data: ReportData, extractorId: string): string {
   const sha = [...new Set(rows.map((r) => r.weightsSha256))].filter(Boolean);
   const n = [...new Set(rows.map((r) => `${r.n1}/${r.n2}`))];
   const eps = rows.filter((r) => r.epsilonUsed > 0);
+  const capped = rows.filter((r) => r.kidSubsetCapped === true);
+  const cappedSizes = [...new Set(capped.map((r) => r.kidSubsetSize).filter((v): v is number => typeof v === 'number'))].sort((a, b) => a - b);
+  const kidNote = capped.length > 0
+    ? ` KID subset size: the configured size did not fit ${capped.length} row(s) (fewer images per side than a subset), so it was capped to half the smaller set (${cappedSizes.join(', ')} images) — otherwise every subset would be the whole set and the ± would be 0.`
+    : '';
   return [
-    `<p class="small">Feature extractor <code>${escapeHtml(extractorId)}</code>${sha.length ? `, weights sha256 ${sha.map((s) => `<code>${escapeHtml(s.slice(0, 16))}…</code>`).join(', ')}` : ''}; images per side (original/synthetic): ${escapeHtml(n.join(', '))}.${eps.length ? ` ${eps.length} row(s) needed a diagonal ε added to the covariances (see fid.csv).` : ''}</p>`,
+    `<p class="small">Feature extractor <code>${escapeHtml(extractorId)}</code>${sha.length ? `, weights sha256 ${sha.map((s) => `<code>${escapeHtml(s.slice(0, 16))}…</code>`).join(', ')}` : ''}; images per side (original/synthetic): ${escapeHtml(n.join(', '))}.${eps.length ? ` ${eps.length} row(s) needed a diagonal ε added to the covariances (see fid.csv).` : ''}${escapeHtml(kidNote)}</p>`,
     `<table>\n${head}\n${body}\n</table>`,
   ].join('\n');
 }
@@ -196,9 +208,11 @@ export function renderHtml(ctx: HtmlContext): string {
     out.push(`<div class="note"><b>Notes on the input</b><ul>${[...data.warnings, ...samples.problems.map((p) => `sample image ${p}`)].map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></div>`);
   }
   out.push(
-    '<nav><a href="#accuracy">Accuracy vs p</a><a href="#per-class">Per-class accuracy</a><a href="#fid">FID</a><a href="#samples">Samples</a><a href="#failed">Failed cells</a><a href="#run">Run</a>' +
+    '<nav><a href="#findings">Findings</a><a href="#accuracy">Accuracy vs p</a><a href="#per-class">Per-class accuracy</a><a href="#fid">FID</a><a href="#samples">Samples</a><a href="#failed">Failed cells</a><a href="#run">Run</a>' +
       `${input.history?.length ? '<a href="#history">Re-evaluations</a>' : ''}<a href="#files">Files</a></nav>`,
   );
+
+  out.push(renderFindingsHtml(ctx.findings));
 
   // Figures 3–5.
   out.push('<h2 id="accuracy">Test accuracy vs p (paper Figs 3–5)</h2>', '<p>One panel per init mode; each line is a source of synthetic images, the dashed black line trains on the originals only.</p>');

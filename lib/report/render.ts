@@ -11,8 +11,11 @@
  *   summary.csv                         every plotted point: mean, sd, 95 % t CI over seeds
  *   fid.csv, fid.json                   FID / KID per class and overall per source (Table 1)
  *   history.csv                         nightly re-evaluations (only when there are some)
+ *   findings.json                       the paper's three observations: effects, 95 % intervals, verdicts
  */
 import { stableStringify } from '../hash.js';
+import type { TestResults } from './evaluations.js';
+import { computeFindings } from './findings.js';
 import { buildReportData, fidCsv, historyCsv, resultsCsv, summaryCsv, type ReportData } from './data.js';
 import { accuracySpec, perClassSpec, renderSvg, svgToPng } from './figures.js';
 import { renderHtml, type HtmlContext } from './html.js';
@@ -92,13 +95,19 @@ export function resultsJson(input: ReportInput, data: ReportData, extra: { sampl
     samples: extra.samples,
     warnings: data.warnings,
     files: extra.files,
-    confidence: { level: 0.95, method: 'Student t interval of the mean over seeds: mean ± t(0.975, n−1)·sd/√n; none for n = 1' },
+    confidence: {
+      level: 0.95,
+      method: 'Student t interval of the mean over seeds: mean ± t(0.975, n−1)·sd/√n; none for n = 1',
+      withinRun: 'one cell (n = 1): Wilson interval of its overall accuracy (results: overallCiLow/High; summary: testCiLow/High), exact percentile bootstrap over the class\'s test images per class',
+      findings: 'findings.json',
+    },
   };
 }
 
 /** Render every file of the report. Deterministic: same input and image bytes ⇒ same files, same bytes. */
-export async function renderReport(input: ReportInput, samples: SampleImages): Promise<RenderedFile[]> {
-  const data = buildReportData(input);
+export async function renderReport(input: ReportInput, samples: SampleImages, tests?: TestResults): Promise<RenderedFile[]> {
+  const data = buildReportData(input, tests);
+  const findings = computeFindings(data, data.tests);
   const files = new Map<string, Buffer>();
   const epochs = input.config?.train?.epochs as Record<string, number> | undefined;
 
@@ -134,6 +143,7 @@ export async function renderReport(input: ReportInput, samples: SampleImages): P
   files.set('summary.csv', Buffer.from(summaryCsv(data), 'utf8'));
   files.set('fid.csv', Buffer.from(fidCsv(data), 'utf8'));
   files.set('fid.json', json({ sweepId: input.sweepId, extractors: data.extractors, sources: data.fidSources, rows: data.fid }));
+  files.set('findings.json', json({ sweepId: input.sweepId, ...findings }));
   if (input.history && input.history.length > 0) files.set('history.csv', Buffer.from(historyCsv(input), 'utf8'));
 
   const listed = [...files.keys(), 'results.json'].sort();
@@ -148,7 +158,7 @@ export async function renderReport(input: ReportInput, samples: SampleImages): P
   };
   files.set('results.json', json(resultsJson(input, data, { samples: samplesInfo, files: ['index.html', ...listed] })));
 
-  const html = renderHtml({ input, data, figures, samples: { file: 'samples.png', problems: grid.problems, perCellMax: MAX_SAMPLES_PER_CELL }, files: listed });
+  const html = renderHtml({ input, data, findings, figures, samples: { file: 'samples.png', problems: grid.problems, perCellMax: MAX_SAMPLES_PER_CELL }, files: listed });
   files.set('index.html', Buffer.from(html, 'utf8'));
 
   return [...files.entries()]

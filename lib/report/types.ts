@@ -43,6 +43,10 @@ export interface FidRow {
   fid: number;
   kidMean: number;
   kidStd: number;
+  /** Subset size KID used (absent in rows computed before it was recorded). */
+  kidSubsetSize?: number | null;
+  /** True when the configured subset size did not fit the smaller set and was capped to half of it. */
+  kidSubsetCapped?: boolean;
   n1: number;
   n2: number;
   epsilonUsed: number;
