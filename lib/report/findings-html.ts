@@ -22,6 +22,13 @@ export function formatEffect(effect: Pick<Effect, 'unit'>, value: number): strin
   return effect.unit === 'accuracy' ? `${points} pts` : `${points} pts per unit p`;
 }
 
+/** `[low, high] unit`: the unit once, after the bracket. */
+export function formatInterval(effect: Pick<Effect, 'unit' | 'low' | 'high'>): string {
+  if (effect.unit === 'rank correlation') return `[${signed(effect.low, 2)}, ${signed(effect.high, 2)}]`;
+  const unit = effect.unit === 'accuracy' ? 'pts' : 'pts per unit p';
+  return `[${signed(effect.low * 100, 1)}, ${signed(effect.high * 100, 1)}] ${unit}`;
+}
+
 const VERDICT_CLASS: Record<Verdict, string> = {
   holds: 'v-holds',
   'does not hold': 'v-not',
@@ -46,6 +53,7 @@ export function renderFindingsHtml(findings: Findings): string {
       '<span class="verdict v-holds">holds</span> means the whole interval lies on the side the paper claims, ' +
       '<span class="verdict v-not">does not hold</span> that it lies wholly on the other side, and ' +
       '<span class="verdict v-inc">inconclusive at this sample size</span> that it contains zero: more seeds or test images are needed to tell. ' +
+      'Each row has its own 95% interval: among many rows, about one in twenty can land on the wrong side by chance, so read a lone verdict against its neighbours. ' +
       'Accuracy differences are in percentage points (pts). The same words are in <a href="findings.json">findings.json</a>.</p>',
   ];
   if (findings.notes.length > 0) out.push(`<p class="small">${findings.notes.map(escapeHtml).join('<br>')}</p>`);
@@ -67,7 +75,7 @@ export function renderFindingsHtml(findings: Findings): string {
             (first ? `<td class="l"${span}>${escapeHtml(row.mode)}</td><td class="l"${span}>${escapeHtml(sourceLabel(row.source))}</td>` : '') +
             `<td class="l">${escapeHtml(effect.name)}</td>` +
             `<td>${escapeHtml(formatEffect(effect, effect.estimate))}</td>` +
-            `<td>[${escapeHtml(formatEffect(effect, effect.low))}, ${escapeHtml(formatEffect(effect, effect.high))}]</td>` +
+            `<td>${escapeHtml(formatInterval(effect))}</td>` +
             (first ? `<td class="l"${span}><span class="verdict ${VERDICT_CLASS[row.verdict]}">${escapeHtml(row.verdict)}</span></td>` : '') +
             '</tr>',
         );

@@ -240,7 +240,7 @@ function observationA(data: ReportData, tests: TestResults, sources: string[]): 
       const terms = ps.flatMap((p) => [{ series: source, p, weight: 1 / ps.length }, { series: 'original', p, weight: -1 / ps.length }]);
       const r = evaluateContrast(data, tests, mode, { terms }, `a:${source}`);
       if (!r) continue;
-      const effect: Effect = { name: `mixed − only original, mean over p ∈ {${ps.map(fmtP).join(', ')}}`, unit: 'accuracy', ...r.effect };
+      const effect: Effect = { name: `acc(mixed) − acc(only original), mean over p ∈ {${ps.map(fmtP).join(', ')}}`, unit: 'accuracy', ...r.effect };
       rows.push({ observation: 'a', mode, source, effects: [effect], verdict: verdictOf(effect, 1), caveats: r.caveats });
     }
   }
@@ -263,7 +263,7 @@ function observationB(data: ReportData, tests: TestResults, sources: string[]): 
       if (!slope || !ends) continue;
       const effects: Effect[] = [
         { name: `slope of accuracy over p (${ps.length} values of p)`, unit: 'accuracy per unit p', ...slope.effect },
-        { name: `accuracy at p = ${fmtP(hi)} − at p = ${fmtP(lo)}`, unit: 'accuracy', ...ends.effect },
+        { name: `acc(p = ${fmtP(hi)}) − acc(p = ${fmtP(lo)})`, unit: 'accuracy', ...ends.effect },
       ];
       const verdicts = effects.map((e) => verdictOf(e, -1));
       const verdict: Verdict = verdicts.every((v) => v === 'holds') ? 'holds' : verdicts.some((v) => v === 'does not hold') ? 'does not hold' : 'inconclusive at this sample size';
@@ -322,7 +322,9 @@ export function computeFindings(data: ReportData, tests: TestResults): Findings 
   };
   const notes: string[] = [];
   if (data.seeds.length === 1) notes.push(`One seed (${data.seeds[0]}): intervals of (a) and (b) come from the test set alone (bootstrap over test images); the variation between training runs is not in them. Run 3 or more seeds for intervals that include it.`);
-  const origins = new Set([...tests.values()].map((t) => t.origin));
+  // Test counts matter to the findings only where an interval was bootstrapped from them.
+  const bootstrapped = [...byId.a, ...byId.b].some((r) => r.effects.some((e) => e.method.includes('bootstrap')));
+  const origins = new Set(bootstrapped ? [...tests.values()].map((t) => t.origin) : []);
   if (origins.has('inferred')) notes.push('Some evaluation files could not be read: their test counts are inferred from accuracy × test images per class, and their cells are not paired by test image.');
   else if (origins.has('counts')) notes.push('Some evaluations predate per-image results: their cells are resampled on their own, not paired by test image.');
   return {
