@@ -13,7 +13,7 @@ import { fetchTestResults, type CellTestData } from '../lib/report/evaluations.j
 import { createLocalStore } from '../lib/store/index.js';
 import { computeFindings, verdictOf, type Findings, type FindingRow } from '../lib/report/findings.js';
 import { renderReport } from '../lib/report/render.js';
-import type { CellOutcome, ReportInput } from '../lib/report/types.js';
+import type { CellOutcome, FidRow, ReportInput } from '../lib/report/types.js';
 import { createRng } from '../lib/random.js';
 import { enumerateCells, resolveSweepConfig, type Cell } from '../lib/sweep/config.js';
 
@@ -150,6 +150,40 @@ describe('Findings on a planted effect', () => {
     expect(json.observations[0].rows.filter((r) => r.source === 'vanilla').map((r) => r.verdict)).toEqual(['holds', 'holds', 'holds']);
     expect(json.observations[0].rows.filter((r) => r.source === 'dreambooth').every((r) => r.verdict !== 'holds')).toBe(true);
   }, 120_000);
+});
+
+describe('Findings (c): per-class drops against FID', () => {
+  it('a drop that rises with FID holds; a drop unrelated to FID is not called; too few classes get no verdict', () => {
+    const { input, cells } = baseInput([0]);
+    const classes = ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7'];
+    input.classes = classes;
+    const fidOf = [40, 95, 60, 120, 75, 30, 88, 51];
+    // vanilla: drop = FID / 1000 (same ranking); dreambooth: the drops of a ranking unrelated to FID (ρ = 0).
+    const unrelated = [3, 8, 1, 6, 5, 4, 2, 7];
+    const drop = (source: string, k: number): number => (source === 'vanilla' ? fidOf[k] / 1000 : unrelated[k] / 100);
+    input.cells = cells.map((cell): CellOutcome => {
+      const perClass = Object.fromEntries(classes.map((c, k) => [c, 0.7 - (cell.arm === 'mixed' ? cell.p * drop(cell.source, k) : 0)]));
+      return { cell, status: 'done', evaluation: { overallAccuracy: 0.6, perClass, evaluationKey: `cells/${cell.id}/evaluation.json` } };
+    });
+    const fidRow = (source: string, className: string, fid: number): FidRow => ({ source, className, fid, kidMean: 0, kidStd: 0, n1: 60, n2: 60, epsilonUsed: 0, extractorId: 'x', weightsSha256: 'y' });
+    input.fid = ['vanilla', 'dreambooth'].flatMap((source) => classes.map((c, k) => fidRow(source, c, fidOf[k])));
+    const data = buildReportData(input);
+    const findings = computeFindings(data, data.tests);
+    for (const mode of input.config.train.modes) {
+      const tracks = row(findings, 'c', mode, 'vanilla');
+      expect(tracks.effects[0].estimate).toBeCloseTo(1, 12);
+      expect(tracks.verdict).toBe('holds');
+      const unrelatedRow = row(findings, 'c', mode, 'dreambooth');
+      expect(unrelatedRow.effects[0].low).toBeLessThan(0);
+      expect(unrelatedRow.verdict).toBe('inconclusive at this sample size');
+    }
+    // Four classes: a perfect ranking is no verdict.
+    const four = { ...input, classes: classes.slice(0, 4), fid: input.fid.filter((r) => classes.slice(0, 4).includes(r.className)) };
+    const fewer = computeFindings(buildReportData(four), new Map());
+    const perfect = row(fewer, 'c', 'scratch', 'vanilla');
+    expect(perfect.effects[0].estimate).toBeCloseTo(1, 12);
+    expect(perfect.verdict).toBe('inconclusive at this sample size');
+  });
 });
 
 describe('test results from the stored evaluation files', () => {

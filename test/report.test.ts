@@ -234,6 +234,11 @@ describe('report activity', () => {
     expect(html).toContain(`synthmix report: ${input.sweepId}`);
     expect(html).toContain(input.config.fid.extractor);
     expect(html).toContain('87.2');
+    // The demo's 60 images per class do not fit KID's 100-image subsets: capped, and the report says so.
+    expect(html).toContain('capped to half the smaller set (30 images)');
+    // Findings first, with their JSON linked.
+    expect(html.indexOf('id="findings"')).toBeLessThan(html.indexOf('id="accuracy"'));
+    expect(html).toContain('href="findings.json"');
     expect(html).toContain(input.codeVersion);
     expect(html).toContain(input.startedAt);
     expect(html).toContain('1 h 12 min'); // 09:00:00 → 10:12:34

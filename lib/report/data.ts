@@ -1,3 +1,4 @@
+// One module: every table of the report is built here in one pass, so each number has one source.
 /**
  * The numbers of a report, as tables: one row per cell (results.csv/json), one row per plotted point
  * (mean and CI over seeds, summary.csv), FID rows and the re-evaluation history. Every number any

@@ -28,6 +28,7 @@ export type ObservationId = 'a' | 'b' | 'c';
 
 export const FINDINGS_LEVEL = 0.95;
 export const BOOTSTRAP_RESAMPLES = 2000;
+export const MIN_CLASSES_FOR_VERDICT = 5;
 
 export interface Effect extends Interval {
   /** What was measured, in words. */
@@ -299,7 +300,11 @@ function observationC(data: ReportData, sources: string[]): FindingRow[] {
       const effect: Effect = { name: `Spearman ρ(FID, accuracy drop p = ${fmtP(lo)} → ${fmtP(hi)}) over ${rho.n} classes`, unit: 'rank correlation', ...rho, seeds: Number.isFinite(seeds) ? seeds : 0, units: rho.n };
       const caveats = ["the interval is over classes only: each class's drop has its own test-set and seed noise, not propagated"];
       if (data.extractors.length > 1) caveats.push(`FID from extractor ${extractor}`);
-      rows.push({ observation: 'c', mode, source, effects: [effect], verdict: verdictOf(effect, 1), caveats });
+      // Below 5 classes a perfect ranking happens by chance too often (1 in 24 for 4) and the Fisher z
+      // interval degenerates at |ρ| = 1: no verdict.
+      const fewClasses = rho.n < MIN_CLASSES_FOR_VERDICT;
+      if (fewClasses) caveats.push(`only ${rho.n} classes: at least ${MIN_CLASSES_FOR_VERDICT} are needed for a verdict`);
+      rows.push({ observation: 'c', mode, source, effects: [effect], verdict: fewClasses ? 'inconclusive at this sample size' : verdictOf(effect, 1), caveats });
     }
   }
   return rows;

@@ -1,3 +1,4 @@
+// One module: every interval the report prints comes from here (one place to check against scipy).
 /**
  * The report's statistics, one module so every interval the report prints comes from one place:
  * across seeds the mean with a Student t interval (seeds are few, so never the normal 1.96) and a
