@@ -326,6 +326,8 @@ export function computeFindings(data: ReportData, tests: TestResults): Findings 
     c: observationC(data, sources),
   };
   const notes: string[] = [];
+  // Today's sweep (no seedScope yet) fine-tunes and generates with its first seed only.
+  if (data.seeds.length > 1) notes.push(`${data.seeds.length} seeds (${data.seeds.join(', ')}): they vary the mix and the classifier's training; fine-tuning and generation used the first seed, so intervals over seeds leave out the generator's own variance.`);
   if (data.seeds.length === 1) notes.push(`One seed (${data.seeds[0]}): intervals of (a) and (b) come from the test set alone (bootstrap over test images); the variation between training runs is not in them. Run 3 or more seeds for intervals that include it.`);
   // Test counts matter to the findings only where an interval was bootstrapped from them.
   const bootstrapped = [...byId.a, ...byId.b].some((r) => r.effects.some((e) => e.method.includes('bootstrap')));

@@ -186,7 +186,7 @@ export function renderHtml(ctx: HtmlContext): string {
       `${typeof perClass === 'number' ? ` with ${perClass} images per class` : ''}${typeof valFraction === 'number' ? `, ${Math.round(valFraction * 100)}% of it held out for validation` : ''}. ` +
       `The <b>Only original</b> line trains on the (1−p) originals alone (a smaller set), to tell whether the synthetic images help. ` +
       `Init modes: ${modeText.join('; ')}. ` +
-      `Seeds: ${escapeHtml(data.seeds.join(', '))}${data.seeds.length > 1 ? ' (points are means with 95% t confidence intervals)' : ''}. ` +
+      `Seeds: ${escapeHtml(data.seeds.join(', '))}${data.seeds.length > 1 ? ' (points are means with 95% t confidence intervals; small circles are the seeds)' : ' (one seed: each point’s interval comes from its test set alone, Wilson / bootstrap over test images)'}. ` +
       `Accuracy is measured on a held-out test set${typeof config?.dataset?.testPerClass === 'number' ? ` of ${config.dataset.testPerClass} images per class` : ''}.</p>`,
   );
 
