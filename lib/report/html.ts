@@ -115,7 +115,7 @@ function pointTable(data: ReportData, mode: string, className: string): string {
     })
     .join('\n');
   const note = multi
-    ? '<p class="small">Mean over seeds with its 95% t interval; n = finished seeds.</p>'
+    ? '<p class="small">Mean over seeds with its 95% t interval; n = finished seeds (a point with n=1 shows its test-set interval instead).</p>'
     : '<p class="small">One finished cell per point: [low, high] is the 95% interval from the test set alone (Wilson), not including variation between training runs.</p>';
   return `<table>\n${head}\n${body}\n</table>\n${note}`;
 }
