@@ -1,5 +1,5 @@
 /**
- * The demo's pretrained generator ships in engine/pretrained/ under the memo prefix of its exact
+ * The demo's and the tiny preset's pretrained generators ship in engine/pretrained/ under the memo prefix of its exact
  * inputs. If anything that feeds those inputs drifts (the demo world's bytes, the preset, the
  * curation), the shipped model silently stops matching and `npm run demo` pretrains for many
  * minutes: this test says so, and checks the activity really uses the shipped files.
@@ -20,13 +20,13 @@ import { stepPrefix } from '../lib/memo.js';
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-shipped-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-it('the demo preset finds the shipped pretrained generator, verified, and uses it as is', async () => {
+it.each(['demo', 'tiny'] as const)('the %s preset finds the shipped pretrained generator, verified, and uses it as is', async (preset) => {
   const config = loadConfig({
     env: {},
     overrides: { stateDir: path.join(tmp, 'state'), storage: { kind: 'local', dir: path.join(tmp, 'store') }, engine: { cacheDir: path.join(tmp, 'cache'), workDir: path.join(tmp, 'work') } },
   });
   const store = createLocalStore(path.join(tmp, 'store'));
-  const demo = resolveSweepConfig('demo');
+  const demo = resolveSweepConfig(preset);
   const prior = await createDatasetActivities({ store, config }).curateDataset(priorCurateInput(demo));
   const input = pretrainGeneratorInput(demo, prior.trainManifest);
   const prefix = stepPrefix('pretrain-generator', input);
