@@ -10,6 +10,7 @@ import { progressQuery, sweep } from '../workflows/index.js';
 import { formatProgress, renderProgress, runningCellActivities } from './sweep-progress.js';
 import { UsageError } from './usage.js';
 import { assertSweepId } from '../lib/sweep/id.js';
+import { formatPlan, planSweep } from '../lib/sweep/plan.js';
 
 /** Read a sweep config file over a preset; a bad field is a usage error naming it (exit 2). */
 export function loadSweepConfig(preset: string, file?: string): SweepConfig {
@@ -33,7 +34,7 @@ export function loadSweepConfig(preset: string, file?: string): SweepConfig {
   }
 }
 
-/** `sweep`, `status`, `watch`, `cancel`, `report`: a sweep on a running Temporal + workers. */
+/** `sweep`, `plan`, `status`, `watch`, `cancel`, `report`: a sweep on a running Temporal + workers. */
 export function registerSweepCommands(program: Command, config: () => SynthmixConfig): void {
   program
     .command('sweep')
@@ -60,6 +61,17 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
       const link = workflowUiLink(cfg, sweepId);
       if (link) console.log(link);
       await client.connection.close();
+    });
+
+  program
+    .command('plan')
+    .description('Check a sweep config and the models and data it names in the store; print its stages. Starts nothing.')
+    .option('--config <file>', 'sweep config JSON (fields override the preset)')
+    .addOption(new Option('--preset <name>', 'preset').choices(Object.keys(PRESETS)).default('demo'))
+    .action(async (options: { config?: string; preset: string }) => {
+      const plan = await planSweep(loadSweepConfig(options.preset, options.config), createStore(config().storage));
+      console.log(formatPlan(plan).join('\n'));
+      if (plan.problems.length > 0) throw new UsageError(`the sweep cannot run:\n  - ${plan.problems.join('\n  - ')}`);
     });
 
   program

@@ -8,6 +8,7 @@ import { UsageError } from './usage.js';
 import { registerFoundationCommands } from './foundation.js';
 import { registerSweepCommands } from './sweep-commands.js';
 import { registerScheduleCommands } from './schedule-commands.js';
+import { registerStoreCommands } from './store-commands.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -19,6 +20,7 @@ function buildProgram(): Command {
   registerFoundationCommands(program, () => loadConfig());
   registerSweepCommands(program, () => loadConfig());
   registerScheduleCommands(program, () => loadConfig());
+  registerStoreCommands(program, () => loadConfig());
   return program;
 }
 

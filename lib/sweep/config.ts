@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { mergeLayer } from '../config/merge.js';
 import { replicateConfigSchema } from '../replicate/config.js';
+import type { SweepImageSource } from '../steps/curate.js';
 
 export const SOURCES = ['vanilla', 'dreambooth', 'textual'] as const;
 export const INIT_MODES = ['scratch', 'finetune', 'frozen'] as const;
@@ -50,7 +51,8 @@ export const sweepConfigSchema = z
     seeds: z.array(z.number().int().min(0)).min(1).default([0]),
     dataset: z
       .object({
-        source: imageSourceSchema,
+        /** Required: the `paper` preset names no dataset (the demo world would silently stand in for yours). */
+        source: imageSourceSchema.optional(),
         /** A separate test folder; otherwise the test set is split off the source first. */
         testSource: imageSourceSchema.optional(),
         /** The demo world's size preset when `source.kind` is `demo`. */
@@ -117,7 +119,14 @@ export const sweepConfigSchema = z
         checkpointEvery: z.number().int().min(1).default(1),
         /** The paper's §6.2 baseline arm: RandAugment on the originals only. */
         randAugment: z.object({ n: z.number().int().min(1), m: z.number().min(0).max(30) }).strict().optional(),
-        /** Store key of pretrained weights (torchvision format); else pretrained on the prior domain. */
+        /**
+         * Where finetune / frozen start: `weights` (a torchvision ResNet-18 state dict at `pretrainedKey`,
+         * as ImageNet weights in the paper) or `prior-domain` (a stand-in: pretrained here on the demo
+         * world's prior domain, with its own classes; finetune / frozen replace the head). Default: `weights`
+         * when `pretrainedKey` is set, else `prior-domain`.
+         */
+        base: z.enum(['weights', 'prior-domain']).optional(),
+        /** Store key of pretrained weights (torchvision format); needed by `base: "weights"`. */
         pretrainedKey: z.string().optional(),
         pretrainEpochs: z.number().int().min(1).default(10),
         /** The rest of that pretrain (scratch, on the prior domain's images, split like a cell's). */
@@ -162,7 +171,20 @@ export const sweepConfigSchema = z
     if (replicate) {
       for (const field of ['trainerInput', 'extraInput'] as const) reportSecretKeys(replicate[field], ['generator', 'replicate', field], ctx);
     }
-    // Real models are given, never silently replaced by a stand-in (DESIGN §8).
+    // Real models and data are given, never silently replaced by a stand-in (DESIGN §8).
+    if (!config.dataset.source) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dataset', 'source'],
+        message: 'required: your image folder ({"kind": "local", "path": ...} or {"kind": "store", "prefix": ...}); {"kind": "demo"} runs on the embedded demo world as a stand-in',
+      });
+    }
+    if (config.train.base === 'weights' && !config.train.pretrainedKey) {
+      ctx.addIssue({ code: 'custom', path: ['train', 'pretrainedKey'], message: 'required when train.base is "weights" (store key of a torchvision ResNet-18 state dict, e.g. put there with `synthmix import`)' });
+    }
+    if (config.train.base === 'prior-domain' && config.train.pretrainedKey) {
+      ctx.addIssue({ code: 'custom', path: ['train', 'base'], message: 'is "prior-domain" but train.pretrainedKey is set: use "weights" to start from those weights' });
+    }
     if (config.fid.extractor === 'inception-v3-fid' && !config.fid.inceptionWeightsKey) {
       ctx.addIssue({ code: 'custom', path: ['fid', 'inceptionWeightsKey'], message: 'required when fid.extractor is "inception-v3-fid" (store key of pt_inception-2015-12-05-6726825d.pth)' });
     }
@@ -220,10 +242,12 @@ export function unknownClassPromptsProblem(config: Pick<SweepConfig, 'generator'
   return `generator.classPrompts: no class ${unknown.map((name) => JSON.stringify(name)).join(', ')} in the dataset (its classes: ${classes.join(', ')})`;
 }
 
-export type SweepConfig = z.infer<typeof sweepConfigSchema>;
+type ParsedSweepConfig = z.infer<typeof sweepConfigSchema>;
+/** A checked sweep config: its `superRefine` made `dataset.source` required. */
+export type SweepConfig = Omit<ParsedSweepConfig, 'dataset'> & { dataset: ParsedSweepConfig['dataset'] & { source: SweepImageSource } };
 export type SweepConfigInput = z.input<typeof sweepConfigSchema>;
 
-const paperTrain = { epochs: { scratch: 200, finetune: 20, frozen: 20 }, width: 64, stem: 'imagenet' as const, batchSize: 32 };
+const paperTrain = { base: 'weights' as const, epochs: { scratch: 200, finetune: 20, frozen: 20 }, width: 64, stem: 'imagenet' as const, batchSize: 32 };
 
 export const PRESETS: Record<'tiny' | 'demo' | 'paper', SweepConfigInput> = {
   /**
@@ -252,10 +276,15 @@ export const PRESETS: Record<'tiny' | 'demo' | 'paper', SweepConfigInput> = {
     fid: { kidSubsets: 20, kidSubsetSize: 100 },
     concurrency: 2,
   },
-  /** The paper's numbers: 700 originals and 300 test images per class, ResNet-18 at full width. */
+  /**
+   * The paper's numbers: 700 originals and 300 test images per class, ResNet-18 at full width. It
+   * names no dataset and asks for the real models (Stable Diffusion, torchvision weights, the FID
+   * Inception): a config over it gives `dataset.source`, `generator.modelPrefix`, `train.pretrainedKey`
+   * and `fid.inceptionWeightsKey`, or it is refused naming each.
+   */
   paper: {
     name: 'paper',
-    dataset: { source: { kind: 'demo', domain: 'target' }, demoPreset: 'paper', perClass: 700, testPerClass: 300, imageSize: 224 },
+    dataset: { demoPreset: 'paper', perClass: 700, testPerClass: 300, imageSize: 224 },
     generator: { backend: 'stable-diffusion', pretrain: { steps: 20000, batchSize: 64, lr: 1e-4 }, steps: 50, guidance: 7.5, batchSize: 8 },
     finetune: { instancesPerClass: 5, dreambooth: { steps: 800, lr: 5e-6, priorWeight: 1, numClassImages: 200 }, textual: { steps: 3000, lr: 5e-4 } },
     mix: { p: [...DEFAULT_P_VALUES] },
@@ -270,7 +299,8 @@ export type PresetName = keyof typeof PRESETS;
 /** Parse a sweep config layered over a preset; errors name the field (`dataset.perClass: ...`). */
 export function resolveSweepConfig(preset: PresetName, overrides: Record<string, unknown> = {}): SweepConfig {
   const merged = mergeLayer(structuredClone(PRESETS[preset]) as Record<string, unknown>, overrides);
-  return sweepConfigSchema.parse(merged);
+  // The checks passed, `dataset.source` among them.
+  return sweepConfigSchema.parse(merged) as SweepConfig;
 }
 
 /** The cells of a sweep: every (source × p × mode), plus only-original per (p < 1 × mode), per seed. */
