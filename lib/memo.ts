@@ -25,7 +25,7 @@ export const CODE_VERSIONS = {
   mix: 'mix-v1',
   'pretrain-generator': '1',
   finetune: '1',
-  generate: '1',
+  generate: '2', // 2: an image's noise is seeded by (seed, class, index), not (seed, index)
   'replicate-finetune': '1',
   'replicate-generate': '1',
   fid: '2', // 2: KID subset size capped to half the smaller set when it did not fit

@@ -11,7 +11,7 @@
  * and checks their exit codes and what they print.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +110,11 @@ describe('the README flow, as child processes', () => {
 
     // A user's image folder (`<root>/<class>/*.png`): here the tiny demo world written to disk.
     const world = await writeDemoWorld(path.join(tmp, 'images'), { preset: 'tiny', seed: 0 });
+    // Its own class names, none of the prior domain's: the stand-in base classifier keeps the prior
+    // domain's classes and the cells replace its head, as with ImageNet weights.
+    for (const root of [world.roots.train, world.roots.test]) {
+      world.classes.forEach((name, i) => renameSync(path.join(root, name), path.join(root, `digit-${i}`)));
+    }
     const configFile = path.join(tmp, 'my-sweep.json');
     writeFileSync(
       configFile,

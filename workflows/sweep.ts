@@ -167,7 +167,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       return result;
     };
     const [classifierKey, generatorPrefix] = await Promise.all([
-      config.train.pretrainedKey || pretrainClassifier(prior!.trainManifest, classes, arch).then((r) => timed(r).weightsKey),
+      config.train.pretrainedKey || pretrainClassifier(prior!, arch).then((r) => timed(r).weightsKey),
       // Replicate generates remotely: no local base model.
       config.generator.modelPrefix || config.generator.backend === 'replicate'
         ? (config.generator.modelPrefix ?? '')
@@ -176,9 +176,13 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     return { classifierKey, generatorPrefix, timings };
   }
 
-  async function pretrainClassifier(prior: ManifestRef, classes: string[], arch: ClassifierArch) {
-    const split = await cpu.mix(pretrainClassifierSplit(config, prior));
-    return gpu.train(pretrainClassifierInput(config, split, classes, arch));
+  /**
+   * The stand-in for ImageNet weights: a classifier of the prior domain's own classes (as an ImageNet
+   * model keeps ImageNet's), whatever the target's classes are; finetune / frozen replace its head.
+   */
+  async function pretrainClassifier(prior: CurateResult, arch: ClassifierArch) {
+    const split = await cpu.mix(pretrainClassifierSplit(config, prior.trainManifest));
+    return gpu.train(pretrainClassifierInput(config, split, prior.classes, { ...arch, numClasses: prior.classes.length }));
   }
 
   /** Per source, in parallel: (finetune per class) → generate per class; then one manifest per source. */
@@ -220,7 +224,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
         config.fid.extractor === 'inception-v3-fid'
           ? // The config schema requires the key with this extractor.
             { id: 'inception-v3-fid', weightsKey: config.fid.inceptionWeightsKey as string, options: {} }
-          : { id: 'synthmix-builtin-v1', weightsKey: pretrainedKey, options: { width: arch.width, stem: arch.stem, numClasses: arch.numClasses, imageSize: arch.imageSize } },
+          : // The base classifier's features; its class count (prior domain or ImageNet) is read from its head.
+            { id: 'synthmix-builtin-v1', weightsKey: pretrainedKey, options: { width: arch.width, stem: arch.stem, imageSize: arch.imageSize } },
       kid: { subsets: config.fid.kidSubsets, subsetSize: config.fid.kidSubsetSize, seed },
     };
   }

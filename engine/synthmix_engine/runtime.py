@@ -133,10 +133,12 @@ def step_generator(seed: int, stage: str, step: int) -> "torch.Generator":
     return cpu_generator(derived_seed(seed, stage, step))
 
 
-def image_seed(seed: int, index: int) -> int:
-    """The seed of generated image `index`: a function of (seed, index) only; < 2**53 so it stays
-    exact in JSON read by JavaScript (the image records carry it)."""
-    digest = hashlib.sha256(f"synthmix-image:{int(seed)}:{int(index)}".encode()).digest()
+def image_seed(seed: int, class_name: str, index: int) -> int:
+    """The seed of generated image `index` of a class: a function of (seed, class, index) only, so
+    two classes never start from the same noise (with a prompt the model cannot read, they would
+    give the same images); < 2**53 so it stays exact in JSON read by JavaScript (the image records
+    carry it). The Replicate path seeds the same way (lib/replicate/generate.ts `imageSeedFor`)."""
+    digest = hashlib.sha256(f"synthmix-image:{int(seed)}:{class_name}:{int(index)}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 53) - 1)
 
 

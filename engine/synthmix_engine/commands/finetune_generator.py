@@ -159,7 +159,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
             raise PermanentError(f"input 'instances': {file} is of class {item['class']!r}, expected only {class_name!r}")
     instances = load_images(manifest, model.resolution, resize=cfg.resize_inputs)
 
-    model.check_words(class_phrase, "param 'className'")
+    model.warn_unknown_words(class_phrase, "param 'className'")
     instance_prompt = _fill(cfg.instance_prompt, f"{token} {class_phrase}")
     class_prompt = _fill(cfg.class_prompt, class_phrase)
 
@@ -168,7 +168,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
     if dreambooth:
         if builtin:
             model.check_words(token, "param 'token' (DreamBooth needs an existing rare word such as 'sks')")
-        model.check_words(instance_prompt, "param 'instancePrompt'")
+        model.warn_unknown_words(instance_prompt, "param 'instancePrompt'")
     else:
         init = model.word_embedding(initializer, "param 'initializerToken'")
         token_id = model.add_placeholder(token, init)

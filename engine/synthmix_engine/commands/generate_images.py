@@ -9,7 +9,7 @@ params:  source ("vanilla" | "dreambooth" | "textual", required), className (req
            phrase of the source: className | "token className" (DreamBooth) | token (textual); on the
            built-in model, words outside its vocabulary are read as <unk> and listed in
            summary.unknownWords),
-         negativePrompt (""), seed (0; image i's noise comes from a generator seeded by (seed, i), so
+         negativePrompt (""), seed (0; image i's noise comes from a generator seeded by (seed, className, i), so
            image i is the same whatever batch it lands in), steps (20 DDIM steps), guidance (3.0
            built-in / 7.5 SD; 1 = no classifier-free guidance), batchSize (32), imageSize (the
            curated size of the written PNGs; default the model resolution), resolution (sampling
@@ -135,7 +135,6 @@ def run(spec: Spec, preemption: Preemption) -> None:
     guidance = cfg.guidance if cfg.guidance is not None else (3.0 if builtin else 7.5)
     resolution = cfg.resolution or model.resolution
     image_size = cfg.image_size or resolution
-    model.check_words(phrase, "param 'className'")
     full_prompts = [p.replace("{}", phrase) for p in prompts]
     unknown = sorted({w for text in full_prompts + [negative] for w in model.tokenizer.unknown_words(text)})
     if unknown:  # the built-in vocabulary is small: such words become <unk>; say so, do not fail
@@ -150,7 +149,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
         for first in range(0, len(indices), batch_size):
             chunk = indices[first:first + batch_size]
             batch_prompts = [full_prompts[i % len(full_prompts)] for i in chunk]
-            seeds = [image_seed(seed, i) for i in chunk]
+            seeds = [image_seed(seed, class_name, i) for i in chunk]
             images = model.sample(batch_prompts, seeds, steps, guidance, negative, resolution)
             batch_records = []
             for i, prompt, image_seed_i, image in zip(chunk, batch_prompts, seeds, images):

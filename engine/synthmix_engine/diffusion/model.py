@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -225,9 +226,18 @@ class DiffusionModel:
         return _has_token(self.tokenizer, token)
 
     def check_words(self, text: str, what: str) -> None:
+        """A word the method needs to exist (DreamBooth's rare token): unknown is a permanent error."""
         unknown = self.tokenizer.unknown_words(text)
         if unknown:
             raise PermanentError(f"{what}: {unknown} not in the built-in model's vocabulary")
+
+    def warn_unknown_words(self, text: str, what: str) -> list[str]:
+        """Words the small built-in vocabulary lacks (a dataset's own class names) are read as `<unk>`:
+        the stand-in generator works for any classes, and says which words it could not read."""
+        unknown = self.tokenizer.unknown_words(text)
+        if unknown:
+            sys.stderr.write(f"{what}: {unknown} not in the built-in model's vocabulary (read as <unk>; fine-tuning learns the class from its images)\n")
+        return unknown
 
     def add_placeholder(self, token: str, init: torch.Tensor | None = None) -> int:
         """Add a new token (textual inversion) with embedding `init`; returns its id."""
@@ -250,7 +260,7 @@ class DiffusionModel:
 
     def word_embedding(self, text: str, what: str) -> torch.Tensor:
         """Mean input embedding of the tokens of `text` (textual-inversion initialiser)."""
-        self.check_words(text, what)
+        self.warn_unknown_words(text, what)
         ids = self.tokenizer.ids(text)
         if not ids:
             raise PermanentError(f"{what}: {text!r} has no tokens")
