@@ -1,10 +1,11 @@
-import { mkdir, readdir, rm, stat, symlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ArtifactStore, ObjectInfo } from '../store/types.js';
 import { BadInputError, CorruptObjectError } from '../errors.js';
-import { isSha256Hex } from '../hash.js';
+import { isSha256Hex, sha256File } from '../hash.js';
+import { uniqueSuffix } from '../temp-files.js';
 import { assertSafeKey, localPathForKey } from '../store/common.js';
 import type { SynthmixConfig } from '../../temporal.config.js';
 import type { ArtifactEvent, EngineHeartbeat, ProgressEvent } from './events.js';
@@ -62,8 +63,11 @@ export class EngineRunner {
 
   /**
    * Fetch a store object into the shared cache (named by sha256) and return the cached path.
-   * Cache files are verified when downloaded and renamed into place atomically, so a present file
-   * is a good one. `expectedSha256` (e.g. from a manifest) must match what the store holds.
+   * A download goes to a private temp name, is verified (against the store's record while it
+   * streams, then against `expectedSha256`, e.g. from a manifest) and only then renamed to its sha
+   * name: a kill at any point leaves a stray `.part` file, never wrong bytes under a trusted name.
+   * A file already there (written by another worker, or by older code that renamed first) is
+   * re-hashed once per worker process before it is trusted; a wrong one is replaced.
    */
   async fetchToCache(key: string, expectedSha256?: string): Promise<string> {
     assertSafeKey(key);
@@ -72,13 +76,17 @@ export class EngineRunner {
     // The sha256 names the cache file: only hex, never a path.
     if (!isSha256Hex(sha256)) throw new BadInputError(`engine input ${key}: sha256 ${JSON.stringify(sha256)} is not a lowercase hex sha256`);
     const cached = path.join(this.config.cacheDir, 'sha256', sha256.slice(0, 2), sha256);
-    if (await stat(cached).catch(() => undefined)) return cached;
+    if (await isTrustedCacheFile(cached, sha256)) return cached;
     await mkdir(path.dirname(cached), { recursive: true });
-    const info = await this.store.getToFile(key, cached);
-    if (info.sha256 !== sha256) {
-      await rm(cached, { force: true });
-      throw new CorruptObjectError(key, sha256, info.sha256).toFailure();
+    const tmp = `${cached}.${uniqueSuffix()}.part`;
+    try {
+      const info = await this.store.getToFile(key, tmp);
+      if (info.sha256 !== sha256) throw new CorruptObjectError(key, sha256, info.sha256);
+      await rename(tmp, cached);
+    } finally {
+      await rm(tmp, { force: true });
     }
+    verifiedCacheFiles.add(cached);
     return cached;
   }
 
@@ -182,6 +190,26 @@ export class EngineRunner {
     if (request.checkpointKey && (await this.store.exists(request.checkpointKey))) return request.checkpointKey;
     return undefined;
   }
+}
+
+/** Cache files this process has hashed (or written after verifying): trusted from then on. */
+const verifiedCacheFiles = new Set<string>();
+
+/** True if `cached` exists with exactly `sha256`'s bytes; a file with other bytes is removed. */
+async function isTrustedCacheFile(cached: string, sha256: string): Promise<boolean> {
+  if (verifiedCacheFiles.has(cached)) {
+    if (await stat(cached).catch(() => undefined)) return true;
+    verifiedCacheFiles.delete(cached);
+    return false;
+  }
+  const actual = await sha256File(cached).catch(() => undefined);
+  if (actual === undefined) return false;
+  if (actual !== sha256) {
+    await rm(cached, { force: true });
+    return false;
+  }
+  verifiedCacheFiles.add(cached);
+  return true;
 }
 
 /** A path the engine reported (relative to its work dir, or absolute): it must lie inside the work dir. */
