@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { CorruptObjectError, NotFoundError } from './errors.js';
 import { hashJson } from './hash.js';
 import { IMAGE_CODE_VERSION } from './images/png.js';
+import { loopBeat } from './heartbeat.js';
 import type { ArtifactStore } from './store/types.js';
 
 /**
@@ -104,8 +105,10 @@ async function loadIntact<T>(store: ArtifactStore, marker: string, references: M
   try {
     if (!(await store.exists(marker))) return undefined;
     const value = await store.getJson<T>(marker);
-    for (const ref of references?.(value) ?? []) {
+    const refs = references?.(value) ?? [];
+    for (const [index, ref] of refs.entries()) {
       if (!(await isIntact(store, ref))) return undefined;
+      loopBeat('check-references', index + 1, refs.length);
     }
     return value;
   } catch (error) {

@@ -6,6 +6,7 @@ import type { ArtifactStore, ObjectInfo } from '../store/types.js';
 import { BadInputError, CorruptObjectError } from '../errors.js';
 import { isSha256Hex, sha256File } from '../hash.js';
 import { uniqueSuffix } from '../temp-files.js';
+import { loopBeat } from '../heartbeat.js';
 import { assertSafeKey, localPathForKey } from '../store/common.js';
 import type { SynthmixConfig } from '../../temporal.config.js';
 import type { ArtifactEvent, EngineHeartbeat, ProgressEvent } from './events.js';
@@ -99,7 +100,8 @@ export class EngineRunner {
       throw ApplicationFailure.nonRetryable(`engine input '${name}': nothing in the store under ${prefix}`, 'NotFound');
     }
     const dir = path.join(inputsDir, name);
-    for (const object of objects) {
+    for (const [index, object] of objects.entries()) {
+      loopBeat(`fetch-${name}`, index, objects.length);
       const cached = await this.fetchToCache(object.key, object.sha256);
       const target = localPathForKey(dir, object.key.slice(prefix.length), object.key);
       await mkdir(path.dirname(target), { recursive: true });
