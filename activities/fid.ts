@@ -145,7 +145,7 @@ export function createFidActivities({ store, config }: ActivityDeps) {
       } finally {
         await rm(scratch, { recursive: true, force: true });
       }
-    }, { references: (r) => [{ key: r.tableKey }, { key: r.csvKey }] });
+    }, { references: (r) => [{ key: r.tableKey }, { key: r.csvKey }], reads: { keys: [input.extractor.weightsKey] } });
     return { ...memo, extracted };
   }
 

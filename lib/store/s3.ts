@@ -77,7 +77,7 @@ const NETWORK_CODES = new Set([
 const TRANSIENT_NAMES = new Set([
   'BadDigest', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'SlowDown', 'ServiceUnavailable', 'InternalError',
   'Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestThrottled', 'NetworkingError',
-  'ExpiredToken', 'ExpiredTokenException', 'OperationAborted',
+  'ExpiredToken', 'ExpiredTokenException', 'OperationAborted', 'ConditionalRequestConflict',
 ]);
 const DENIED_NAMES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'Forbidden', 'AllAccessDisabled']);
 
@@ -270,6 +270,22 @@ export function createS3Store(options: S3StoreOptions): S3Store {
   }
 
   /**
+   * A conditional PUT (`If-None-Match: *`): the server refuses it (412) when the key exists. AWS S3
+   * and SeaweedFS (checked by test/integrity-s3.test.ts) honour it; a server that ignores the header
+   * would turn this into a plain overwrite, so use one that honours it for shared buckets.
+   */
+  async function putBytesIfAbsent(key: string, bytes: Buffer, recorded: Recorded, contentType: string | undefined): Promise<boolean> {
+    try {
+      await client.send(new PutObjectCommand({ ...putParams(key, bytes, recorded, contentType), IfNoneMatch: '*' }));
+      return true;
+    } catch (error) {
+      const e = error as AwsLikeError;
+      if (errorCodes(error).includes('PreconditionFailed') || e.$metadata?.httpStatusCode === 412) return false;
+      throw error;
+    }
+  }
+
+  /**
    * Upload what was hashed: the file is opened once and both hashed and uploaded through that one
    * descriptor, so a writer that atomically replaces the path meanwhile (the engine's checkpoint.pt)
    * changes nothing we send. Small files are read once into memory and hashed there. A file rewritten
@@ -346,6 +362,7 @@ export function createS3Store(options: S3StoreOptions): S3Store {
       head,
       open,
       putBytes,
+      putBytesIfAbsent,
       putStream: (key, source, contentType) =>
         withSpooledStream(source, options.tempDir ?? tmpdir(), (path, recorded) => putSnapshot(key, path, contentType, recorded)),
       putFile: (key, localPath, contentType) => putSnapshot(key, localPath, contentType),
