@@ -17,6 +17,7 @@ import type { FidRow } from '../lib/report/types.js';
 import { BadInputError } from '../lib/errors.js';
 import { uniqueSuffix } from '../lib/temp-files.js';
 import { loopBeat } from '../lib/heartbeat.js';
+import { claimAttemptDir } from '../lib/engine/leftovers.js';
 
 export interface FeatureExtractor {
   id: 'synthmix-builtin-v1' | 'inception-v3-fid';
@@ -75,6 +76,7 @@ export function createFidActivities({ store, config }: ActivityDeps) {
       // Private to this attempt: two FID steps of one worker must not share their lists.
       const scratch = path.join(config.engine.workDir, `fid-${extractorKey.slice(0, 12)}-${uniqueSuffix()}`);
       await mkdir(scratch, { recursive: true });
+      await claimAttemptDir(scratch);
       try {
         if (missing.length > 0) {
           const list = path.join(scratch, 'missing.json');

@@ -7,6 +7,7 @@ import { BadInputError, CorruptObjectError } from '../errors.js';
 import { isSha256Hex, sha256File } from '../hash.js';
 import { uniqueSuffix } from '../temp-files.js';
 import { loopBeat } from '../heartbeat.js';
+import { claimAttemptDir } from './leftovers.js';
 import { assertSafeKey, localPathForKey } from '../store/common.js';
 import type { SynthmixConfig } from '../../temporal.config.js';
 import type { ArtifactEvent, EngineHeartbeat, ProgressEvent } from './events.js';
@@ -114,6 +115,8 @@ export class EngineRunner {
   async run(request: EngineRequest, hooks: ActivityHooks): Promise<EngineResult> {
     const workDir = path.join(this.config.workDir, `${safeSegment(hooks.attemptId)}-${randomUUID().slice(0, 8)}`);
     await mkdir(workDir, { recursive: true });
+    // Whose folder this is: a worker starting after this one was killed -9 removes it (leftovers.ts).
+    await claimAttemptDir(workDir);
     const cleanup = () => rm(workDir, { recursive: true, force: true });
     let heartbeat: EngineHeartbeat = { ...(hooks.lastHeartbeat() ?? {}) };
     // A live attempt is beating from its start, through fetching inputs and the engine's start-up,
@@ -140,6 +143,7 @@ export class EngineRunner {
         threads: this.config.threads,
         warm: this.config.warm,
         signal: hooks.cancellation,
+        killAfterMs: this.config.killGraceSeconds * 1000,
         onEvent: async (event) => {
           if (event.event === 'progress') {
             heartbeat = { ...heartbeat, progress: event };
