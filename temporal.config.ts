@@ -78,6 +78,13 @@ export const engineSchema = z
      * once (lib/engine/warm-engine.ts), instead of spawning each with seconds of imports.
      */
     warm: z.boolean().default(true),
+    /**
+     * How long an engine has, after SIGTERM (cancellation, preemption), to write its checkpoint and
+     * exit before it is SIGKILLed. A Stable Diffusion fine-tune checkpoint (UNet/adapter weights and
+     * optimizer state, GBs) takes tens of seconds on a network disk; 15 s lost it. The worker's own
+     * `workers.shutdownGraceSeconds` should be longer, or the worker exits first.
+     */
+    killGraceSeconds: z.number().min(1).max(3600).default(120),
   })
   .strict();
 

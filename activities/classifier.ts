@@ -62,7 +62,10 @@ export function createClassifierActivities({ store, config }: ActivityDeps) {
         resumedFromEpoch: summary.resumedFromEpoch ?? 0,
         environment: summary.environment,
       };
-    }, { references: (r) => [{ key: r.weightsKey }, { key: r.finalKey }, { key: r.metricsKey }] });
+    }, {
+      references: (r) => [{ key: r.weightsKey }, { key: r.finalKey }, { key: r.metricsKey }],
+      reads: { keys: [input.mode !== 'scratch' ? input.pretrainedKey : undefined] },
+    });
   }
 
   async function evaluate(input: EvaluateInput): Promise<EvaluateResult> {
@@ -78,7 +81,7 @@ export function createClassifierActivities({ store, config }: ActivityDeps) {
       const evaluation = parseEngineOutput('evaluate-classifier', 'evaluation.json', evaluationFileSchema, await store.getJson<unknown>(evaluationKey));
       const perClass = Object.fromEntries(Object.entries(evaluation.perClass).map(([name, value]) => [name, value.accuracy]));
       return { evaluationKey, overallAccuracy: evaluation.overallAccuracy, perClass };
-    }, { references: (r) => [{ key: r.evaluationKey }] });
+    }, { references: (r) => [{ key: r.evaluationKey }], reads: { keys: [input.weightsKey] } });
   }
 
   return { train, evaluate };

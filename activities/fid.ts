@@ -5,7 +5,6 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from '../lib/deps.js';
 import { readManifest, type ManifestItem, type ManifestRef } from '../lib/data/manifest.js';
 import { runEngine } from '../lib/engine/activity.js';
@@ -17,6 +16,8 @@ import { encodeNpyFloat32, matrixRow, parseNpyFloat32 } from '../lib/npy.js';
 import type { FidRow } from '../lib/report/types.js';
 import { BadInputError } from '../lib/errors.js';
 import { uniqueSuffix } from '../lib/temp-files.js';
+import { loopBeat } from '../lib/heartbeat.js';
+import { claimAttemptDir } from '../lib/engine/leftovers.js';
 
 export interface FeatureExtractor {
   id: 'synthmix-builtin-v1' | 'inception-v3-fid';
@@ -68,15 +69,22 @@ export function createFidActivities({ store, config }: ActivityDeps) {
       const all = new Map<string, ManifestItem>();
       for (const items of groups.values()) for (const item of items) all.set(item.sha256, item);
       const missing: ManifestItem[] = [];
-      for (const item of all.values()) if (!(await store.exists(featureKey(item.sha256)))) missing.push(item);
+      for (const item of all.values()) {
+        if (!(await store.exists(featureKey(item.sha256)))) missing.push(item);
+        loopBeat('find-cached-features', missing.length);
+      }
       // Private to this attempt: two FID steps of one worker must not share their lists.
       const scratch = path.join(config.engine.workDir, `fid-${extractorKey.slice(0, 12)}-${uniqueSuffix()}`);
       await mkdir(scratch, { recursive: true });
+      await claimAttemptDir(scratch);
       try {
         if (missing.length > 0) {
           const list = path.join(scratch, 'missing.json');
           const items = [];
-          for (const item of missing) items.push({ path: await runner.fetchToCache(item.key, item.sha256), class: item.class, sha256: item.sha256 });
+          for (const item of missing) {
+            items.push({ path: await runner.fetchToCache(item.key, item.sha256), class: item.class, sha256: item.sha256 });
+            loopBeat('fetch-images', items.length, missing.length);
+          }
           await writeFile(list, JSON.stringify({ classes: original.classes, items }));
           const result = await runEngine(store, config.engine, {
             command: 'extract-features',
@@ -88,7 +96,7 @@ export function createFidActivities({ store, config }: ActivityDeps) {
           const meta = JSON.parse(await readFile(result.outputs.meta, 'utf8')) as { sha256s: string[] };
           for (let row = 0; row < matrix.rows; row += 1) {
             await store.put(featureKey(meta.sha256s[row]), encodeNpyFloat32(matrixRow(matrix, row)));
-            if (row % 64 === 0) Context.current().heartbeat({ extracting: row });
+            loopBeat('store-features', row + 1, matrix.rows);
           }
           extracted = matrix.rows;
           await result.cleanup();
@@ -98,7 +106,10 @@ export function createFidActivities({ store, config }: ActivityDeps) {
         const groupFiles: Record<string, { features: string[] }> = {};
         for (const [name, items] of groups) {
           const files = [];
-          for (const item of items) files.push(await runner.fetchToCache(featureKey(item.sha256)));
+          for (const item of items) {
+            files.push(await runner.fetchToCache(featureKey(item.sha256)));
+            loopBeat(`fetch-features ${name}`, files.length, items.length);
+          }
           groupFiles[name] = { features: files };
         }
         const comparisons = [...groups.keys()]
@@ -138,7 +149,7 @@ export function createFidActivities({ store, config }: ActivityDeps) {
       } finally {
         await rm(scratch, { recursive: true, force: true });
       }
-    }, { references: (r) => [{ key: r.tableKey }, { key: r.csvKey }] });
+    }, { references: (r) => [{ key: r.tableKey }, { key: r.csvKey }], reads: { keys: [input.extractor.weightsKey] } });
     return { ...memo, extracted };
   }
 

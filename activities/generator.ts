@@ -114,7 +114,7 @@ export function createGeneratorActivities({ store, config }: ActivityDeps) {
       await uploadOutput(store, result.outputs.adapter, `${prefix}/adapter`);
       await result.cleanup();
       return { prefix: `${prefix}/adapter`, id: summary.adapterId, resumedFromStep: summary.resumedFrom ?? 0 };
-    });
+    }, { reads: { prefixes: [input.baseModelPrefix] } });
   }
 
   async function generate(input: GenerateInput): Promise<GenerateResult> {
@@ -167,7 +167,7 @@ export function createGeneratorActivities({ store, config }: ActivityDeps) {
       }
       const manifest = await writeManifest(store, `${prefix}/manifest.json`, makeManifest('synthetic', input.imageSize, [input.className], items));
       return { manifest, count: items.length, generated };
-    }, { references: (r) => [r.manifest] });
+    }, { references: (r) => [r.manifest], reads: { prefixes: [input.baseModelPrefix, input.adapterPrefix] } });
     return { ...memo, generated };
   }
 

@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { SynthmixConfig } from '../temporal.config.js';
 import { createStore } from '../lib/store/index.js';
+import { collectGarbage } from '../lib/store/gc.js';
+import { cleanLeftovers } from '../lib/engine/leftovers.js';
 import { connectWorker } from '../lib/temporal/connection.js';
 import { createWorker, type QueueKind } from '../workers/create.js';
 import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
@@ -10,6 +12,24 @@ import { runDemo } from './demo.js';
 
 /** `server`, `worker`, `demo`: the commands that start the embedded world and its workers. */
 export function registerFoundationCommands(program: Command, config: () => SynthmixConfig): void {
+  program
+    .command('gc')
+    .description('Find what killed runs left behind: unreferenced local blobs, incomplete S3 multipart uploads, engine .part files and dead attempt folders. Reports only, unless --delete.')
+    .option('--delete', 'remove what was found (default: a dry run that only reports)', false)
+    .option('--grace-hours <hours>', 'leave anything younger than this alone', (v) => Number(v), 24)
+    .action(async (options: { delete: boolean; graceHours: number }) => {
+      if (!Number.isFinite(options.graceHours) || options.graceHours < 0) throw new InvalidArgumentError(`--grace-hours must be a number >= 0, got ${options.graceHours}`);
+      const cfg = config();
+      const graceMs = options.graceHours * 60 * 60 * 1000;
+      const report = await collectGarbage(createStore(cfg.storage), { delete: options.delete, graceMs });
+      const leftovers = options.delete ? await cleanLeftovers(cfg.engine, graceMs) : undefined;
+      const verb = options.delete ? 'removed' : 'would remove (dry run; --delete removes)';
+      console.log(`synthmix gc: ${verb}: ${report.unreferencedBlobs.length} unreferenced blobs (${report.unreferencedBytes} bytes), ${report.incompleteUploads.length} incomplete multipart uploads`);
+      for (const blob of report.unreferencedBlobs) console.log(`  blob ${blob}`);
+      for (const upload of report.incompleteUploads) console.log(`  upload ${upload}`);
+      if (leftovers) console.log(`  engine leftovers: ${leftovers.partFiles.length} .part files, ${leftovers.attemptDirs.length} attempt folders`);
+    });
+
   program
     .command('server')
     .description('Start the embedded Temporal dev server (SQLite under the state dir, survives restarts).')

@@ -44,6 +44,16 @@ export class StoreUnavailableError extends SynthmixError {
   }
 }
 
+/**
+ * A local file changed while it was being stored (a writer replaced or rewrote it in place). Transient:
+ * the writer is alive and a later attempt stores a settled file, so this never fails a step for good.
+ */
+export class SourceChangedError extends SynthmixError {
+  constructor(key: string, path: string) {
+    super(`put ${JSON.stringify(key)}: file ${path} was rewritten in place while it was being uploaded`, 'SourceChanged', false);
+  }
+}
+
 /** Convert any thrown value into a Temporal failure with the right retry semantics. */
 export function toActivityFailure(error: unknown): Error {
   if (error instanceof SynthmixError) return error.toFailure();

@@ -8,12 +8,23 @@
  *
  * Every step reports `{ computed, wallMs }`: whether this call computed (false: an earlier complete
  * run was returned) and how long the call took.
+ *
+ * Shared use (issue 14): two sweeps computing the same step at once, or a zombie attempt after a
+ * heartbeat timeout, write the same keys. So the marker is published with one conditional write
+ * (of two writers exactly one wins; the loser returns the winner's result), and it pins the sha256
+ * of every object it references as the store recorded them at publish time: if another writer's
+ * bytes replace one of them later, the marker no longer matches and is a miss (recomputed), never a
+ * description of other bytes. Store objects a step reads by name (`reads`: weights, model folders)
+ * have their sha256 hashed into the step's key, so weights replaced under the same name are a new
+ * step, never silently reused.
  */
 import { createHash } from 'node:crypto';
 import { CorruptObjectError, NotFoundError } from './errors.js';
 import { hashJson } from './hash.js';
 import { IMAGE_CODE_VERSION } from './images/png.js';
+import { loopBeat } from './heartbeat.js';
 import type { ArtifactStore } from './store/types.js';
+import { recordWrites } from './store/write-log.js';
 
 /**
  * Bumped when a step's code changes what it computes: part of every output key, so old outputs
@@ -60,6 +71,27 @@ export interface MemoOptions<T> {
   references?: (value: T) => ReadonlyArray<MemoReference>;
   /** When the step began (default: now), for `wallMs` when it did work before the lookup. */
   startedAt?: number;
+  /**
+   * Store objects the step reads by name: their content (sha256; for a prefix, every key below it
+   * with its sha256) is part of the step's key. Undefined entries are skipped.
+   */
+  reads?: { keys?: ReadonlyArray<string | undefined>; prefixes?: ReadonlyArray<string | undefined> };
+}
+
+/** The field of a stored marker that pins its references' sha256s (stripped from what memoize returns). */
+const PINS = 'memoPins';
+
+/** What `reads` names, by content: key → sha256 (null: absent), prefix → [[relative key, sha256]...]. */
+async function readContents(store: ArtifactStore, reads: NonNullable<MemoOptions<object>['reads']>): Promise<Record<string, unknown>> {
+  const keys: Record<string, string | null> = {};
+  for (const key of reads.keys ?? []) if (key !== undefined) keys[key] = (await store.stat(key))?.sha256 ?? null;
+  const prefixes: Record<string, Array<[string, string]>> = {};
+  for (const raw of reads.prefixes ?? []) {
+    if (raw === undefined) continue;
+    const prefix = raw.endsWith('/') ? raw : `${raw}/`;
+    prefixes[prefix] = (await store.list(prefix)).map((o) => [o.key.slice(prefix.length), o.sha256]);
+  }
+  return { keys, prefixes };
 }
 
 /** Where a step's outputs for these inputs live: `steps/<step>/<hash of inputs + code version>`. */
@@ -80,34 +112,58 @@ export async function memoize<T extends object>(
   options: MemoOptions<T> = {},
 ): Promise<T & StepTiming> {
   const started = options.startedAt ?? Date.now();
+  // Steps without `reads` keep the keys they had (the shipped generator is found by its pretrain key).
+  const keyed = options.reads ? { inputs, reads: await readContents(store, options.reads) } : inputs;
   let prefix: string;
   let hash: string;
   if (options.under !== undefined) {
-    hash = hashJson({ code: CODE_VERSIONS[step], ...(inputs as object) });
+    hash = hashJson({ code: CODE_VERSIONS[step], ...(keyed as object) });
     prefix = `${options.under}/${hash}`;
   } else {
-    prefix = stepPrefix(step, inputs);
+    prefix = stepPrefix(step, keyed);
     hash = prefix.slice(prefix.lastIndexOf('/') + 1);
   }
   const marker = `${prefix}/result.json`;
   const earlier = await loadIntact(store, marker, options.references);
   if (earlier) return { ...earlier, computed: false, wallMs: Date.now() - started };
-  const value = await compute(prefix, hash);
+  const { value, writes } = await recordWrites(() => compute(prefix, hash));
   // The record keeps how it was made: computed, and the computing call's wall time.
   const result = { ...value, computed: true, wallMs: Date.now() - started };
-  await store.putJson(marker, result);
+  // Pinned to the bytes this computation wrote (another writer may have replaced them since).
+  const record = { ...result, [PINS]: await pinReferences(store, options.references?.(result) ?? [], writes) };
+  if (await store.putJsonIfAbsent(marker, record)) return result;
+  // Another writer published first: its result stands if its bytes are still the ones it pinned.
+  const winner = await loadIntact(store, marker, options.references);
+  if (winner) return { ...winner, computed: true, wallMs: Date.now() - started };
+  // What is there is damaged, or its bytes were replaced (by ours): publish ours, pinned to what is stored now.
+  await store.putJson(marker, record);
   return result;
+}
+
+/**
+ * The sha256 of each referenced object: its own, else what this computation wrote under its key,
+ * else (an object the step did not write, e.g. reused) what the store records now.
+ */
+async function pinReferences(store: ArtifactStore, refs: ReadonlyArray<MemoReference>, writes: ReadonlyMap<string, string>): Promise<Record<string, string>> {
+  const pins: Record<string, string> = {};
+  for (const ref of refs) {
+    const sha = ref.sha256 ?? writes.get(ref.key) ?? (await store.stat(ref.key))?.sha256;
+    if (sha !== undefined) pins[ref.key] = sha;
+  }
+  return pins;
 }
 
 /** The stored result if it and every object it references are intact; undefined (a miss) otherwise. */
 async function loadIntact<T>(store: ArtifactStore, marker: string, references: MemoOptions<T>['references']): Promise<T | undefined> {
   try {
     if (!(await store.exists(marker))) return undefined;
-    const value = await store.getJson<T>(marker);
-    for (const ref of references?.(value) ?? []) {
-      if (!(await isIntact(store, ref))) return undefined;
+    const { [PINS]: pins, ...value } = await store.getJson<T & { [PINS]?: Record<string, string> }>(marker);
+    const refs = references?.(value as T) ?? [];
+    for (const [index, ref] of refs.entries()) {
+      if (!(await isIntact(store, ref, pins?.[ref.key]))) return undefined;
+      loopBeat('check-references', index + 1, refs.length);
     }
-    return value;
+    return value as T;
   } catch (error) {
     // A damaged earlier run is recomputed, never trusted; a store outage is thrown (retried).
     if (error instanceof CorruptObjectError || error instanceof NotFoundError) return undefined;
@@ -115,8 +171,15 @@ async function loadIntact<T>(store: ArtifactStore, marker: string, references: M
   }
 }
 
-async function isIntact(store: ArtifactStore, ref: MemoReference): Promise<boolean> {
-  if (ref.sha256 === undefined) return store.exists(ref.key);
+/**
+ * A reference without its own sha256 is checked against the sha256 pinned at publish time (the
+ * store's record, a head: cheap); markers written before pins existed are checked for presence.
+ */
+async function isIntact(store: ArtifactStore, ref: MemoReference, pinned: string | undefined): Promise<boolean> {
+  if (ref.sha256 === undefined) {
+    if (pinned === undefined) return store.exists(ref.key);
+    return (await store.stat(ref.key))?.sha256 === pinned;
+  }
   const info = await store.stat(ref.key);
   if (!info || info.sha256 !== ref.sha256) return false;
   // The recorded hash matches: read the bytes through (the store verifies them as they stream).

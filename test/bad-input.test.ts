@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { ZodError } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curate } from '../activities/curate.js';
-import { loadConfig, projectRoot } from '../lib/config/load.js';
+import { ConfigError, loadConfig, projectRoot } from '../lib/config/load.js';
 import { runEngineProcess, type EngineOutcome } from '../lib/engine/process.js';
 import { EngineRunner } from '../lib/engine/runner.js';
 import { BadInputError, SynthmixError } from '../lib/errors.js';
@@ -36,7 +36,9 @@ type Outcome =
 /** What a row expects. `names`: every pattern must appear in the message (the field, file, key or URL). */
 type Expected =
   /** A SynthmixError of this type, never retried (`nonRetryable`). */
-  | { error: 'BadInput'; names: RegExp[] }
+  | { error: 'BadInput' | 'CorruptObject'; names: RegExp[] }
+  /** The worker's own config (SYNTHMIX_CONFIG / overrides) is refused, naming the field. */
+  | { workerConfigField: string; names: RegExp[] }
   /** A sweep-config schema error (`synthmix` exits 2 with it) at exactly this field path. */
   | { configField: string; names: RegExp[] }
   /** The CLI exits with this code, printing the names. */
@@ -240,6 +242,21 @@ const ROWS: Row[] = [
 
   // ── images the engine cannot decode ─────────────────────────────────────────────────────────
   {
+    name: 'engine.killGraceSeconds of 0 in the worker config (no time to write a checkpoint)',
+    input: async () => loadConfig({ env: {}, overrides: { engine: { killGraceSeconds: 0 } } }),
+    expect: { workerConfigField: 'engine.killGraceSeconds', names: [/killGraceSeconds/] },
+  },
+  {
+    name: 'a manifest sha256 that is not the sha256 of the stored bytes (engine input cache)',
+    input: async (c) => c.runner.fetchToCache('models/sd/weights.bin', 'a'.repeat(64)),
+    expect: { error: 'CorruptObject', names: [/models\/sd\/weights\.bin/, /a{64}/] },
+  },
+  {
+    name: 'a second writer publishing a memo marker over an existing object (conditional write)',
+    input: async (c) => c.s3.putJsonIfAbsent('models/sd/config.json', { other: 'writer' }),
+    expect: { ok: (value) => expect(value).toBeUndefined() },
+  },
+  {
     name: 'a decompression bomb (PNG declaring 20000×20000 pixels) in a training manifest',
     input: async ({ tmp }) => {
       const workDir = path.join(tmp, 'bomb-work');
@@ -392,6 +409,11 @@ describe('bad input', () => {
         const error = (outcome as { error: unknown }).error;
         expect(error).toBeInstanceOf(ZodError);
         expect((error as ZodError).issues.map((i) => i.path.join('.'))).toContain(expected.configField);
+      } else if ('workerConfigField' in expected) {
+        expect(outcome.kind).toBe('threw');
+        const error = (outcome as { error: unknown }).error;
+        expect(error).toBeInstanceOf(ConfigError);
+        expect(message).toContain(expected.workerConfigField);
       } else if ('exit' in expected) {
         expect(outcome.kind).toBe('exit');
         expect((outcome as { code: number | null }).code).toBe(expected.exit);

@@ -4,6 +4,7 @@ import type { ArtifactStore } from '../lib/store/types.js';
 import { createCpuActivities, createGpuActivities } from '../activities/index.js';
 import { workflowBundle } from './bundle.js';
 import { mapActivityFailures } from './failure-mapping.js';
+import { cleanLeftovers } from '../lib/engine/leftovers.js';
 
 export type QueueKind = 'cpu' | 'gpu';
 
@@ -25,6 +26,8 @@ export interface WorkerSetup {
 export async function createWorker(setup: WorkerSetup): Promise<Worker> {
   const { config, connection, store, queue } = setup;
   const deps = { store, config };
+  // Partial downloads and attempt folders of workers killed -9 on this machine (lib/engine/leftovers.ts).
+  await cleanLeftovers(config.engine);
   const common = {
     connection,
     namespace: config.temporal.namespace,

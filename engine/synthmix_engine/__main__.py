@@ -53,6 +53,33 @@ def _bad_image(error: BaseException) -> bool:
     return isinstance(error, (Image.DecompressionBombError, UnidentifiedImageError))
 
 
+# Messages of RuntimeErrors that come from the machine, not from the input or the code: a retry
+# (later, or on another worker) can succeed.
+_TRANSIENT_RUNTIME = ("out of memory", "cuda error", "cudnn", "nccl", "device-side assert", "resource temporarily unavailable")
+
+
+def _is_transient(error: BaseException) -> bool:
+    """Whether an exception no command classified is worth retrying. Retried (exit 4): the machine
+    or its surroundings -- OS errors (disk, network filesystem, a lost file handle), timeouts and
+    connection errors, out of memory (host or GPU), CUDA/NCCL runtime failures. Everything else
+    (ValueError, KeyError, TypeError, a shape mismatch, an assertion: the same spec fails the same
+    way every time) is permanent (exit 3): retrying it 10 times only hides the bug and wastes the
+    GPU. The message names the exception type so the failure says what to fix."""
+    if isinstance(error, (OSError, TimeoutError, ConnectionError, MemoryError)):
+        return True
+    try:
+        import torch
+
+        if isinstance(error, torch.cuda.OutOfMemoryError):
+            return True
+    except (ImportError, AttributeError):
+        pass
+    if isinstance(error, RuntimeError):
+        text = str(error).lower()
+        return any(marker in text for marker in _TRANSIENT_RUNTIME)
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     parser = argparse.ArgumentParser(prog="synthmix_engine")
@@ -76,13 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError as error:
         emit("error", kind="transient", message=f"out of memory: {error}")
         return EXIT_TRANSIENT
-    except Exception as error:  # an engine bug or an unforeseen environment problem: retryable
+    except Exception as error:  # unclassified: _is_transient decides (an engine bug is permanent)
         traceback.print_exc(file=sys.stderr)
         if _bad_image(error):
             emit("error", kind="permanent", message=f"bad input image: {type(error).__name__}: {error}")
             return EXIT_PERMANENT
-        emit("error", kind="transient", message=f"{type(error).__name__}: {error}")
-        return EXIT_TRANSIENT
+        if _is_transient(error):
+            emit("error", kind="transient", message=f"{type(error).__name__}: {error}")
+            return EXIT_TRANSIENT
+        emit("error", kind="permanent", message=f"engine {args.command} failed: {type(error).__name__}: {error}")
+        return EXIT_PERMANENT
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ and the manifest reader."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import signal
 from pathlib import Path
@@ -189,3 +190,46 @@ def test_an_image_error_that_escapes_a_command_exits_permanent(tmp_path: Path, m
         assert main(["opens-an-image", "--spec", str(spec)]) == EXIT_PERMANENT
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.parametrize(
+    ("raises", "expected"),
+    [
+        ("raise ValueError('a shape that never fits')", "permanent"),
+        ("raise KeyError('missing')", "permanent"),
+        ("raise RuntimeError('mat1 and mat2 shapes cannot be multiplied')", "permanent"),
+        ("raise OSError(28, 'No space left on device')", "transient"),
+        ("raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB')", "transient"),
+        ("raise MemoryError()", "transient"),
+    ],
+)
+def test_an_unclassified_exception_is_retried_only_when_the_machine_caused_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raises: str, expected: str
+) -> None:
+    """Issue 14 point 10: an exception no command classified is not retried 10 times unless a retry can help."""
+    import synthmix_engine.commands as commands_package
+    from synthmix_engine.__main__ import main
+    from synthmix_engine import protocol
+    from synthmix_engine.protocol import EXIT_TRANSIENT
+
+    events_out = io.StringIO()
+    monkeypatch.setattr(protocol, "_real_stdout", events_out)
+
+    # One module name per case: a module imported once stays in sys.modules.
+    module = f"raises_{hashlib.sha256(raises.encode()).hexdigest()[:12]}"
+    (tmp_path / f"{module}.py").write_text(f"def run(spec, preemption):\n    {raises}\n")
+    monkeypatch.setattr(commands_package, "__path__", [*commands_package.__path__, str(tmp_path)])
+    monkeypatch.setitem(registry.COMMANDS, "raises-something", module)
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"workDir": str(tmp_path / "work"), "params": {}, "inputs": {}}))
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        code = main(["raises-something", "--spec", str(spec)])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == (EXIT_PERMANENT if expected == "permanent" else EXIT_TRANSIENT)
+    events = [json.loads(line) for line in events_out.getvalue().splitlines() if line.startswith("{")]
+    assert events[-1]["kind"] == expected
+    # The failure names what was raised.
+    named = raises.split("(")[0].removeprefix("raise ")
+    assert named in events[-1]["message"] or (named == "MemoryError" and "out of memory" in events[-1]["message"])

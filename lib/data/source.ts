@@ -6,6 +6,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BadInputError } from '../errors.js';
 import { hashFile, hashJson } from '../hash.js';
+import { loopBeat } from '../heartbeat.js';
 import type { ArtifactStore } from '../store/types.js';
 import { assertSafeClassName, compareStrings } from './manifest.js';
 
@@ -188,6 +189,7 @@ async function listClassFolder(dir: string, className: string, rel: string, dept
       continue;
     }
     files.push({ relPath, class: className, sha256: digest.sha256, size: digest.size, read: () => readFile(full) });
+    loopBeat('hash-source', files.length);
   }
 }
 

@@ -4,6 +4,7 @@ import type { ArtifactStore } from '../store/types.js';
 import { readManifest, type Manifest, type ManifestRef } from '../data/manifest.js';
 import type { EngineRunner } from './runner.js';
 import { writeFileAtomic } from '../temp-files.js';
+import { loopBeat } from '../heartbeat.js';
 
 /**
  * Turn a store manifest into the engine's "local manifest" (protocol.py): every image fetched into
@@ -23,8 +24,9 @@ export async function localManifest(
   const file = path.join(cacheDir, 'manifests', `${ref.sha256}${suffix}.json`);
   if (await stat(file).catch(() => undefined)) return { path: file, manifest };
   const items = [];
-  for (const item of manifest.items) {
+  for (const [index, item] of manifest.items.entries()) {
     items.push({ path: await runner.fetchToCache(item.key, item.sha256), class: item.class, sha256: item.sha256 });
+    loopBeat('fetch-manifest', index + 1, manifest.items.length);
   }
   await mkdir(path.dirname(file), { recursive: true });
   // Two activities of this worker may convert the same manifest at once: each renames a whole file.

@@ -1,10 +1,13 @@
-import { mkdir, readdir, rm, stat, symlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ArtifactStore, ObjectInfo } from '../store/types.js';
 import { BadInputError, CorruptObjectError } from '../errors.js';
-import { isSha256Hex } from '../hash.js';
+import { isSha256Hex, sha256File } from '../hash.js';
+import { uniqueSuffix } from '../temp-files.js';
+import { loopBeat } from '../heartbeat.js';
+import { claimAttemptDir } from './leftovers.js';
 import { assertSafeKey, localPathForKey } from '../store/common.js';
 import type { SynthmixConfig } from '../../temporal.config.js';
 import type { ArtifactEvent, EngineHeartbeat, ProgressEvent } from './events.js';
@@ -62,8 +65,11 @@ export class EngineRunner {
 
   /**
    * Fetch a store object into the shared cache (named by sha256) and return the cached path.
-   * Cache files are verified when downloaded and renamed into place atomically, so a present file
-   * is a good one. `expectedSha256` (e.g. from a manifest) must match what the store holds.
+   * A download goes to a private temp name, is verified (against the store's record while it
+   * streams, then against `expectedSha256`, e.g. from a manifest) and only then renamed to its sha
+   * name: a kill at any point leaves a stray `.part` file, never wrong bytes under a trusted name.
+   * A file already there (written by another worker, or by older code that renamed first) is
+   * re-hashed once per worker process before it is trusted; a wrong one is replaced.
    */
   async fetchToCache(key: string, expectedSha256?: string): Promise<string> {
     assertSafeKey(key);
@@ -72,13 +78,17 @@ export class EngineRunner {
     // The sha256 names the cache file: only hex, never a path.
     if (!isSha256Hex(sha256)) throw new BadInputError(`engine input ${key}: sha256 ${JSON.stringify(sha256)} is not a lowercase hex sha256`);
     const cached = path.join(this.config.cacheDir, 'sha256', sha256.slice(0, 2), sha256);
-    if (await stat(cached).catch(() => undefined)) return cached;
+    if (await isTrustedCacheFile(cached, sha256)) return cached;
     await mkdir(path.dirname(cached), { recursive: true });
-    const info = await this.store.getToFile(key, cached);
-    if (info.sha256 !== sha256) {
-      await rm(cached, { force: true });
-      throw new CorruptObjectError(key, sha256, info.sha256).toFailure();
+    const tmp = `${cached}.${uniqueSuffix()}.part`;
+    try {
+      const info = await this.store.getToFile(key, tmp);
+      if (info.sha256 !== sha256) throw new CorruptObjectError(key, sha256, info.sha256);
+      await rename(tmp, cached);
+    } finally {
+      await rm(tmp, { force: true });
     }
+    verifiedCacheFiles.add(cached);
     return cached;
   }
 
@@ -91,7 +101,8 @@ export class EngineRunner {
       throw ApplicationFailure.nonRetryable(`engine input '${name}': nothing in the store under ${prefix}`, 'NotFound');
     }
     const dir = path.join(inputsDir, name);
-    for (const object of objects) {
+    for (const [index, object] of objects.entries()) {
+      loopBeat(`fetch-${name}`, index, objects.length);
       const cached = await this.fetchToCache(object.key, object.sha256);
       const target = localPathForKey(dir, object.key.slice(prefix.length), object.key);
       await mkdir(path.dirname(target), { recursive: true });
@@ -104,6 +115,8 @@ export class EngineRunner {
   async run(request: EngineRequest, hooks: ActivityHooks): Promise<EngineResult> {
     const workDir = path.join(this.config.workDir, `${safeSegment(hooks.attemptId)}-${randomUUID().slice(0, 8)}`);
     await mkdir(workDir, { recursive: true });
+    // Whose folder this is: a worker starting after this one was killed -9 removes it (leftovers.ts).
+    await claimAttemptDir(workDir);
     const cleanup = () => rm(workDir, { recursive: true, force: true });
     let heartbeat: EngineHeartbeat = { ...(hooks.lastHeartbeat() ?? {}) };
     // A live attempt is beating from its start, through fetching inputs and the engine's start-up,
@@ -130,6 +143,7 @@ export class EngineRunner {
         threads: this.config.threads,
         warm: this.config.warm,
         signal: hooks.cancellation,
+        killAfterMs: this.config.killGraceSeconds * 1000,
         onEvent: async (event) => {
           if (event.event === 'progress') {
             heartbeat = { ...heartbeat, progress: event };
@@ -182,6 +196,26 @@ export class EngineRunner {
     if (request.checkpointKey && (await this.store.exists(request.checkpointKey))) return request.checkpointKey;
     return undefined;
   }
+}
+
+/** Cache files this process has hashed (or written after verifying): trusted from then on. */
+const verifiedCacheFiles = new Set<string>();
+
+/** True if `cached` exists with exactly `sha256`'s bytes; a file with other bytes is removed. */
+async function isTrustedCacheFile(cached: string, sha256: string): Promise<boolean> {
+  if (verifiedCacheFiles.has(cached)) {
+    if (await stat(cached).catch(() => undefined)) return true;
+    verifiedCacheFiles.delete(cached);
+    return false;
+  }
+  const actual = await sha256File(cached).catch(() => undefined);
+  if (actual === undefined) return false;
+  if (actual !== sha256) {
+    await rm(cached, { force: true });
+    return false;
+  }
+  verifiedCacheFiles.add(cached);
+  return true;
 }
 
 /** A path the engine reported (relative to its work dir, or absolute): it must lie inside the work dir. */

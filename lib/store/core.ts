@@ -26,6 +26,7 @@ import {
 } from './common.js';
 import type { ArtifactStore, Body, ObjectInfo, PutOptions } from './types.js';
 import { uniqueSuffix } from '../temp-files.js';
+import { noteWrite } from './write-log.js';
 
 /** What a backend records with an object's bytes at write time. */
 export interface Recorded {
@@ -56,6 +57,8 @@ export interface ByteBackend {
   open(key: string): Promise<OpenedObject | undefined>;
   /** Store in-memory bytes whose record was computed by the core; atomic per object. */
   putBytes(key: string, bytes: Buffer, recorded: Recorded, contentType: string | undefined): Promise<void>;
+  /** Like putBytes, but only if `key` does not exist (atomic: of concurrent writers exactly one wins); false if it existed. */
+  putBytesIfAbsent(key: string, bytes: Buffer, recorded: Recorded, contentType: string | undefined): Promise<boolean>;
   /** Store a stream, hashing it on the way (see common.ts withSpooledStream for a medium that needs the hash first). */
   putStream(key: string, source: Readable, contentType: string | undefined): Promise<Recorded>;
   /** Store a local file (streamed). */
@@ -71,6 +74,18 @@ export interface ByteBackend {
   repairUnchanged?(key: string, bytes: Buffer, recorded: Recorded): Promise<void>;
 }
 
+/** The stored JSON text of a value (keys sorted, so the same value gives the same bytes). */
+function jsonText(key: string, value: unknown): string {
+  try {
+    return stableStringify(value, 2);
+  } catch (error) {
+    throw new BadInputError(`putJson ${JSON.stringify(key)}: ${(error as Error).message}`);
+  }
+}
+
+/** The operations whose ObjectInfo result is an object this call wrote. */
+const WRITE_OPS = new Set(['put', 'putFile', 'putContentAddressed', 'putJsonIfAbsent']);
+
 /** Record-fetches in flight while listing (each is a file read or an HTTP HEAD). */
 const LIST_CONCURRENCY = 16;
 
@@ -79,11 +94,18 @@ export function createStoreCore(backend: ByteBackend): ArtifactStore {
   const { description } = backend;
 
   async function guard<T>(op: string, key: string, fn: () => Promise<T>): Promise<T> {
+    let result: T;
     try {
-      return await fn();
+      result = await fn();
     } catch (error) {
       throw backend.mapError(error, op, key);
     }
+    // Writes are noted for the memo's pins (write-log.ts); reads return ObjectInfo too but are not writes.
+    if (WRITE_OPS.has(op) && result && typeof result === 'object' && 'sha256' in result) {
+      const info = result as unknown as ObjectInfo;
+      noteWrite(info.key, info.sha256);
+    }
+    return result;
   }
 
   async function mustOpen(key: string): Promise<OpenedObject> {
@@ -224,13 +246,16 @@ export function createStoreCore(backend: ByteBackend): ArtifactStore {
 
     async putJson(key: string, value: unknown): Promise<ObjectInfo> {
       assertSafeKey(key);
-      let text: string;
-      try {
-        text = `${stableStringify(value, 2)}\n`;
-      } catch (error) {
-        throw new BadInputError(`putJson ${JSON.stringify(key)}: ${(error as Error).message}`);
-      }
-      return put(key, text, { contentType: 'application/json' });
+      return put(key, `${jsonText(key, value)}\n`, { contentType: 'application/json' });
+    },
+
+    async putJsonIfAbsent(key: string, value: unknown): Promise<ObjectInfo | undefined> {
+      assertSafeKey(key);
+      const bytes = Buffer.from(`${jsonText(key, value)}\n`, 'utf8');
+      const recorded = { sha256: sha256Hex(bytes), size: bytes.length };
+      return guard('putJsonIfAbsent', key, async () =>
+        (await backend.putBytesIfAbsent(key, bytes, recorded, 'application/json')) ? { key, ...recorded } : undefined,
+      );
     },
 
     async getJson<T>(key: string): Promise<T> {

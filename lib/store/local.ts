@@ -14,7 +14,7 @@
  * Blobs no longer referenced by any pointer are not removed (no garbage collection yet).
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open as openFile, readdir, readFile, rename, rm, rmdir, stat as fsStat, unlink } from 'node:fs/promises';
+import { mkdir, open as openFile, link, readdir, readFile, rename, rm, rmdir, stat as fsStat, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -187,6 +187,28 @@ export function createLocalStore(rootDir: string): LocalStore {
     }
   }
 
+  /** Point `key` at a blob unless `key` exists: link(2) of a complete temp pointer fails with EEXIST atomically. */
+  async function writePointerIfAbsent(key: string, pointer: Pointer): Promise<boolean> {
+    const target = objectPath(key);
+    const tmp = await writeTemp(Buffer.from(`${stableStringify(pointer)}\n`, 'utf8'));
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      try {
+        await link(tmp, target);
+      } catch (error) {
+        if (errorCode(error) === 'EEXIST') {
+          if ((await fsStat(target)).isDirectory()) throw new BadInputError(`store key ${JSON.stringify(key)} conflicts with existing keys below "${key}/" in ${description}`);
+          return false;
+        }
+        throw error;
+      }
+      await fsyncDir(dirname(target));
+      return true;
+    } finally {
+      await unlinkQuiet(tmp);
+    }
+  }
+
   /** The pointer of `key`, or undefined if there is no such object. */
   async function readPointer(key: string): Promise<Pointer | undefined> {
     let text: string;
@@ -299,6 +321,10 @@ export function createLocalStore(rootDir: string): LocalStore {
       head: readPointer,
       open,
       putBytes,
+      putBytesIfAbsent: async (key, bytes, recorded, contentType) => {
+        await repairBlob(bytes, recorded);
+        return writePointerIfAbsent(key, pointerFor(recorded, contentType));
+      },
       putStream,
       putFile: (key, localPath, contentType) => putStream(key, createReadStream(localPath, { highWaterMark: 1 << 20 }), contentType),
       listKeys,

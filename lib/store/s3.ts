@@ -9,8 +9,7 @@
  * Streams are spooled to a temp file first (the hash must be known before the upload starts); large
  * files go up as multipart uploads (@aws-sdk/lib-storage) with bounded memory.
  */
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import {
@@ -22,8 +21,9 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { BadInputError, CorruptObjectError, NotFoundError, StoreUnavailableError, SynthmixError } from '../errors.js';
-import { hashFile, isSha256Hex, sha256Hex } from '../hash.js';
+import { createHash } from 'node:crypto';
+import { BadInputError, CorruptObjectError, NotFoundError, SourceChangedError, StoreUnavailableError, SynthmixError } from '../errors.js';
+import { isSha256Hex, sha256Hex } from '../hash.js';
 import { assertSafeKey, VerifyingTransform, withSpooledStream } from './common.js';
 import { createStoreCore, type OpenedObject, type Recorded } from './core.js';
 import type { ArtifactStore } from './types.js';
@@ -73,12 +73,43 @@ const NETWORK_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
   'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'ESOCKETTIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET',
 ]);
+// BadDigest: the bytes that arrived are not the ones we sent (their checksum differs): send them again.
 const TRANSIENT_NAMES = new Set([
-  'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'SlowDown', 'ServiceUnavailable', 'InternalError',
+  'BadDigest', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'SlowDown', 'ServiceUnavailable', 'InternalError',
   'Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestThrottled', 'NetworkingError',
-  'ExpiredToken', 'ExpiredTokenException', 'OperationAborted',
+  'ExpiredToken', 'ExpiredTokenException', 'OperationAborted', 'ConditionalRequestConflict',
 ]);
 const DENIED_NAMES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'Forbidden', 'AllAccessDisabled']);
+
+/** sha256 and size of an open file, read from its start through the descriptor (not the path). */
+async function hashHandle(handle: FileHandle): Promise<Recorded> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+/**
+ * Each multipart part carries its Content-MD5, which every S3 server checks (a part that arrives
+ * with other bytes is refused, BadDigest). MD5 rather than a flexible checksum: an upload created
+ * without a checksum algorithm takes Content-MD5 on its parts on AWS and SeaweedFS alike, and the
+ * SDK's own checksums go as aws-chunked trailers that not every S3-compatible server reads.
+ */
+function addPartChecksums(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Body?: unknown; ContentMD5?: string };
+      if (context.commandName === 'UploadPartCommand' && input.ContentMD5 === undefined && input.Body instanceof Uint8Array) {
+        input.ContentMD5 = createHash('md5').update(input.Body).digest('base64');
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'synthmixPartContentMd5' },
+  );
+}
 
 interface AwsLikeError {
   name?: string;
@@ -154,6 +185,8 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
 
+  addPartChecksums(client);
+
   const objectKey = (key: string): string => (prefix ? `${prefix}/${key}` : key);
 
   function clean(text: string): string {
@@ -220,6 +253,11 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     };
   }
 
+  /** A single PUT carries the sha256 we recorded as its checksum: the server refuses other bytes (BadDigest). */
+  function putParams(key: string, bytes: Buffer, recorded: Recorded, contentType: string | undefined) {
+    return { ...uploadParams(key, bytes, recorded, contentType), ChecksumSHA256: Buffer.from(recorded.sha256, 'hex').toString('base64') };
+  }
+
   async function multipartUpload(params: ReturnType<typeof uploadParams>): Promise<void> {
     const partSize = Math.max(configuredPart, Math.ceil(params.ContentLength / MAX_PARTS));
     await new Upload({ client, params, partSize, queueSize, leavePartsOnError: false }).done();
@@ -227,33 +265,61 @@ export function createS3Store(options: S3StoreOptions): S3Store {
 
   async function putBytes(key: string, bytes: Buffer, recorded: Recorded, contentType: string | undefined): Promise<void> {
     const params = uploadParams(key, bytes, recorded, contentType);
-    if (bytes.length <= multipartThreshold) await client.send(new PutObjectCommand(params));
+    if (bytes.length <= multipartThreshold) await client.send(new PutObjectCommand(putParams(key, bytes, recorded, contentType)));
     else await multipartUpload(params);
   }
 
-  /** Upload a file whose sha256/size were computed just before; fails (uploads nothing) if it changes meanwhile. */
-  async function putHashedFile(key: string, path: string, expected: Recorded, contentType: string | undefined): Promise<Recorded> {
-    const changed = (): BadInputError => new BadInputError(`put ${JSON.stringify(key)}: file ${path} changed while it was being uploaded`);
-    if (expected.size <= multipartThreshold) {
-      const bytes = await readFile(path);
-      if (bytes.length !== expected.size || sha256Hex(bytes) !== expected.sha256) throw changed();
-      await putBytes(key, bytes, expected, contentType);
-      return expected;
-    }
-    // The verifier fails the stream before it ends if the file changed, so the upload is aborted
-    // and the multipart upload never completes: nothing with a wrong hash becomes visible.
-    const verifier = new VerifyingTransform(key, expected);
-    const source = createReadStream(path, { highWaterMark: 1 << 20 });
-    source.on('error', (error) => verifier.destroy(error));
-    source.pipe(verifier);
+  /**
+   * A conditional PUT (`If-None-Match: *`): the server refuses it (412) when the key exists. AWS S3
+   * and SeaweedFS (checked by test/integrity-s3.test.ts) honour it; a server that ignores the header
+   * would turn this into a plain overwrite, so use one that honours it for shared buckets.
+   */
+  async function putBytesIfAbsent(key: string, bytes: Buffer, recorded: Recorded, contentType: string | undefined): Promise<boolean> {
     try {
-      await multipartUpload(uploadParams(key, verifier, expected, contentType));
+      await client.send(new PutObjectCommand({ ...putParams(key, bytes, recorded, contentType), IfNoneMatch: '*' }));
+      return true;
     } catch (error) {
-      throw error instanceof CorruptObjectError ? changed() : error;
-    } finally {
-      source.destroy();
+      const e = error as AwsLikeError;
+      if (errorCodes(error).includes('PreconditionFailed') || e.$metadata?.httpStatusCode === 412) return false;
+      throw error;
     }
-    return expected;
+  }
+
+  /**
+   * Upload what was hashed: the file is opened once and both hashed and uploaded through that one
+   * descriptor, so a writer that atomically replaces the path meanwhile (the engine's checkpoint.pt)
+   * changes nothing we send. Small files are read once into memory and hashed there. A file rewritten
+   * in place (same inode) fails the verifier: the multipart upload is aborted (nothing with a wrong
+   * hash becomes visible) and the error is transient (SourceChangedError), never a permanent failure.
+   * `known` skips the first pass where the caller already hashed a private copy (a spool file).
+   */
+  async function putSnapshot(key: string, path: string, contentType: string | undefined, known?: Recorded): Promise<Recorded> {
+    const handle = await openFile(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      if (size <= multipartThreshold) {
+        const bytes = await handle.readFile();
+        const recorded = { sha256: sha256Hex(bytes), size: bytes.length };
+        if (known && (known.sha256 !== recorded.sha256 || known.size !== recorded.size)) throw new SourceChangedError(key, path);
+        await putBytes(key, bytes, recorded, contentType);
+        return recorded;
+      }
+      const expected = known ?? (await hashHandle(handle));
+      const verifier = new VerifyingTransform(key, expected);
+      const source = handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 20 });
+      source.on('error', (error) => verifier.destroy(error));
+      source.pipe(verifier);
+      try {
+        await multipartUpload(uploadParams(key, verifier, expected, contentType));
+      } catch (error) {
+        throw error instanceof CorruptObjectError ? new SourceChangedError(key, path) : error;
+      } finally {
+        source.destroy();
+      }
+      return expected;
+    } finally {
+      await handle.close();
+    }
   }
 
   async function open(key: string): Promise<OpenedObject | undefined> {
@@ -296,9 +362,10 @@ export function createS3Store(options: S3StoreOptions): S3Store {
       head,
       open,
       putBytes,
+      putBytesIfAbsent,
       putStream: (key, source, contentType) =>
-        withSpooledStream(source, options.tempDir ?? tmpdir(), (path, recorded) => putHashedFile(key, path, recorded, contentType)),
-      putFile: async (key, localPath, contentType) => putHashedFile(key, localPath, await hashFile(localPath), contentType),
+        withSpooledStream(source, options.tempDir ?? tmpdir(), (path, recorded) => putSnapshot(key, path, contentType, recorded)),
+      putFile: (key, localPath, contentType) => putSnapshot(key, localPath, contentType),
       listKeys,
       delete: async (key) => {
         await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(key) }));

@@ -42,5 +42,10 @@ export interface ArtifactStore {
   list(prefix: string): Promise<ObjectInfo[]>;
   delete(key: string): Promise<void>;
   putJson(key: string, value: unknown): Promise<ObjectInfo>;
+  /**
+   * Write `value` as JSON under `key` only if no object is there (one atomic conditional write: of
+   * two writers, exactly one succeeds). Returns what was written, or undefined if `key` existed.
+   */
+  putJsonIfAbsent(key: string, value: unknown): Promise<ObjectInfo | undefined>;
   getJson<T>(key: string): Promise<T>;
 }
