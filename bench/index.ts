@@ -14,6 +14,7 @@ const benches: Array<{ name: string; argv: string[]; python?: boolean }> = [
   { name: 'roundtrip', argv: ['bench/roundtrip.ts', '100'] },
   { name: 'orchestration', argv: ['bench/orchestration.ts', '2000', '50'] },
   { name: 'classifier', argv: ['engine/bench/bench_classifier.py'], python: true },
+  { name: 'cell', argv: ['engine/bench/bench_cell.py'], python: true },
   { name: 'fid', argv: ['engine/bench/bench_fid.py'], python: true },
   { name: 'diffusion', argv: ['engine/bench/bench_diffusion.py'], python: true },
 ];

@@ -199,3 +199,56 @@ def test_best_state_is_a_copy_not_the_live_model(tmp_path):
     assert not torch.equal(live["conv1.weight"], snapshot["conv1.weight"])
     for name, tensor in snapshot.items():
         assert torch.equal(trainer.best_state[name], tensor), name
+
+
+def _frozen_pretrained(width: int) -> dict[str, torch.Tensor]:
+    torch.manual_seed(21)
+    state = build_resnet18(10, width, "cifar").state_dict()
+    for name, tensor in state.items():  # non-trivial batch-norm statistics, as a trained backbone has
+        if name.endswith("running_mean"):
+            tensor.copy_(torch.randn_like(tensor) * 0.1)
+        elif name.endswith("running_var"):
+            tensor.copy_(torch.rand_like(tensor) + 0.5)
+    return state
+
+
+@pytest.mark.parametrize("batch_size", [8, 9])
+def test_frozen_feature_cache_gives_the_same_bytes_as_per_batch_forwards(tmp_path, batch_size):
+    """Mode frozen trains fc on backbone features computed once per image: weights, metrics and a
+    mid-epoch checkpoint + resume must equal the per-batch path's, byte for byte. 28 train and 28
+    validation images: batches of 8 end with a short batch of 4; batches of 9 with ONE image (a
+    batch of one runs other kernels: dropped in training, run by validation)."""
+    train = load_dataset(str(toy_images(tmp_path / "train", 7, 16, seed=8)), 16, str(tmp_path / "cache"))
+    val = load_dataset(str(toy_images(tmp_path / "val", 7, 16, seed=9)), 16, str(tmp_path / "cache"))
+    cfg = TrainConfig(mode="frozen", num_classes=4, width=8, stem="cifar", image_size=16, epochs=3,
+                      batch_size=batch_size,
+                      lr=0.05, weight_decay=1e-4, lr_schedule="cosine", seed=5)
+    pretrained = _frozen_pretrained(8)
+
+    def run(feature_cache: bool, stop_at: int | None = None) -> Trainer:
+        trainer = Trainer(cfg, train, val, torch.device("cpu"), pretrained, feature_cache=feature_cache)
+        assert trainer.use_feature_cache is feature_cache
+        while trainer.epoch < cfg.epochs:
+            if stop_at is not None and trainer.epoch == 1:
+                calls = iter(range(100))
+                assert trainer.train_epoch(lambda: next(calls) >= stop_at) is False
+                torch.save(trainer.checkpoint(), tmp_path / "frozen.pt")
+                trainer = Trainer(cfg, train, val, torch.device("cpu"), pretrained, feature_cache=feature_cache)
+                trainer.restore(torch.load(tmp_path / "frozen.pt", weights_only=True), "frozen.pt")
+                stop_at = None
+            assert trainer.train_epoch()
+            trainer.finish_epoch()
+        return trainer
+
+    plain, cached = run(False), run(True)
+    resumed = run(True, stop_at=1)
+    assert len({json.dumps(t.metrics) for t in (plain, cached, resumed)}) == 1
+    assert plain.best_epoch == cached.best_epoch == resumed.best_epoch
+    for name, tensor in plain.final_state().items():
+        for other in (cached, resumed):
+            assert torch.equal(other.final_state()[name], tensor), name
+            assert torch.equal(other.best_state[name], plain.best_state[name]), name
+    # with RandAugment the backbone sees new pixels every epoch: no cache
+    augmented = Trainer(TrainConfig(**{**cfg.__dict__, "rand_augment": {"n": 1, "m": 5}}), train, val,
+                        torch.device("cpu"), pretrained)
+    assert augmented.use_feature_cache is False

@@ -16,6 +16,17 @@ from any checkpoint, at an epoch boundary or mid-epoch, continues with the same 
 arithmetic and ends with the same bytes as an uninterrupted run on the same device with the same
 thread count and `deterministic` on.
 
+Frozen-feature cache: in mode frozen without RandAugment nothing that reaches the backbone changes
+during the run (its weights and batch-norm statistics are fixed, eval mode, no augmentation), so
+every image's backbone output is computed once (`_features`, in order, in batches of batchSize)
+and each step trains fc on the cached rows: a forward pass per image per run instead of per epoch,
+and validation reads cached features too. On the CPU the backbone's per-image output does not
+depend on which other images share its batch, only on whether the batch has one image or more
+(see `_features`; checked byte for byte against the per-batch path in
+tests/test_classifier_model.py), so the weights, metrics and checkpoints are the same bytes as
+without the cache; `Trainer(feature_cache=False)` keeps the per-batch path (bench/bench_cell.py).
+On CUDA the cache stays off until the same check has run there.
+
 Metrics kept in checkpoints and metrics.json hold only deterministic values (loss, accuracies, lr);
 throughput (imagesPerSec) is reported in progress events and the summary only.
 """
@@ -157,6 +168,8 @@ class Trainer:
     # this attempt's throughput
     images_trained: int = 0
     seconds_trained: float = 0.0
+    # not run state: a pure speed-up with identical results (module doc), off only to compare
+    feature_cache: bool = True
 
     def __post_init__(self) -> None:
         cfg = self.cfg
@@ -191,6 +204,39 @@ class Trainer:
         self.images_per_epoch = min(n, self.batches_per_epoch * bs)
         if self.batches_per_epoch == 0:
             raise PermanentError(f"train manifest {self.train.manifest} has {n} image(s): at least 2 are needed")
+        # CPU only: that per-image features are independent of their batch is checked there
+        # (tests/test_classifier_model.py); cuDNN picks algorithms by batch shape, unverified on a GPU.
+        self.use_feature_cache = (self.feature_cache and cfg.mode == "frozen" and self.augment is None
+                                  and self.device.type == "cpu")
+        self._train_features: torch.Tensor | None = None
+        self._val_features: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ frozen-feature cache
+    @torch.no_grad()
+    def _features(self, images: torch.Tensor, single_ok: bool) -> torch.Tensor:
+        """The frozen backbone's output for every image (uint8 N x 3 x H x W), in order, in
+        batches of batchSize. A batch of ONE image takes other CPU kernels (other bytes) than any
+        larger batch: training never runs one (it drops such a last batch), so for training
+        (`single_ok` False) a lone last image is computed beside its predecessor; validation
+        (`predict`) does run one, so its features keep that batch."""
+        self.set_train_mode()  # backbone in eval mode, exactly as during a training step
+        n, bs, out = images.shape[0], self.cfg.batch_size, []
+        for start in range(0, n, bs):
+            stop = min(start + bs, n)
+            lone = stop - start == 1 and not single_ok and n > 1
+            x = normalize(images[start - lone:stop].to(self.device, non_blocking=True))
+            out.append(self.model.forward_features(x)[lone:])
+        return torch.cat(out)
+
+    def train_features(self) -> torch.Tensor:
+        if self._train_features is None:
+            self._train_features = self._features(self.images, single_ok=False)
+        return self._train_features
+
+    def val_features(self) -> torch.Tensor:
+        if self._val_features is None:
+            self._val_features = self._features(self.val.images, single_ok=True)
+        return self._val_features
 
     # ------------------------------------------------------------------ training
     def set_train_mode(self) -> None:
@@ -214,16 +260,20 @@ class Trainer:
         self.set_train_mode()
         perm_device = self.perm.to(self.images.device) if self.images.device != self.perm.device else self.perm
         started, images_before = time.perf_counter(), self.images_trained
+        features = self.train_features() if self.use_feature_cache else None
         completed = True
         while self.batch < self.batches_per_epoch:
             start = self.batch * cfg.batch_size
             index = perm_device[start:start + cfg.batch_size]
-            x = self.images[index]
-            if self.augment is not None:
-                x = self.augment(x)
-            x = normalize(x.to(device, non_blocking=True))
             y = self.labels[index.to(self.labels.device)]
-            logits = self.model(x)
+            if features is not None:
+                logits = self.model.fc(features[index.to(features.device)])
+            else:
+                x = self.images[index]
+                if self.augment is not None:
+                    x = self.augment(x)
+                x = normalize(x.to(device, non_blocking=True))
+                logits = self.model(x)
             loss = F.cross_entropy(logits, y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -243,7 +293,13 @@ class Trainer:
 
     def finish_epoch(self) -> EpochRecord:
         """After a completed `train_epoch`: validate, keep a deep copy of the best weights, log."""
-        predictions = predict(self.model, self.val.images, self.cfg.batch_size, self.device)
+        if self.use_feature_cache:
+            features, bs = self.val_features(), self.cfg.batch_size
+            with torch.no_grad():  # fc per batch of batchSize, as `predict` runs it: the same GEMM shapes
+                predictions = torch.cat([self.model.fc(features[i:i + bs]).argmax(1).cpu()
+                                         for i in range(0, features.shape[0], bs)])
+        else:
+            predictions = predict(self.model, self.val.images, self.cfg.batch_size, self.device)
         val_acc = float((predictions == self.val.labels).sum().item()) / len(self.val)
         record = EpochRecord(
             epoch=self.epoch + 1,

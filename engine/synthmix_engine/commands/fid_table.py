@@ -97,7 +97,7 @@ def _write_json(path: str, value: Any) -> None:
 
 def run(spec: Spec, preemption: Preemption) -> None:
     from ..fid.features import FeatureSet
-    from ..fid.frechet import fid_from_stats
+    from ..fid.frechet import Gaussian, fid_between
     from ..fid.kid import kernel_inception_distance
 
     groups_path = spec.input("groups")
@@ -159,13 +159,14 @@ def run(spec: Spec, preemption: Preemption) -> None:
         rows = list(state["rows"])
     resumed_from = len(rows)
 
-    # Statistics are computed once per group and dropped after the group's last comparison.
+    # Statistics (and, inside Gaussian, the covariance factor) are computed once per group and
+    # dropped after the group's last comparison.
     remaining: dict[str, int] = {}
     for comp in comparisons[resumed_from:]:
         for role in ("reference", "candidate"):
             remaining[comp[role]] = remaining.get(comp[role], 0) + 1
     sets: dict[str, FeatureSet] = {}
-    stats: dict[str, Any] = {}
+    stats: dict[str, Gaussian] = {}
     ckpt = spec.out("checkpoint.json")
     total = len(comparisons)
     for index in range(resumed_from, total):
@@ -183,8 +184,8 @@ def run(spec: Spec, preemption: Preemption) -> None:
             )
         for g in (ref, cand):
             if g not in stats:
-                stats[g] = sets[g].stats(chunk)
-        fr = fid_from_stats(stats[ref], stats[cand], eps)
+                stats[g] = Gaussian.from_stats(sets[g].stats(chunk))
+        fr = fid_between(stats[ref], stats[cand], eps)
         row: dict[str, Any] = {
             "name": name,
             "reference": ref,

@@ -7,10 +7,11 @@ params: mode ("scratch" | "finetune" | "frozen"), numClasses, width (64), stem (
         "imagenet" | "cifar"; auto = imagenet for imageSize >= 128), imageSize, epochs,
         batchSize (32), lr (0.001), momentum (0.9), weightDecay (0), lrSchedule ("none" |
         "cosine" | "step"), lrStepEpochs (step: every max(1, epochs // 3) epochs by default),
-        lrGamma (0.1), seed (0), checkpointEvery (epochs, 1), randAugment (null | {n, m}),
+        lrGamma (0.1), seed (0), checkpointEvery (epochs, 1), randAugment (null | {n, m, perImage (false)}),
         deterministic (true), device ("auto" | "cpu" | "cuda" | "cuda:N"), threads (torch default).
   frozen: only fc is trained; the backbone stays in eval mode, so its batch-norm running
-  statistics stay the pretrained ones (see classifier/train.py).
+  statistics stay the pretrained ones (see classifier/train.py). Without randAugment the backbone's
+  features are computed once per image and fc trains on them (same bytes, a fraction of the time).
 outputs: best.pt (state dict of the best-validation epoch, torchvision names), final.pt (state
          dict after the last epoch), metrics.json ({epochs: [{epoch, loss, trainAcc, valAcc, lr}],
          bestEpoch, bestValAcc}).
