@@ -5,6 +5,7 @@ import type { SynthmixConfig } from '../temporal.config.js';
 import { createStore } from '../lib/store/index.js';
 import { connectWorker } from '../lib/temporal/connection.js';
 import { createWorker, type QueueKind } from '../workers/create.js';
+import { describeWorkflowBundle } from '../workers/bundle.js';
 import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
 import { runDemo } from './demo.js';
 
@@ -46,6 +47,7 @@ export function registerFoundationCommands(program: Command, config: () => Synth
       const connection = await connectWorker(cfg);
       const worker = await createWorker({ config: cfg, connection, store: createStore(cfg.storage), queue: options.queue });
       console.log(`synthmix ${options.queue} worker on ${options.queue === 'cpu' ? cfg.queues.cpu : cfg.queues.gpu} (${cfg.temporal.address})`);
+      if (options.queue === 'cpu') console.log(describeWorkflowBundle());
       // Worker.run returns after SIGINT/SIGTERM once running activities finished or checkpointed.
       await worker.run();
       await connection.close();

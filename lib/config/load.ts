@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { mergeLayer } from './merge.js';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { configSchema, defaults, type SynthmixConfig } from '../../temporal.config.js';
 
+import { projectRoot } from '../project-root.js';
+
 /** The repository root: relative paths in the config are resolved against it. */
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { projectRoot };
 
 /** A configuration problem: the CLI prints it and exits with code 2. */
 export class ConfigError extends Error {
