@@ -57,8 +57,13 @@ export const storageSchema = z.discriminatedUnion('kind', [
       prefix: z.string().default(''),
       /** Any S3-compatible endpoint (SeaweedFS, MinIO, ...); unset = AWS. */
       endpoint: z.string().url('must be a URL').optional(),
-      region: nonEmpty.default('us-east-1'),
-      forcePathStyle: z.boolean().default(true),
+      /**
+       * Unset: the AWS SDK's default chain (AWS_REGION, the AWS_PROFILE's region in ~/.aws/config);
+       * with a custom endpoint and no region anywhere, us-east-1 (S3-compatible servers ignore it).
+       */
+      region: nonEmpty.optional(),
+      /** Path-style URLs (endpoint/bucket/key). Unset: on exactly when `endpoint` is set. */
+      forcePathStyle: z.boolean().optional(),
     })
     .strict(),
 ]);

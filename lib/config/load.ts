@@ -3,6 +3,8 @@ import { mergeLayer } from './merge.js';
 import path from 'node:path';
 import type { z } from 'zod';
 import { configSchema, defaults, type SynthmixConfig } from '../../temporal.config.js';
+import { TemporalEnvError, temporalEnvConfig, temporalEnvLayer } from './temporal-env.js';
+import { TomlError } from './toml.js';
 
 import { projectRoot } from '../project-root.js';
 
@@ -88,10 +90,15 @@ function formatIssues(error: z.ZodError): string[] {
 
 function resolvePaths(config: SynthmixConfig): SynthmixConfig {
   const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(projectRoot, p));
+  const storage = config.storage;
   return {
     ...config,
     stateDir: abs(config.stateDir),
-    storage: config.storage.kind === 'local' ? { ...config.storage, dir: abs(config.storage.dir) } : config.storage,
+    storage:
+      storage.kind === 'local'
+        ? { ...storage, dir: abs(storage.dir) }
+        : // Path-style URLs (endpoint/bucket/key) for S3-compatible servers; AWS itself wants virtual-hosted.
+          { ...storage, forcePathStyle: storage.forcePathStyle ?? storage.endpoint !== undefined },
     engine: {
       ...config.engine,
       python: config.engine.python.includes('/') ? abs(config.engine.python) : config.engine.python,
@@ -107,8 +114,21 @@ export interface LoadConfigOptions {
   overrides?: Record<string, unknown>;
 }
 
+/** Temporal's standard settings (TOML profile, then TEMPORAL_* variables) as a config layer. */
+function standardTemporalLayer(env: Env): Record<string, unknown> {
+  try {
+    return temporalEnvLayer(temporalEnvConfig(env));
+  } catch (error) {
+    if (error instanceof TomlError || error instanceof TemporalEnvError) throw new ConfigError([error.message]);
+    throw error;
+  }
+}
+
 /**
- * Load and validate the configuration: defaults ← SYNTHMIX_CONFIG JSON file ← overrides ← env.
+ * Load and validate the configuration, each layer over the one before:
+ * defaults ← SYNTHMIX_CONFIG JSON file ← overrides ← Temporal's standard settings (profile file,
+ * then TEMPORAL_*) ← SYNTHMIX_* variables. So a SYNTHMIX_* variable wins over its TEMPORAL_* twin
+ * (it is the more specific name), and any variable wins over any file.
  * Throws ConfigError naming every offending field.
  */
 export function loadConfig(options: LoadConfigOptions = {}): SynthmixConfig {
@@ -124,6 +144,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SynthmixConfig {
     }
   }
   if (options.overrides) layers.push(options.overrides);
+  layers.push(standardTemporalLayer(env));
   for (const layer of layers) mergeLayer(raw, layer);
   for (const [name, keys, kind] of envOverrides) {
     const value = env[name];
@@ -143,6 +164,7 @@ function inferStorageKind(raw: Record<string, unknown>): void {
 
 /** Secrets: read from the environment at the point of use, never stored in config, history or logs. */
 export const secrets = {
-  temporalApiKey: (env: Env = process.env) => env.TEMPORAL_API_KEY || undefined,
+  /** TEMPORAL_API_KEY, else the `api_key` of the Temporal profile (standard env config). */
+  temporalApiKey: (env: Env = process.env) => env.TEMPORAL_API_KEY || temporalEnvConfig(env).apiKey || undefined,
   replicateToken: (env: Env = process.env) => env.REPLICATE_API_TOKEN || undefined,
 };
