@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import type { SynthmixConfig } from '../temporal.config.js';
 import { createStore } from '../lib/store/index.js';
 import { connectWorker } from '../lib/temporal/connection.js';
-import { createWorker, type QueueKind } from '../workers/create.js';
+import { createWorker, gpuDevicesOf, type QueueKind } from '../workers/create.js';
 import { describeWorkflowBundle } from '../workers/bundle.js';
 import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
 import { runDemo } from './demo.js';
@@ -48,6 +48,10 @@ export function registerFoundationCommands(program: Command, config: () => Synth
       const worker = await createWorker({ config: cfg, connection, store: createStore(cfg.storage), queue: options.queue });
       console.log(`synthmix ${options.queue} worker on ${options.queue === 'cpu' ? cfg.queues.cpu : cfg.queues.gpu} (${cfg.temporal.address})`);
       if (options.queue === 'cpu') console.log(describeWorkflowBundle());
+      if (options.queue === 'gpu') {
+        const gpus = gpuDevicesOf(cfg);
+        console.log(gpus.devices.length ? `one engine per GPU: ${gpus.devices.join(', ')} (from ${gpus.source})` : 'no GPUs to pin: engines share this machine');
+      }
       // Worker.run returns after SIGINT/SIGTERM once running activities finished or checkpointed.
       await worker.run();
       await connection.close();

@@ -36,6 +36,7 @@ const envOverrides: ReadonlyArray<readonly [string, readonly string[], 'string' 
   ['SYNTHMIX_QUEUE_GPU', ['queues', 'gpu'], 'string'],
   ['SYNTHMIX_CPU_CONCURRENCY', ['workers', 'cpuConcurrency'], 'int'],
   ['SYNTHMIX_GPU_CONCURRENCY', ['workers', 'gpuConcurrency'], 'int'],
+  ['SYNTHMIX_GPU_DEVICES', ['workers', 'gpuDevices'], 'list'],
   ['SYNTHMIX_STORE', ['storage', 'kind'], 'string'],
   ['SYNTHMIX_STORE_DIR', ['storage', 'dir'], 'string'],
   ['SYNTHMIX_S3_BUCKET', ['storage', 'bucket'], 'string'],
