@@ -154,10 +154,14 @@ describe.each([false, true])('engines pinned one per GPU (warm: %s)', (warm) => 
     expect(recorder.clashes()).toEqual([]);
   });
 
-  // The slot is released in one place for both launch kinds (runEngineProcess's finally, after the
-  // exit): checked where it is cheap, spawned — the warm case would start another forkserver.
-  it.runIf(!warm)('gives the device back after a permanent error, a crash and a cancellation', async () => {
-    const recorder = recordingPython(`release-${warm}`);
+});
+
+// The slot is released in one place for both launch kinds (runEngineProcess's finally, after the
+// exit): checked where it is cheap, spawned — the warm case would start another forkserver.
+describe('a GPU slot comes back', () => {
+  const warm = false;
+  it('after a permanent error, a crash and a cancellation', async () => {
+    const recorder = recordingPython('release');
     const slots = new GpuSlots(['GPU-only']);
     expect((await engine({ python: recorder.python, slots, warm, params: { steps: 4, failAt: 1 } })).kind).toBe('permanent');
     expect(slots.free).toBe(1);

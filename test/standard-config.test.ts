@@ -58,10 +58,12 @@ describe('Temporal standard environment configuration', () => {
     expect(loadConfig({ env: { TEMPORAL_ADDRESS: 'standard:7233', SYNTHMIX_TEMPORAL_MODE: 'embedded' } }).temporal.mode).toBe('embedded');
   });
 
-  it('the standard settings lie over a SYNTHMIX_CONFIG file', () => {
+  it('TEMPORAL_* variables lie over a SYNTHMIX_CONFIG file, which lies over the Temporal profile', () => {
     const json = file(JSON.stringify({ temporal: { mode: 'external', address: 'from-file:7233', namespace: 'file-ns' } }), 'synthmix.json');
     const config = loadConfig({ env: { SYNTHMIX_CONFIG: json, TEMPORAL_NAMESPACE: 'env-ns' } });
     expect(config.temporal).toMatchObject({ address: 'from-file:7233', namespace: 'env-ns' });
+    const overProfile = loadConfig({ env: { SYNTHMIX_CONFIG: json, TEMPORAL_CONFIG_FILE: profiles, TEMPORAL_PROFILE: 'prod' } });
+    expect(overProfile.temporal).toMatchObject({ address: 'from-file:7233', namespace: 'file-ns', tls: { enabled: true, serverName: 'prod.tmprl.cloud' } });
   });
 
   it('reads the default profile of TEMPORAL_CONFIG_FILE', () => {

@@ -3,7 +3,7 @@ import { mergeLayer } from './merge.js';
 import path from 'node:path';
 import type { z } from 'zod';
 import { configSchema, defaults, type SynthmixConfig } from '../../temporal.config.js';
-import { TemporalEnvError, temporalEnvConfig, temporalEnvLayer } from './temporal-env.js';
+import { TemporalEnvError, temporalEnvConfig, temporalEnvLayer, temporalProfileSettings, temporalVariableSettings, type TemporalEnvSettings } from './temporal-env.js';
 import { TomlError } from './toml.js';
 
 import { projectRoot } from '../project-root.js';
@@ -115,10 +115,10 @@ export interface LoadConfigOptions {
   overrides?: Record<string, unknown>;
 }
 
-/** Temporal's standard settings (TOML profile, then TEMPORAL_* variables) as a config layer. */
-function standardTemporalLayer(env: Env): Record<string, unknown> {
+/** One part of Temporal's standard settings (the TOML profile, or the TEMPORAL_* variables) as a config layer. */
+function standardTemporalLayer(read: (env: Env) => TemporalEnvSettings, env: Env): Record<string, unknown> {
   try {
-    return temporalEnvLayer(temporalEnvConfig(env));
+    return temporalEnvLayer(read(env));
   } catch (error) {
     if (error instanceof TomlError || error instanceof TemporalEnvError) throw new ConfigError([error.message]);
     throw error;
@@ -127,15 +127,16 @@ function standardTemporalLayer(env: Env): Record<string, unknown> {
 
 /**
  * Load and validate the configuration, each layer over the one before:
- * defaults ← SYNTHMIX_CONFIG JSON file ← overrides ← Temporal's standard settings (profile file,
- * then TEMPORAL_*) ← SYNTHMIX_* variables. So a SYNTHMIX_* variable wins over its TEMPORAL_* twin
- * (it is the more specific name), and any variable wins over any file.
+ * defaults ← Temporal's TOML profile ← SYNTHMIX_CONFIG JSON file ← overrides ← TEMPORAL_*
+ * variables ← SYNTHMIX_* variables. Any variable wins over any file; among files synthmix's own
+ * wins over the machine-wide Temporal profile, among variables a SYNTHMIX_* name over its
+ * TEMPORAL_* twin (the more specific one wins each time).
  * Throws ConfigError naming every offending field.
  */
 export function loadConfig(options: LoadConfigOptions = {}): SynthmixConfig {
   const env = options.env ?? process.env;
   const raw: Record<string, unknown> = structuredClone(defaults) as Record<string, unknown>;
-  const layers: Record<string, unknown>[] = [];
+  const layers: Record<string, unknown>[] = [standardTemporalLayer(temporalProfileSettings, env)];
   const file = env.SYNTHMIX_CONFIG;
   if (file) {
     try {
@@ -145,7 +146,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SynthmixConfig {
     }
   }
   if (options.overrides) layers.push(options.overrides);
-  layers.push(standardTemporalLayer(env));
+  layers.push(standardTemporalLayer(temporalVariableSettings, env));
   for (const layer of layers) mergeLayer(raw, layer);
   for (const [name, keys, kind] of envOverrides) {
     const value = env[name];

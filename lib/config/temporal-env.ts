@@ -108,8 +108,8 @@ function envBool(name: string, raw: string): boolean {
   throw new TemporalEnvError(`${name}: must be true or false, got "${raw}"`);
 }
 
-/** The standard settings: the profile from the file, then each `TEMPORAL_*` variable over it. */
-export function temporalEnvConfig(env: Env): TemporalEnvSettings {
+/** The settings of the profile file alone (none when there is no file). */
+export function temporalProfileSettings(env: Env): TemporalEnvSettings {
   const profile = env.TEMPORAL_PROFILE || 'default';
   const located = temporalConfigFile(env);
   let settings: TemporalEnvSettings = { tls: {}, profile };
@@ -120,6 +120,21 @@ export function temporalEnvConfig(env: Env): TemporalEnvSettings {
   } else if (env.TEMPORAL_PROFILE && env.TEMPORAL_PROFILE !== 'default') {
     throw new TemporalEnvError(`TEMPORAL_PROFILE: profile "${profile}" asked for but there is no config file (set TEMPORAL_CONFIG_FILE)`);
   }
+  return settings;
+}
+
+/** The `TEMPORAL_*` variables alone. */
+export function temporalVariableSettings(env: Env): TemporalEnvSettings {
+  return withVariables({ tls: {}, profile: env.TEMPORAL_PROFILE || 'default' }, env);
+}
+
+/** The standard settings as the SDK resolves them: the profile, each `TEMPORAL_*` variable over it. */
+export function temporalEnvConfig(env: Env): TemporalEnvSettings {
+  return withVariables(temporalProfileSettings(env), env);
+}
+
+function withVariables(base: TemporalEnvSettings, env: Env): TemporalEnvSettings {
+  const settings: TemporalEnvSettings = { ...base, tls: { ...base.tls } };
   for (const name of ['TEMPORAL_TLS_CLIENT_CERT_DATA', 'TEMPORAL_TLS_CLIENT_KEY_DATA', 'TEMPORAL_TLS_SERVER_CA_CERT_DATA']) {
     if (env[name]) throw new TemporalEnvError(`${name}: inline PEM data is not supported; use ${name.replace(/_DATA$/, '_PATH')}`);
   }
