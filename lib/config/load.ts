@@ -5,7 +5,6 @@ import type { z } from 'zod';
 import { configSchema, defaults, type SynthmixConfig } from '../../temporal.config.js';
 import { TemporalEnvError, temporalEnvConfig, temporalEnvLayer, temporalProfileSettings, temporalVariableSettings, type TemporalEnvSettings } from './temporal-env.js';
 import { TomlError } from './toml.js';
-
 import { projectRoot } from '../project-root.js';
 
 /** The repository root: relative paths in the config are resolved against it. */
