@@ -8,7 +8,7 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.synthmix/**', 'engine/**', 'out/**', 'reports/**'] },
+  { ignores: ['node_modules/**', '.synthmix/**', 'engine/**', 'out/**', 'reports/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -41,8 +41,14 @@ export const workersSchema = z
   .object({
     /** Concurrent activities on a cpu worker (curate, mix, report). */
     cpuConcurrency: z.number().int().min(1).max(256).default(2),
-    /** Concurrent activities on a gpu worker: one heavy activity per GPU. */
+    /** Concurrent activities on a gpu worker without GPUs to pin (with GPUs: one per device). */
     gpuConcurrency: z.number().int().min(1).max(64).default(1),
+    /**
+     * The GPUs a gpu worker runs engines on, one engine per device, each seeing only its own
+     * (CUDA_VISIBLE_DEVICES = an index or GPU-<uuid>). Unset: the worker's own
+     * CUDA_VISIBLE_DEVICES, else every GPU `nvidia-smi -L` lists, else none; `[]`: no pinning.
+     */
+    gpuDevices: z.array(nonEmpty).max(64).optional(),
     /** Seconds a worker waits for running activities on SIGTERM before they are told to checkpoint. */
     shutdownGraceSeconds: z.number().min(0).max(3600).default(20),
   })
@@ -57,8 +63,13 @@ export const storageSchema = z.discriminatedUnion('kind', [
       prefix: z.string().default(''),
       /** Any S3-compatible endpoint (SeaweedFS, MinIO, ...); unset = AWS. */
       endpoint: z.string().url('must be a URL').optional(),
-      region: nonEmpty.default('us-east-1'),
-      forcePathStyle: z.boolean().default(true),
+      /**
+       * Unset: the AWS SDK's default chain (AWS_REGION, the AWS_PROFILE's region in ~/.aws/config);
+       * with a custom endpoint and no region anywhere, us-east-1 (S3-compatible servers ignore it).
+       */
+      region: nonEmpty.optional(),
+      /** Path-style URLs (endpoint/bucket/key). Unset: on exactly when `endpoint` is set. */
+      forcePathStyle: z.boolean().optional(),
     })
     .strict(),
 ]);

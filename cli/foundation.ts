@@ -6,7 +6,8 @@ import { createStore } from '../lib/store/index.js';
 import { collectGarbage } from '../lib/store/gc.js';
 import { cleanLeftovers } from '../lib/engine/leftovers.js';
 import { connectWorker } from '../lib/temporal/connection.js';
-import { createWorker, type QueueKind } from '../workers/create.js';
+import { createWorker, gpuDevicesOf, type QueueKind } from '../workers/create.js';
+import { describeWorkflowBundle } from '../workers/bundle.js';
 import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
 import { runDemo } from './demo.js';
 
@@ -66,6 +67,11 @@ export function registerFoundationCommands(program: Command, config: () => Synth
       const connection = await connectWorker(cfg);
       const worker = await createWorker({ config: cfg, connection, store: createStore(cfg.storage), queue: options.queue });
       console.log(`synthmix ${options.queue} worker on ${options.queue === 'cpu' ? cfg.queues.cpu : cfg.queues.gpu} (${cfg.temporal.address})`);
+      if (options.queue === 'cpu') console.log(describeWorkflowBundle());
+      if (options.queue === 'gpu') {
+        const gpus = gpuDevicesOf(cfg);
+        console.log(gpus.devices.length ? `one engine per GPU: ${gpus.devices.join(', ')} (from ${gpus.source})` : 'no GPUs to pin: engines share this machine');
+      }
       // Worker.run returns after SIGINT/SIGTERM once running activities finished or checkpointed.
       await worker.run();
       await connection.close();

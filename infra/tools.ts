@@ -4,10 +4,10 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../lib/project-root.js';
 
-/** The repository root (the directory holding `package.json`), derived from this file's location. */
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository root (the directory holding `package.json`), also when run compiled from `dist/`. */
+const root = projectRoot;
 
 const stateDir = path.join(root, '.synthmix');
 const toolsVenv = path.join(stateDir, 'tools');

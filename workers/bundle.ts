@@ -1,14 +1,42 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+const here = fileURLToPath(import.meta.url);
+
+/**
+ * The workflows' entry point next to this module: `workflows/index.ts` from source (tsx),
+ * `dist/workflows/index.js` when compiled, so a build bundles the code it ships.
+ */
+export const workflowsPath = path.join(path.dirname(here), '..', 'workflows', `index${path.extname(here)}`);
+
+/**
+ * Where `npm run build` writes the bundle (`dist/workflow-bundle.js`). From source this path is
+ * `<repo>/workflow-bundle.js`, which never exists: tsx runs always bundle the source they run.
+ */
+export const prebuiltBundlePath = path.join(path.dirname(here), '..', 'workflow-bundle.js');
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** Bundle the workflow code once per process (webpack takes seconds on 2 cores). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+export function buildWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietLogger });
   return bundle;
+}
+
+/**
+ * The bundle a worker runs: the one built at build time when present (no webpack in a production
+ * worker's start), else one bundled now from the code this process runs.
+ */
+export async function workflowBundle(): Promise<WorkflowBundleOption> {
+  if (existsSync(prebuiltBundlePath)) return { codePath: prebuiltBundlePath };
+  return buildWorkflowBundle();
+}
+
+/** What a cpu worker says at start about its workflow code (the prebuilt file or a bundle of `workflowsPath`). */
+export function describeWorkflowBundle(): string {
+  return existsSync(prebuiltBundlePath) ? `workflow bundle ${prebuiltBundlePath} (prebuilt)` : `workflow bundle of ${workflowsPath} (bundled at start)`;
 }
 
 const noop = () => undefined;

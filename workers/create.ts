@@ -5,6 +5,8 @@ import { createCpuActivities, createGpuActivities } from '../activities/index.js
 import { workflowBundle } from './bundle.js';
 import { mapActivityFailures } from './failure-mapping.js';
 import { cleanLeftovers } from '../lib/engine/leftovers.js';
+import { resolveGpuDevices, type GpuDevices } from '../lib/engine/gpu-devices.js';
+import { GpuSlots, registerGpuSlots } from '../lib/engine/gpu-slots.js';
 
 export type QueueKind = 'cpu' | 'gpu';
 
@@ -15,6 +17,11 @@ export interface WorkerSetup {
   queue: QueueKind;
   /** Identity shown in Temporal (defaults to the SDK's pid@host). */
   identity?: string;
+}
+
+/** The GPUs this process's gpu worker pins engines to (lib/engine/gpu-devices.ts says how they are found). */
+export function gpuDevicesOf(config: SynthmixConfig, env: NodeJS.ProcessEnv = process.env): GpuDevices {
+  return resolveGpuDevices({ configured: config.workers.gpuDevices, env });
 }
 
 /**
@@ -48,10 +55,13 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
       maxConcurrentActivityTaskExecutions: config.workers.cpuConcurrency,
     });
   }
+  // One engine per GPU: as many activities as devices, each engine holding one device (GpuSlots).
+  const { devices } = gpuDevicesOf(config);
+  registerGpuSlots(config.queues.gpu, devices.length > 0 ? new GpuSlots(devices) : undefined);
   return Worker.create({
     ...common,
     taskQueue: config.queues.gpu,
     activities: createGpuActivities(deps),
-    maxConcurrentActivityTaskExecutions: config.workers.gpuConcurrency,
+    maxConcurrentActivityTaskExecutions: devices.length > 0 ? devices.length : config.workers.gpuConcurrency,
   });
 }

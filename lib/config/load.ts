@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { mergeLayer } from './merge.js';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { configSchema, defaults, type SynthmixConfig } from '../../temporal.config.js';
+import { TemporalEnvError, temporalEnvConfig, temporalEnvLayer, temporalProfileSettings, temporalVariableSettings, type TemporalEnvSettings } from './temporal-env.js';
+import { TomlError } from './toml.js';
+import { projectRoot } from '../project-root.js';
 
 /** The repository root: relative paths in the config are resolved against it. */
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { projectRoot };
 
 /** A configuration problem: the CLI prints it and exits with code 2. */
 export class ConfigError extends Error {
@@ -33,6 +35,7 @@ const envOverrides: ReadonlyArray<readonly [string, readonly string[], 'string' 
   ['SYNTHMIX_QUEUE_GPU', ['queues', 'gpu'], 'string'],
   ['SYNTHMIX_CPU_CONCURRENCY', ['workers', 'cpuConcurrency'], 'int'],
   ['SYNTHMIX_GPU_CONCURRENCY', ['workers', 'gpuConcurrency'], 'int'],
+  ['SYNTHMIX_GPU_DEVICES', ['workers', 'gpuDevices'], 'list'],
   ['SYNTHMIX_STORE', ['storage', 'kind'], 'string'],
   ['SYNTHMIX_STORE_DIR', ['storage', 'dir'], 'string'],
   ['SYNTHMIX_S3_BUCKET', ['storage', 'bucket'], 'string'],
@@ -87,10 +90,15 @@ function formatIssues(error: z.ZodError): string[] {
 
 function resolvePaths(config: SynthmixConfig): SynthmixConfig {
   const abs = (p: string) => (path.isAbsolute(p) ? p : path.join(projectRoot, p));
+  const storage = config.storage;
   return {
     ...config,
     stateDir: abs(config.stateDir),
-    storage: config.storage.kind === 'local' ? { ...config.storage, dir: abs(config.storage.dir) } : config.storage,
+    storage:
+      storage.kind === 'local'
+        ? { ...storage, dir: abs(storage.dir) }
+        : // Path-style URLs (endpoint/bucket/key) for S3-compatible servers; AWS itself wants virtual-hosted.
+          { ...storage, forcePathStyle: storage.forcePathStyle ?? storage.endpoint !== undefined },
     engine: {
       ...config.engine,
       python: config.engine.python.includes('/') ? abs(config.engine.python) : config.engine.python,
@@ -106,14 +114,28 @@ export interface LoadConfigOptions {
   overrides?: Record<string, unknown>;
 }
 
+/** One part of Temporal's standard settings (the TOML profile, or the TEMPORAL_* variables) as a config layer. */
+function standardTemporalLayer(read: (env: Env) => TemporalEnvSettings, env: Env): Record<string, unknown> {
+  try {
+    return temporalEnvLayer(read(env));
+  } catch (error) {
+    if (error instanceof TomlError || error instanceof TemporalEnvError) throw new ConfigError([error.message]);
+    throw error;
+  }
+}
+
 /**
- * Load and validate the configuration: defaults ← SYNTHMIX_CONFIG JSON file ← overrides ← env.
+ * Load and validate the configuration, each layer over the one before:
+ * defaults ← Temporal's TOML profile ← SYNTHMIX_CONFIG JSON file ← overrides ← TEMPORAL_*
+ * variables ← SYNTHMIX_* variables. Any variable wins over any file; among files synthmix's own
+ * wins over the machine-wide Temporal profile, among variables a SYNTHMIX_* name over its
+ * TEMPORAL_* twin (the more specific one wins each time).
  * Throws ConfigError naming every offending field.
  */
 export function loadConfig(options: LoadConfigOptions = {}): SynthmixConfig {
   const env = options.env ?? process.env;
   const raw: Record<string, unknown> = structuredClone(defaults) as Record<string, unknown>;
-  const layers: Record<string, unknown>[] = [];
+  const layers: Record<string, unknown>[] = [standardTemporalLayer(temporalProfileSettings, env)];
   const file = env.SYNTHMIX_CONFIG;
   if (file) {
     try {
@@ -123,6 +145,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SynthmixConfig {
     }
   }
   if (options.overrides) layers.push(options.overrides);
+  layers.push(standardTemporalLayer(temporalVariableSettings, env));
   for (const layer of layers) mergeLayer(raw, layer);
   for (const [name, keys, kind] of envOverrides) {
     const value = env[name];
@@ -142,6 +165,7 @@ function inferStorageKind(raw: Record<string, unknown>): void {
 
 /** Secrets: read from the environment at the point of use, never stored in config, history or logs. */
 export const secrets = {
-  temporalApiKey: (env: Env = process.env) => env.TEMPORAL_API_KEY || undefined,
+  /** TEMPORAL_API_KEY, else the `api_key` of the Temporal profile (standard env config). */
+  temporalApiKey: (env: Env = process.env) => env.TEMPORAL_API_KEY || temporalEnvConfig(env).apiKey || undefined,
   replicateToken: (env: Env = process.env) => env.REPLICATE_API_TOKEN || undefined,
 };

@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { ArtifactStore } from '../store/types.js';
 import type { SynthmixConfig } from '../../temporal.config.js';
 import type { EngineHeartbeat } from './events.js';
+import { gpuSlotsForQueue } from './gpu-slots.js';
 import { EngineRunner, type ActivityHooks, type EngineRequest, type EngineResult } from './runner.js';
 
 /** The hooks of the current Temporal activity: heartbeats, its last heartbeat, its cancellation. */
@@ -14,7 +15,14 @@ export function currentActivityHooks(): ActivityHooks {
     cancellation: context.cancellationSignal,
     attemptId: `${info.workflowExecution?.workflowId ?? "standalone"}-${info.activityId}-a${info.attempt}`,
     ...(info.heartbeatTimeoutMs ? { heartbeatTimeoutMs: info.heartbeatTimeoutMs } : {}),
+    // Only activities of a gpu queue whose worker pins GPUs get slots (workers/create.ts).
+    ...withGpuSlots(info.taskQueue),
   };
+}
+
+function withGpuSlots(taskQueue: string): Pick<ActivityHooks, 'gpuSlots'> {
+  const gpuSlots = gpuSlotsForQueue(taskQueue);
+  return gpuSlots ? { gpuSlots } : {};
 }
 
 /** Run an engine command from inside an activity (the usual way gpu activities use the engine). */

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { warmEngineFor, type WarmEngine } from './warm-engine.js';
 import { withoutSecrets } from './env.js';
+import type { GpuSlot, GpuSlots } from './gpu-slots.js';
 import { projectRoot } from '../config/load.js';
 import { ENGINE_EXIT, parseEngineLine, type EngineEvent, type ResultEvent } from './events.js';
 
@@ -22,6 +23,8 @@ export interface EngineProcessOptions {
   killAfterMs?: number;
   /** Fork from the worker's warm engine instead of spawning (falls back to spawning). */
   warm?: boolean;
+  /** The gpu worker's devices: the engine waits for one and sees only it (CUDA_VISIBLE_DEVICES). */
+  gpuSlots?: GpuSlots;
 }
 
 export type EngineOutcome =
@@ -43,7 +46,7 @@ interface LaunchedEngine {
   stderrTail(): Promise<string>;
 }
 
-function engineEnv(options: EngineProcessOptions): NodeJS.ProcessEnv {
+function engineEnv(options: EngineProcessOptions, slot: GpuSlot | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...withoutSecrets(process.env),
     PYTHONPATH: path.join(projectRoot, 'engine'),
@@ -52,6 +55,9 @@ function engineEnv(options: EngineProcessOptions): NodeJS.ProcessEnv {
     SYNTHMIX_ENGINE_DIE_WITH_PARENT: '1',
   };
   if (options.threads && options.threads > 0) env.SYNTHMIX_ENGINE_THREADS = String(options.threads);
+  // Its own GPU only (also replacing a worker-wide list). The warm engine keys its forkservers on
+  // CUDA_* variables, so each device gets a forkserver of its own that never saw another device.
+  if (slot) env.CUDA_VISIBLE_DEVICES = slot.device;
   return env;
 }
 
@@ -149,9 +155,28 @@ function signalName(signal: number): NodeJS.Signals {
  * and it asks the kernel to kill it if this process dies (no orphans after a worker SIGKILL).
  */
 export async function runEngineProcess(options: EngineProcessOptions): Promise<EngineOutcome> {
+  let slot: GpuSlot | undefined;
+  if (options.gpuSlots) {
+    try {
+      slot = await options.gpuSlots.acquire(options.signal);
+    } catch (error) {
+      // Cancelled while waiting for a GPU: nothing ran, nothing is held.
+      if (options.signal?.aborted) return { kind: 'preempted', aborted: true, stderrTail: '' };
+      throw error;
+    }
+  }
+  try {
+    return await runHoldingSlot(options, slot);
+  } finally {
+    // The engine has exited (result, error, crash or cancellation): its GPU is free again.
+    slot?.release();
+  }
+}
+
+async function runHoldingSlot(options: EngineProcessOptions, slot: GpuSlot | undefined): Promise<EngineOutcome> {
   const specPath = path.join(options.spec.workDir, 'spec.json');
   await writeFile(specPath, JSON.stringify(options.spec, null, 2));
-  const env = engineEnv(options);
+  const env = engineEnv(options, slot);
   const argv = [options.command, '--spec', specPath];
   const warm = options.warm ? await warmEngineFor(options.python, env) : undefined;
   const engine = warm ? await forkEngine(warm, options, argv, env).catch(() => spawnEngine(options, argv, env)) : spawnEngine(options, argv, env);

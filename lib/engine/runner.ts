@@ -12,6 +12,7 @@ import { assertSafeKey, localPathForKey } from '../store/common.js';
 import type { SynthmixConfig } from '../../temporal.config.js';
 import type { ArtifactEvent, EngineHeartbeat, ProgressEvent } from './events.js';
 import { runEngineProcess } from './process.js';
+import type { GpuSlots } from './gpu-slots.js';
 
 /** An engine input: an object of the store, every object under a store prefix, or a local path. */
 export type EngineInput = { key: string } | { prefix: string } | { localPath: string };
@@ -50,6 +51,8 @@ export interface ActivityHooks {
   attemptId: string;
   /** The activity's heartbeat timeout, if it has one: the runner beats well within it. */
   heartbeatTimeoutMs?: number;
+  /** The gpu worker's devices, when it pins engines to GPUs (one engine per device). */
+  gpuSlots?: GpuSlots;
 }
 
 /** How often a live attempt heartbeats: every 5 s, or a third of a shorter heartbeat timeout. */
@@ -144,6 +147,7 @@ export class EngineRunner {
         warm: this.config.warm,
         signal: hooks.cancellation,
         killAfterMs: this.config.killGraceSeconds * 1000,
+        ...(hooks.gpuSlots ? { gpuSlots: hooks.gpuSlots } : {}),
         onEvent: async (event) => {
           if (event.event === 'progress') {
             heartbeat = { ...heartbeat, progress: event };

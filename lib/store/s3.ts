@@ -10,6 +10,7 @@
  * files go up as multipart uploads (@aws-sdk/lib-storage) with bounded memory.
  */
 import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { s3Region } from '../config/aws-region.js';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import {
@@ -171,9 +172,10 @@ export function createS3Store(options: S3StoreOptions): S3Store {
   const secrets = [options.credentials?.secretAccessKey, options.credentials?.sessionToken].filter((s): s is string => !!s);
 
   const client = new S3Client({
-    region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    region: s3Region(options, description),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    forcePathStyle: options.forcePathStyle ?? false,
+    // Path-style for S3-compatible servers (a custom endpoint), virtual-hosted for AWS itself.
+    forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
     ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
     maxAttempts: Math.max(1, options.maxAttempts ?? 3),
     requestHandler: {
