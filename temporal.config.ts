@@ -43,6 +43,12 @@ export const workersSchema = z
     cpuConcurrency: z.number().int().min(1).max(256).default(2),
     /** Concurrent activities on a gpu worker: one heavy activity per GPU. */
     gpuConcurrency: z.number().int().min(1).max(64).default(1),
+    /**
+     * Workflow tasks a cpu worker runs at once (the SDK's default is 40). A task held longer than its
+     * 10 s timeout in a starved worker is retried with a full-history replay, which starves it more:
+     * on a small shared machine a sweep of thousands of children snowballed that way.
+     */
+    workflowTasks: z.number().int().min(1).max(200).default(10),
     /** Seconds a worker waits for running activities on SIGTERM before they are told to checkpoint. */
     shutdownGraceSeconds: z.number().min(0).max(3600).default(20),
   })

@@ -43,6 +43,7 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
       workflowBundle: await workflowBundle(),
       activities: createCpuActivities(deps),
       maxConcurrentActivityTaskExecutions: config.workers.cpuConcurrency,
+      maxConcurrentWorkflowTaskExecutions: config.workers.workflowTasks,
     });
   }
   return Worker.create({
