@@ -1,7 +1,7 @@
 /**
  * Large workflow values as store references (lib/store/values.ts) and the report step's request
  * (lib/report/request.ts): lists in pages come back whole and in order, a reference pins the bytes
- * it was taken of, and lean cell outcomes resolve to the full ones from the stored evaluations.
+ * it was taken of, and lean cell outcomes resolve to the full ones from the stored evaluations, a stored sample grid to the grid.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -65,8 +65,11 @@ describe('the report request', () => {
     const lean = full.map(leanOutcome);
     expect(JSON.stringify(lean).length).toBeLessThan(JSON.stringify(full).length / 10);
     const pages = [await putValue(store, 'values/cells', lean.slice(0, 4)), await putValue(store, 'values/cells', lean.slice(4))];
-    const request = { sweepId: 's', cells: { pages } } as unknown as ReportRequest;
-    expect((await resolveReportRequest(store, request)).cells).toEqual(full);
+    const samples = { classes: ['c0'], columns: ['original'], images: { original: { c0: ['k0'] } } };
+    const request = { sweepId: 's', cells: { pages }, samples: await putValue(store, 'values/grid', samples) } as unknown as ReportRequest;
+    const resolved = await resolveReportRequest(store, request);
+    expect(resolved.cells).toEqual(full);
+    expect(resolved.samples).toEqual(samples);
     // A small caller still passes the outcomes themselves.
     expect((await resolveReportRequest(store, { ...request, cells: full })).cells).toEqual(full);
     await expect(resolveReportRequest(store, { ...request, cells: { nope: 1 } } as unknown as ReportRequest)).rejects.toThrow(/cells must be/);

@@ -154,7 +154,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     const base = await stage('pretrain', () => baseModels(prior, curated.classes, arch));
     const generated = await stage('generate', () => generateSources(curated, base.generatorPrefix));
     const fid = await stage('fid', () => gpu.fid(fidInput(curated, generated.syntheticPerClass, base.classifierKey, arch)));
-    data = { classes: curated.classes, original: curated.trainManifest, test: curated.testManifest, pretrainedKey: base.classifierKey, ...generated, fid: fid.rows, arch };
+    const { synthetic, syntheticPerClass } = generated;
+    data = { classes: curated.classes, original: curated.trainManifest, test: curated.testManifest, pretrainedKey: base.classifierKey, synthetic, syntheticPerClass, fid: fid.rows, arch };
   }
   const experiments = await stage('experiments', () => runExperiments(data));
   enter('report'); // not a timed stage: the report shows the stages' timings
@@ -238,7 +239,9 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
    * Either way the join is the lean outcomes as stored pages (the report resolves them).
    */
   async function runExperiments(sweepData: SweepData): Promise<{ outcomes: StoredList; tally: Tally }> {
-    const context: CellContext = { sweepId: input.sweepId, config, data: sweepData, queues, ...(input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {}) };
+    // Only what the cells need travels to page children (not the FID table or the per-class manifests).
+    const { classes, original, test, pretrainedKey, arch, synthetic } = sweepData;
+    const context: CellContext = { sweepId: input.sweepId, config, data: { classes, original, test, pretrainedKey, arch, synthetic }, queues, ...(input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {}) };
     const handOver = () => continueAsNew<typeof sweep>({ ...input, carried: { data: sweepData, outcomes: [...outcomes.values()], pages: [...pageResults.entries()], stages, startedAt } });
     if (cells.length <= CELLS_PER_PAGE) {
       const ran = await fanOutBounded(cells, config.concurrency, { outcomes, running }, async (cell) => leanOutcome(await runCell(context, cell)));
@@ -250,13 +253,15 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     const pages = pagesOf(cells, CELLS_PER_PAGE, config.concurrency);
     const startPage = (page: (typeof pages)[number]) =>
       executeChild(experimentPage, { args: [{ page, context }], workflowId: `${input.sweepId}/cells/${page.id}`, taskQueue: queues.cpu });
-    if ((await fanOutPaged(pages, config.concurrency, { outcomes: pageResults, running }, startPage)) === 'continue-as-new') await handOver();
+    // The progress query names running cells only when the sweep runs them itself (here: pages, which it does not name).
+    if ((await fanOutPaged(pages, config.concurrency, { outcomes: pageResults, running: new Set() }, startPage)) === 'continue-as-new') await handOver();
     const joined = joinPages(pages, pageResults);
     return { outcomes: joined.list, tally: joined.tally };
   }
 
   /** Join: the sample grid (Fig 7) and the report. */
   async function writeReport(sweepData: SweepData, cellOutcomes: StoredList): Promise<ReportOutput> {
+    // The grid and the cells go by reference: with thousands of classes either passes a payload's 2 MB.
     const samples = await cpu.sampleGrid({ original: sweepData.original, synthetic: sweepData.syntheticPerClass as Record<string, StoredList>, perCell: 4, seed });
     return cpu.report({
       sweepId: input.sweepId,

@@ -8,14 +8,16 @@
 import { mapLimit } from '../concurrency.js';
 import { evaluationFileSchema, parseEngineOutput } from '../engine/results.js';
 import { BadInputError } from '../errors.js';
-import { isStoredList, readList, type StoredList } from '../store/values.js';
+import { getValue, isStoredList, readList, type StoredList, type StoredValue } from '../store/values.js';
 import type { ArtifactStore } from '../store/types.js';
-import type { CellEvaluation, CellOutcome, ReportInput } from './types.js';
+import type { CellEvaluation, CellOutcome, ReportInput, SampleGrid } from './types.js';
 
 /** A cell outcome as workflows carry it: the per-class accuracies stay in the store. */
 export type LeanCellOutcome = Omit<CellOutcome, 'evaluation'> & { evaluation?: Omit<CellEvaluation, 'perClass'> };
 
-export type ReportRequest = Omit<ReportInput, 'cells'> & {
+export type ReportRequest = Omit<ReportInput, 'cells' | 'samples'> & {
+  /** The sample grid, or its stored reference (the sweep: it grows with the classes). */
+  samples: SampleGrid | StoredValue;
   /** Stored pages of `LeanCellOutcome` in the sweep's cell order (the sweep), or the full outcomes themselves (a small caller). */
   cells: StoredList | CellOutcome[];
 };
@@ -36,8 +38,13 @@ export async function fullOutcome(store: ArtifactStore, outcome: LeanCellOutcome
 }
 
 export async function resolveReportRequest(store: ArtifactStore, request: ReportRequest): Promise<ReportInput> {
-  if (Array.isArray(request?.cells)) return { ...request, cells: request.cells };
+  const samples = isStoredValue(request?.samples) ? await getValue<SampleGrid>(store, request.samples) : (request?.samples as SampleGrid);
+  if (Array.isArray(request?.cells)) return { ...request, samples, cells: request.cells };
   if (!isStoredList(request?.cells)) throw new BadInputError(`report: cells must be a list of outcomes or stored pages ({ pages: [{ key, sha256 }] }), for sweep ${JSON.stringify(request?.sweepId)}`);
   const lean = await readList<LeanCellOutcome>(store, request.cells);
-  return { ...request, cells: await mapLimit(lean, 8, (outcome) => fullOutcome(store, outcome)) };
+  return { ...request, samples, cells: await mapLimit(lean, 8, (outcome) => fullOutcome(store, outcome)) };
+}
+
+function isStoredValue(value: unknown): value is StoredValue {
+  return typeof value === 'object' && value !== null && typeof (value as StoredValue).key === 'string' && typeof (value as StoredValue).sha256 === 'string' && !('images' in value);
 }
