@@ -15,6 +15,16 @@
 import { workflowInfo } from '@temporalio/workflow';
 import type { StoredList, StoredValue } from '../lib/store/values.js';
 
+export interface FanOutOptions {
+  /** false: a stage that cannot hand over (its history stays short: few items, e.g. pages) runs to the end. */
+  mayContinueAsNew?: boolean;
+  /**
+   * Hand over after starting this many items in one run, whatever Temporal suggests (a cluster may
+   * set its suggestion thresholds high; the trivial sweep's test uses it to make a page hand over).
+   */
+  itemsPerRun?: number;
+}
+
 export interface FanOutState<R> {
   /** item id → outcome, for every finished item (filled in as they finish). */
   readonly outcomes: Map<string, R>;
@@ -31,11 +41,10 @@ export async function fanOutBounded<T extends { id: string }, R>(
   concurrency: number,
   state: FanOutState<R>,
   run: (item: T) => Promise<R>,
-  /** false: a stage that cannot hand over (its history stays short: few items, e.g. pages) runs to the end. */
-  options: { mayContinueAsNew?: boolean } = {},
+  options: FanOutOptions = {},
 ): Promise<'joined' | 'continue-as-new'> {
   const mayStop = options.mayContinueAsNew ?? true;
-  const pending = items.filter((item) => !state.outcomes.has(item.id));
+  const pending = items.filter((item) => !state.outcomes.has(item.id)).slice(0, mayStop ? (options.itemsPerRun ?? Infinity) : Infinity);
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < pending.length && !(mayStop && workflowInfo().continueAsNewSuggested)) {
@@ -86,6 +95,8 @@ export interface Page<T> {
   items: T[];
   /** Items of this page at once. */
   lanes: number;
+  /** Items per run of the page workflow before it hands over (default: as Temporal suggests). */
+  itemsPerRun?: number;
 }
 
 /** The input every page workflow takes: its page, what its items share, and its own carried state. */
@@ -99,11 +110,11 @@ export interface PageInput<T, C> {
 const PAGES_AT_ONCE = 4;
 
 /** Cut `items` into pages of at most `pageSize`, with lanes so that all pages at once run ≤ `concurrency` items. */
-export function pagesOf<T>(items: readonly T[], pageSize: number, concurrency: number): Array<Page<T>> {
+export function pagesOf<T>(items: readonly T[], pageSize: number, concurrency: number, itemsPerRun?: number): Array<Page<T>> {
   const size = Math.max(1, Math.floor(pageSize));
   const count = Math.ceil(items.length / size);
   const lanes = Math.max(1, Math.floor(Math.max(1, concurrency) / Math.max(1, Math.min(count, PAGES_AT_ONCE, concurrency))));
-  return Array.from({ length: count }, (_, index) => ({ id: `page-${index}`, index, items: items.slice(index * size, (index + 1) * size), lanes }));
+  return Array.from({ length: count }, (_, index) => ({ id: `page-${index}`, index, items: items.slice(index * size, (index + 1) * size), lanes, ...(itemsPerRun ? { itemsPerRun } : {}) }));
 }
 
 /**
@@ -115,7 +126,7 @@ export async function fanOutPaged<T>(
   concurrency: number,
   state: FanOutState<PageResult>,
   startPage: (page: Page<T>) => Promise<PageResult>,
-  options: { mayContinueAsNew?: boolean } = {},
+  options: FanOutOptions = {},
 ): Promise<'joined' | 'continue-as-new'> {
   return fanOutBounded(pages, Math.max(1, Math.min(PAGES_AT_ONCE, concurrency)), state, startPage, options);
 }
@@ -142,8 +153,9 @@ export interface PageSteps<T, R, L> {
 export async function runPage<T extends { id: string }, C, R, L>(input: PageInput<T, C>, steps: PageSteps<T, R, L>): Promise<PageResult> {
   const outcomes = new Map<string, L>((input.carried?.outcomes ?? []) as Array<[string, L]>);
   const runs = (input.carried?.runs ?? 0) + 1;
-  const { items, lanes } = input.page;
-  if ((await fanOutBounded(items, lanes, { outcomes, running: new Set() }, async (item) => steps.lean(await steps.run(item)))) === 'continue-as-new') {
+  const { items, lanes, itemsPerRun } = input.page;
+  const options = itemsPerRun ? { itemsPerRun } : {};
+  if ((await fanOutBounded(items, lanes, { outcomes, running: new Set() }, async (item) => steps.lean(await steps.run(item)), options)) === 'continue-as-new') {
     await steps.continueAsNew({ outcomes: [...outcomes.entries()], runs });
   }
   const ordered = items.map((item) => outcomes.get(item.id) as L);

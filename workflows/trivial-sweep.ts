@@ -39,6 +39,8 @@ export interface TrivialSweepInput {
   /** Items per page child (defaults: the sweep's CELLS_PER_PAGE / CLASSES_PER_PAGE, 500). */
   cellsPerPage?: number;
   classesPerPage?: number;
+  /** Items per run of a page child before it hands over with `continueAsNew` (default: as Temporal suggests). */
+  itemsPerPageRun?: number;
   carried?: TrivialCarried;
 }
 
@@ -83,7 +85,7 @@ export async function trivialSweep(input: TrivialSweepInput): Promise<TrivialSwe
   if (!synthetic) {
     const generated = await Promise.all(
       sources.map(async (source) => {
-        const pages = pagesOf(classes.map((id) => ({ id })), input.classesPerPage ?? DEFAULT_PAGE, input.concurrency);
+        const pages = pagesOf(classes.map((id) => ({ id })), input.classesPerPage ?? DEFAULT_PAGE, input.concurrency, input.itemsPerPageRun);
         const results = new Map<string, PageResult>();
         const startPage = (page: Page<{ id: string }>) =>
           executeChild(trivialClassPage, { args: [{ page, context: { queues: input.queues, source, parent, valuesPrefix } }], workflowId: `${parent}/generate/${source}/${page.id}`, taskQueue: input.queues.cpu });
@@ -112,7 +114,7 @@ export async function trivialSweep(input: TrivialSweepInput): Promise<TrivialSwe
     list = { pages: [await cpu.storePage({ prefix: `${valuesPrefix}/cells`, items: joined })] };
     cellsTally = addTallies(joined.map(trivialTally));
   } else {
-    const pages = pagesOf(cells, cellsPerPage, input.concurrency);
+    const pages = pagesOf(cells, cellsPerPage, input.concurrency, input.itemsPerPageRun);
     const startPage = (page: Page<{ id: string }>) => executeChild(trivialCellPage, { args: [{ page, context }], workflowId: `${parent}/cells/${page.id}`, taskQueue: input.queues.cpu });
     if ((await fanOutPaged(pages, input.concurrency, { outcomes: pageResults, running: new Set() }, startPage)) === 'continue-as-new') await handOver();
     const joined = joinPages(pages, pageResults);
