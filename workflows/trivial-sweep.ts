@@ -196,7 +196,7 @@ export async function trivialClassPage(input: PageInput<{ id: string }, TrivialC
 
 /** One class of one source (plays `classImages`): a store round trip standing for its manifest. */
 export async function trivialClass(queues: Queues, source: string, className: string): Promise<TrivialClassLean> {
-  const { key, sha256, wallMs } = await proxyCpuActivities(queues).storeRoundTrip(`${source}/${className}`);
+  const { key, sha256, wallMs } = await proxyCpuActivities(queues).storeRoundTrip(JSON.stringify({ source, className }));
   return { manifest: { key, sha256 }, activityMs: wallMs };
 }
 
