@@ -49,6 +49,12 @@ export const workersSchema = z
      * CUDA_VISIBLE_DEVICES, else every GPU `nvidia-smi -L` lists, else none; `[]`: no pinning.
      */
     gpuDevices: z.array(nonEmpty).max(64).optional(),
+    /**
+     * Workflow tasks a cpu worker runs at once (the SDK's default is 40). A task held longer than its
+     * 10 s timeout in a starved worker is retried with a full-history replay, which starves it more:
+     * on a small shared machine a sweep of thousands of children snowballed that way.
+     */
+    workflowTasks: z.number().int().min(1).max(200).default(10),
     /** Seconds a worker waits for running activities on SIGTERM before they are told to checkpoint. */
     shutdownGraceSeconds: z.number().min(0).max(3600).default(20),
   })

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { putValue, readList, type StoredList, type StoredValue } from '../lib/store/values.js';
 import type { ActivityDeps } from '../lib/deps.js';
 import { makeManifest, readManifest, writeManifest, itemsByClass, type ManifestRef } from '../lib/data/manifest.js';
 import { writeDemoWorld, type DemoPreset } from '../lib/data/demo-world.js';
@@ -26,7 +27,8 @@ export interface PickInstancesInput {
 
 export interface SampleGridInput {
   original: ManifestRef;
-  synthetic: Record<string, ManifestRef[]>;
+  /** source name → per-class manifests (stored pages in a sweep). */
+  synthetic: Record<string, ManifestRef[] | StoredList>;
   perCell: number;
   seed: number;
 }
@@ -73,34 +75,41 @@ export function createDatasetActivities({ store, config }: ActivityDeps) {
     },
 
     /** One manifest of several (e.g. the per-class synthetic manifests of a source), for `mix`. */
-    async mergeManifests(input: { refs: ManifestRef[]; key: string }): Promise<ManifestRef> {
+    async mergeManifests(input: { refs: ManifestRef[] | StoredList; key: string }): Promise<ManifestRef> {
       const manifests = [];
-      for (const ref of input.refs) manifests.push(await readManifest(store, ref));
+      for (const ref of await readList(store, input.refs)) manifests.push(await readManifest(store, ref));
       const classes = manifests.flatMap((m) => m.classes);
       const merged = makeManifest('synthetic', manifests[0]?.imageSize ?? 0, classes, manifests.flatMap((m) => m.items));
       return writeManifest(store, `steps/merged/${hashJson(input)}/manifest.json`, merged);
     },
 
-    /** Store keys of a few images per class and column (original + each source), for Fig 7. */
-    async sampleGrid(input: SampleGridInput): Promise<SampleGrid> {
-      const original = await readManifest(store, input.original);
-      const columns = ['original', ...Object.keys(input.synthetic)];
-      const images: SampleGrid['images'] = {};
-      const pick = (column: string, byClass: Map<string, readonly { key: string }[]>) => {
-        images[column] = {};
-        for (const className of original.classes) {
-          const items = [...(byClass.get(className) ?? [])];
-          createRng(deriveSeed(input.seed, 'samples', column, className)).shuffle(items);
-          images[column][className] = items.slice(0, input.perCell).map((item) => item.key);
-        }
-      };
-      pick('original', itemsByClass(original));
-      for (const [source, refs] of Object.entries(input.synthetic)) {
-        const byClass = new Map<string, { key: string }[]>();
-        for (const ref of refs) for (const [name, items] of itemsByClass(await readManifest(store, ref))) byClass.set(name, [...(byClass.get(name) ?? []), ...items]);
-        pick(source, byClass);
-      }
-      return { classes: [...original.classes], columns, images };
+    /**
+     * Store keys of a few images per class and column (original + each source), for Fig 7; the grid
+     * itself is stored and returned by reference (with thousands of classes it passes a payload's 2 MB).
+     */
+    async sampleGrid(input: SampleGridInput): Promise<StoredValue> {
+      return putValue(store, 'values/sample-grids', await sampleGrid(input));
     },
   };
+
+  async function sampleGrid(input: SampleGridInput): Promise<SampleGrid> {
+    const original = await readManifest(store, input.original);
+    const columns = ['original', ...Object.keys(input.synthetic)];
+    const images: SampleGrid['images'] = {};
+    const pick = (column: string, byClass: Map<string, readonly { key: string }[]>) => {
+      images[column] = {};
+      for (const className of original.classes) {
+        const items = [...(byClass.get(className) ?? [])];
+        createRng(deriveSeed(input.seed, 'samples', column, className)).shuffle(items);
+        images[column][className] = items.slice(0, input.perCell).map((item) => item.key);
+      }
+    };
+    pick('original', itemsByClass(original));
+    for (const [source, refs] of Object.entries(input.synthetic)) {
+      const byClass = new Map<string, { key: string }[]>();
+      for (const ref of await readList(store, refs)) for (const [name, items] of itemsByClass(await readManifest(store, ref))) byClass.set(name, [...(byClass.get(name) ?? []), ...items]);
+      pick(source, byClass);
+    }
+    return { classes: [...original.classes], columns, images };
+  }
 }

@@ -5,6 +5,7 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readList, type StoredList } from '../lib/store/values.js';
 import type { ActivityDeps } from '../lib/deps.js';
 import { readManifest, type ManifestItem, type ManifestRef } from '../lib/data/manifest.js';
 import { runEngine } from '../lib/engine/activity.js';
@@ -28,8 +29,8 @@ export interface FeatureExtractor {
 
 export interface FidInput {
   original: ManifestRef;
-  /** source name → manifests of its synthetic images (one per class). */
-  synthetic: Record<string, ManifestRef[]>;
+  /** source name → manifests of its synthetic images (one per class; stored pages in a sweep: they grow with the classes). */
+  synthetic: Record<string, ManifestRef[] | StoredList>;
   extractor: FeatureExtractor;
   kid: { subsets: number; subsetSize: number; seed: number };
 }
@@ -58,7 +59,7 @@ export function createFidActivities({ store, config }: ActivityDeps) {
       for (const item of original.items) add(`original/${item.class}`, [item]);
       add('original/overall', original.items);
       for (const [source, refs] of Object.entries(input.synthetic)) {
-        for (const ref of refs) {
+        for (const ref of await readList(store, refs)) {
           const manifest = await readManifest(store, ref);
           for (const item of manifest.items) add(`${source}/${item.class}`, [item]);
           add(`${source}/overall`, manifest.items);

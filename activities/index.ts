@@ -13,20 +13,23 @@ import { createFidActivities } from './fid.js';
 import { createReportActivities } from './report.js';
 import { createHistoryActivities } from './history.js';
 import { createReplicateActivities } from './replicate.js';
+import { createValueActivities } from './values.js';
 
 /**
  * cpu: curate, mix, report and the small dataset steps around them; and the Replicate generator
  * backend, which waits on a remote API and needs no local GPU (a gpu slot would sit idle).
  */
 export function createCpuActivities(deps: ActivityDeps) {
-  const { storeRoundTrip } = createSmokeActivities(deps);
+  const { storeRoundTrip, trivialJoin } = createSmokeActivities(deps);
   return {
     storeRoundTrip,
+    trivialJoin,
     ...createDatasetActivities(deps),
     ...createMixActivities(deps),
     ...createReportActivities(deps),
     ...createHistoryActivities(deps),
     ...createReplicateActivities(deps),
+    ...createValueActivities(deps),
   };
 }
 

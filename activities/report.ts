@@ -16,6 +16,7 @@ import { assertSafePrefix, localPathForKey } from '../lib/store/index.js';
 import type { ArtifactStore } from '../lib/store/types.js';
 import { historyPoints, readHistory, saveSweepRecord } from '../lib/report/record.js';
 import { fetchTestResults } from '../lib/report/evaluations.js';
+import { resolveReportRequest, type ReportRequest } from '../lib/report/request.js';
 
 export type { ReportInput, ReportOutput } from '../lib/report/types.js';
 
@@ -93,7 +94,9 @@ export async function downloadReport(store: ArtifactStore, sweepId: string, outD
 /** The report activity, bound to its dependencies (registered by the cpu worker). */
 export function createReportActivities({ store }: ActivityDeps) {
   return {
-    async report(input: ReportInput): Promise<ReportOutput> {
+    async report(request: ReportRequest): Promise<ReportOutput> {
+      // The sweep passes its cells by reference (their per-class results would not fit a payload).
+      const input = await resolveReportRequest(store, request);
       // A sweep reported again keeps the re-evaluations already appended to its history.
       const history = input.history ?? historyPoints(await readHistory(store, input?.sweepId));
       return writeReport(store, history.length > 0 ? { ...input, history } : input);

@@ -12,7 +12,7 @@ const benches: Array<{ name: string; argv: string[]; python?: boolean }> = [
   { name: 'store', argv: ['bench/store.ts'] },
   { name: 'curate', argv: ['bench/curate.ts'] },
   { name: 'roundtrip', argv: ['bench/roundtrip.ts', '100'] },
-  { name: 'orchestration', argv: ['bench/orchestration.ts', '2000', '50'] },
+  { name: 'orchestration', argv: ['bench/orchestration.ts', '10000', '50'] },
   { name: 'classifier', argv: ['engine/bench/bench_classifier.py'], python: true },
   { name: 'cell', argv: ['engine/bench/bench_cell.py'], python: true },
   { name: 'fid', argv: ['engine/bench/bench_fid.py'], python: true },

@@ -43,7 +43,34 @@ export interface TemporalDevServerOptions {
   logFile?: string;
   /** How long to wait for readiness (default 60 s). */
   startTimeoutMs?: number;
+  /**
+   * SQLite pragmas (default `FAST_SQLITE_PRAGMAS`; `{}`: SQLite's own defaults). The defaults
+   * (rollback journal, synchronous=FULL) fsync several times per workflow step: most of a trivial
+   * step's latency on the dev server (bench/roundtrip.ts).
+   */
+  sqlitePragmas?: Record<string, string>;
+  /** Dynamic config values (default `FAST_DYNAMIC_CONFIG`; `{}`: the dev server's own). */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
+
+/**
+ * WAL journal, fsync at checkpoints only: a killed server (the fault tests) loses nothing — WAL with
+ * synchronous=NORMAL is durable across a process crash, only a power loss can drop the last
+ * transactions, which a dev server may.
+ */
+export const FAST_SQLITE_PRAGMAS: Readonly<Record<string, string>> = { journal_mode: 'wal', synchronous: 'normal' };
+
+/**
+ * - `system.forceSearchAttributesCacheRefreshOnRead`: the dev server turns it on (so a search
+ *   attribute added by hand is visible at once); it re-reads the namespace's search attributes
+ *   from SQLite on every visibility write, i.e. every workflow start and close.
+ * - `system.enableActivityEagerExecution`: an activity scheduled by a workflow task goes back in that
+ *   task's completion response to the same worker (no matching round trip) when the worker has a free slot.
+ */
+export const FAST_DYNAMIC_CONFIG: Readonly<Record<string, string | number | boolean>> = {
+  'system.forceSearchAttributesCacheRefreshOnRead': false,
+  'system.enableActivityEagerExecution': true,
+};
 
 const MAX_PORT_ATTEMPTS = 3;
 
@@ -65,6 +92,8 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
   const namespace = options.namespace ?? 'default';
   const ui = options.ui ?? false;
   const timeoutMs = options.startTimeoutMs ?? 60_000;
+  const pragmas = options.sqlitePragmas ?? FAST_SQLITE_PRAGMAS;
+  const dynamicConfig = options.dynamicConfig ?? FAST_DYNAMIC_CONFIG;
 
   // Pid file + default files; removed (after the server is stopped) once this process is gone.
   const runtime = new RuntimeDir('synthmix-temporal-');
@@ -96,6 +125,8 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
     '--http-port', String(ports.http),
     '--metrics-port', String(ports.metrics),
     '--db-filename', dbFile,
+    ...Object.entries(pragmas).flatMap(([name, value]) => ['--sqlite-pragma', `${name}=${value}`]),
+    ...Object.entries(dynamicConfig).flatMap(([name, value]) => ['--dynamic-config-value', `${name}=${JSON.stringify(value)}`]),
     ...(ports.ui !== undefined ? ['--ui-ip', '127.0.0.1', '--ui-port', String(ports.ui), '--ui-disable-news-fetch'] : ['--headless']),
     ...(namespace !== 'default' ? ['--namespace', namespace] : []),
     '--log-level', 'warn',

@@ -53,6 +53,7 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
       workflowBundle: await workflowBundle(),
       activities: createCpuActivities(deps),
       maxConcurrentActivityTaskExecutions: config.workers.cpuConcurrency,
+      maxConcurrentWorkflowTaskExecutions: config.workers.workflowTasks,
     });
   }
   // One engine per GPU: as many activities as devices, each engine holding one device (GpuSlots).

@@ -10,7 +10,9 @@
 import type { ManifestRef } from '../lib/data/manifest.js';
 import type { Source, SweepConfig } from '../lib/sweep/config.js';
 import type { Queues } from '../lib/temporal/queues.js';
+import { continueAsNew, executeChild } from '@temporalio/workflow';
 import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
+import { runPage, type PageInput, type PageResult, type Tally } from './fan-out.js';
 
 export interface ClassImagesInput {
   queues: Queues;
@@ -127,4 +129,51 @@ export async function classImages(input: ClassImagesInput): Promise<ClassImagesR
     ...(finetuneResumedFromStep !== undefined ? { finetuneResumedFromStep } : {}),
     parts,
   };
+}
+
+/** What one page of per-class generation children shares (the sweep's generate stage, one source). */
+export interface ClassImagesPageContext {
+  sweepId: string;
+  config: SweepConfig;
+  queues: Queues;
+  source: Source;
+  original: ManifestRef;
+  baseModelPrefix: string;
+  seed: number;
+  heartbeatTimeout?: string;
+}
+
+/** The child workflow id of one class's images (stable: the sweep's re-runs and tests find it). */
+export function classImagesWorkflowId(sweepId: string, source: Source, className: string): string {
+  return `${sweepId}/generate/${source}/${className}`;
+}
+
+/** What a generation page keeps per class: the manifest, and the activities' tally. */
+interface ClassImagesLean {
+  manifest: ManifestRef;
+  tally: Tally;
+}
+
+/**
+ * One page of classes of one source, as a child of the sweep: a `classImages` child per class
+ * (bounded), then the page's per-class manifests (in class order) stored as one list page.
+ */
+export async function classImagesPage(input: PageInput<{ id: string }, ClassImagesPageContext>): Promise<PageResult> {
+  const { context } = input;
+  const cpu = proxyCpuActivities(context.queues);
+  return runPage<{ id: string }, ClassImagesPageContext, ClassImagesResult, ClassImagesLean>(input, {
+    run: ({ id: className }) =>
+      executeChild(classImages, {
+        args: [classImagesInput(context.config, { ...context, className })],
+        workflowId: classImagesWorkflowId(context.sweepId, context.source, className),
+        taskQueue: context.queues.cpu,
+      }),
+    lean: (result) => ({
+      manifest: result.manifest,
+      tally: { items: 1, failed: 0, activities: result.parts.length, activityMs: result.parts.reduce((s, p) => s + p.wallMs, 0), computed: result.parts.filter((p) => p.computed).length },
+    }),
+    tally: (lean) => lean.tally,
+    store: (leans) => cpu.storePage({ prefix: `values/${context.sweepId}/generate-${context.source}`, items: leans.map((l) => l.manifest) }),
+    continueAsNew: (carried) => continueAsNew<typeof classImagesPage>({ ...input, carried }),
+  });
 }

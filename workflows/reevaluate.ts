@@ -8,10 +8,12 @@
  * Evaluations are memoized like every step: the same weights on the same test manifest give the
  * stored evaluation back without running the engine; a changed test set is evaluated afresh.
  */
-import { ActivityFailure, ApplicationFailure, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, continueAsNew, isCancellation, workflowInfo } from '@temporalio/workflow';
 import type { HistoryEntry, ReevaluationPlan } from '../activities/history.js';
 import type { ReportOutput } from '../lib/report/types.js';
 import type { Queues } from '../lib/temporal/queues.js';
+import { rootMessage } from './errors.js';
+import { fanOutBounded } from './fan-out.js';
 import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
 
 /** The batch size the sweep's experiments evaluate with (so an unchanged test set reuses their evaluations). */
@@ -24,7 +26,21 @@ export interface ReevaluateInput {
   testManifest?: { key: string; sha256?: string };
   /** Evaluations at once (default 2). */
   concurrency?: number;
+  /** State carried over `continueAsNew` (a sweep of thousands of cells): small entries only. */
+  carried?: ReevaluateCarried;
 }
+
+interface ReevaluateCarried {
+  /** The first run's time and run id: the history entry of this re-evaluation is one entry. */
+  at: string;
+  runId: string;
+  /** The test manifest the first run resolved, pinned. */
+  test: { key: string; sha256: string };
+  /** One outcome per cell evaluated so far. */
+  outcomes: Array<[string, CellEvaluationOutcome]>;
+}
+
+type CellEvaluationOutcome = { ok: HistoryEntry['cells'][number] } | { failed: HistoryEntry['failed'][number] };
 
 export interface ReevaluateResult {
   sweepId: string;
@@ -38,54 +54,55 @@ export interface ReevaluateResult {
 export async function reevaluate(input: ReevaluateInput): Promise<ReevaluateResult> {
   const cpu = proxyCpuActivities(input.queues);
   const gpu = proxyGpuActivities(input.queues);
-  // Workflow time: the same on every replay.
-  const at = new Date().toISOString();
+  // Workflow time: the same on every replay (and the first run's after a hand-over).
+  const at = input.carried?.at ?? new Date().toISOString();
   const info = workflowInfo();
+  const runId = input.carried?.runId ?? info.runId;
 
-  const plan: ReevaluationPlan = await cpu.loadSweepRecord({ sweepId: input.sweepId, ...(input.testManifest ? { testManifest: input.testManifest } : {}) });
+  const testManifest = input.carried?.test ?? input.testManifest;
+  const plan: ReevaluationPlan = await cpu.loadSweepRecord({ sweepId: input.sweepId, ...(testManifest ? { testManifest } : {}) });
   if (plan.cells.length === 0) {
     throw ApplicationFailure.nonRetryable(`sweep ${input.sweepId} has no finished cell with stored weights to re-evaluate`, 'BadInput');
   }
 
-  const cells: HistoryEntry['cells'] = [];
-  const failed: HistoryEntry['failed'] = [];
-  let next = 0;
-  const lanes = Array.from({ length: Math.max(1, Math.min(input.concurrency ?? 2, plan.cells.length)) }, async () => {
-    while (next < plan.cells.length) {
-      const cell = plan.cells[next++];
-      try {
-        const evaluation = await gpu.evaluate({ test: plan.test, classes: plan.classes, weightsKey: cell.weightsKey, arch: plan.arch, batchSize: EVALUATE_BATCH_SIZE });
-        cells.push({ cellId: cell.cellId, overallAccuracy: evaluation.overallAccuracy, evaluationKey: evaluation.evaluationKey });
-      } catch (error) {
-        // A cell whose weights cannot be evaluated (gone from the store...) is recorded, not fatal.
-        if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
-        failed.push({ cellId: cell.cellId, error: rootMessage(error) });
-      }
+  // Bounded fan-out over the cells, handing over with `continueAsNew` when the history grows long
+  // (each evaluation's result carries its per-class accuracies: thousands of cells would not fit).
+  const outcomes = new Map<string, CellEvaluationOutcome>(input.carried?.outcomes ?? []);
+  const items = plan.cells.map((cell) => ({ id: cell.cellId, weightsKey: cell.weightsKey }));
+  const ran = await fanOutBounded(items, Math.max(1, input.concurrency ?? 2), { outcomes, running: new Set() }, async (cell): Promise<CellEvaluationOutcome> => {
+    try {
+      const evaluation = await gpu.evaluate({ test: plan.test, classes: plan.classes, weightsKey: cell.weightsKey, arch: plan.arch, batchSize: EVALUATE_BATCH_SIZE });
+      return { ok: { cellId: cell.id, overallAccuracy: evaluation.overallAccuracy, evaluationKey: evaluation.evaluationKey } };
+    } catch (error) {
+      // A cell whose weights cannot be evaluated (gone from the store...) is recorded, not fatal.
+      if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
+      return { failed: { cellId: cell.id, error: rootMessage(error) } };
     }
   });
-  await Promise.all(lanes);
+  if (ran === 'continue-as-new') {
+    await continueAsNew<typeof reevaluate>({ ...input, carried: { at, runId, test: { key: plan.test.key, sha256: plan.test.sha256 }, outcomes: [...outcomes.entries()] } });
+  }
+  const cells: HistoryEntry['cells'] = [];
+  const failed: HistoryEntry['failed'] = [];
+  for (const item of items) {
+    const outcome = outcomes.get(item.id) as CellEvaluationOutcome;
+    if ('ok' in outcome) cells.push(outcome.ok);
+    else failed.push(outcome.failed);
+  }
   if (cells.length === 0) {
     throw ApplicationFailure.nonRetryable(`sweep ${input.sweepId}: no stored model could be re-evaluated (${failed.map((f) => `${f.cellId}: ${f.error}`).join('; ')})`, 'ReevaluationFailed');
   }
-  const order = new Map(plan.cells.map((c, i) => [c.cellId, i]));
-  const byCell = (a: { cellId: string }, b: { cellId: string }) => (order.get(a.cellId) ?? 0) - (order.get(b.cellId) ?? 0);
 
   const entry: HistoryEntry = {
     at,
     testManifestKey: plan.test.key,
     testManifestSha256: plan.test.sha256,
     workflowId: info.workflowId,
-    runId: info.runId,
-    cells: cells.sort(byCell),
-    failed: failed.sort(byCell),
+    runId,
+    cells,
+    failed,
   };
   const appended = await cpu.appendHistory({ sweepId: input.sweepId, entry });
   const report = await cpu.renderSweepReport({ sweepId: input.sweepId });
   return { sweepId: input.sweepId, historyKey: appended.key, historyEntries: appended.entries, entry, skipped: plan.skipped, report };
-}
-
-function rootMessage(error: unknown): string {
-  let current: unknown = error;
-  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
 }

@@ -10,6 +10,10 @@ import type { Source, SweepConfig } from '../lib/sweep/config.js';
 import type { ReplicateTarget } from '../activities/replicate.js';
 import type { Queues } from '../lib/temporal/queues.js';
 import { proxyCpuActivities, proxyReplicateActivities } from './proxies.js';
+import { fanOutBounded } from './fan-out.js';
+
+/** Classes whose Replicate trainings / predictions run at once. */
+const REPLICATE_CLASSES_AT_ONCE = 64;
 
 export interface ReplicateSourceInput {
   config: SweepConfig;
@@ -31,8 +35,13 @@ export async function generateSourceWithReplicate(input: ReplicateSourceInput): 
   const remote = proxyReplicateActivities(input.queues, input.heartbeatTimeout);
   const db = config.finetune.dreambooth;
 
-  const perClass = await Promise.all(
-    input.classes.map(async (className) => {
+  // Bounded: Temporal refuses a workflow more than 2,000 pending activities, and Replicate rate-limits.
+  const results = new Map<string, { manifest: ManifestRef; parts: Array<{ wallMs: number; computed: boolean }> }>();
+  await fanOutBounded(
+    input.classes.map((id) => ({ id })),
+    REPLICATE_CLASSES_AT_ONCE,
+    { outcomes: results, running: new Set() },
+    async ({ id: className }) => {
       const parts: Array<{ wallMs: number; computed: boolean }> = [];
       let target: ReplicateTarget = { model: replicate.model, ...(replicate.version ? { version: replicate.version } : {}) };
       if (source === 'dreambooth') {
@@ -66,7 +75,10 @@ export async function generateSourceWithReplicate(input: ReplicateSourceInput): 
       });
       parts.push(images);
       return { manifest: images.manifest, parts };
-    }),
+    },
+    // A few events per class in the sweep's history: under its 51,200-event limit up to several thousand classes.
+    { mayContinueAsNew: false },
   );
+  const perClass = input.classes.map((className) => results.get(className) as { manifest: ManifestRef; parts: Array<{ wallMs: number; computed: boolean }> });
   return { manifests: perClass.map((c) => c.manifest), parts: perClass.flatMap((c) => c.parts) };
 }

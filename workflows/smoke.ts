@@ -30,3 +30,11 @@ export async function smoke(input: SmokeInput): Promise<SmokeResult> {
 export async function roundTrip(queues: Queues, message: string): Promise<string> {
   return (await proxyCpuActivities(queues).storeRoundTrip(message)).sha256;
 }
+
+/** `count` trivial cpu activities one after another: one activity's round trip inside a running workflow (bench/roundtrip.ts). */
+export async function roundTrips(queues: Queues, count: number): Promise<{ activityMs: number }> {
+  const cpu = proxyCpuActivities(queues);
+  let activityMs = 0;
+  for (let i = 0; i < count; i += 1) activityMs += (await cpu.storeRoundTrip(`round-trip-${i}`)).wallMs;
+  return { activityMs };
+}

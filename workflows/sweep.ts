@@ -8,10 +8,12 @@
  * Workflows orchestrate; activities compute (and memoize, so a re-run recomputes nothing). Every
  * activity reports `{ computed, wallMs }`, which each stage sums into `result.stages`.
  */
-import { ApplicationFailure, ChildWorkflowFailure, continueAsNew, defineQuery, executeChild, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, defineQuery, executeChild, setHandler } from '@temporalio/workflow';
 import type { ManifestRef } from '../lib/data/manifest.js';
 import type { StepTiming } from '../lib/memo.js';
-import type { CellOutcome, FidRow, ReportOutput, StageTiming } from '../lib/report/types.js';
+import type { LeanCellOutcome } from '../lib/report/request.js';
+import type { FidRow, ReportOutput, StageTiming } from '../lib/report/types.js';
+import type { StoredList } from '../lib/store/values.js';
 import type { ClassifierArch } from '../lib/steps/classifier.js';
 import type { CurateResult } from '../lib/steps/curate.js';
 import {
@@ -23,15 +25,15 @@ import {
   priorCurateInput,
   targetCurateInput,
 } from '../lib/sweep/base-model-inputs.js';
-import type { Cell, Source, SweepConfig } from '../lib/sweep/config.js';
+import type { Source, SweepConfig } from '../lib/sweep/config.js';
 import { enumerateCells, unknownClassPromptsProblem } from '../lib/sweep/config.js';
-import { experimentInput } from '../lib/sweep/experiment-input.js';
 import type { Queues } from '../lib/temporal/queues.js';
 import type { FidInput } from '../activities/fid.js';
 import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
-import { experiment } from './experiment.js';
-import { fanOutBounded } from './fan-out.js';
-import { classImages, classImagesInput } from './class-images.js';
+import { cellPagesPrefix, cellTally, experimentPage, runCell, type CellContext } from './experiment.js';
+import { addTallies, fanOutBounded, fanOutPaged, joinPages, pagesOf, type PageResult, type Tally } from './fan-out.js';
+import { classImagesPage } from './class-images.js';
+import { leanOutcome } from '../lib/report/request.js';
 import { generateSourceWithReplicate } from './replicate-source.js';
 
 export const CODE_VERSION = 'synthmix-0.1.0';
@@ -53,14 +55,19 @@ export interface SweepData {
   test: ManifestRef;
   pretrainedKey: string;
   synthetic: Partial<Record<Source, ManifestRef>>;
-  syntheticPerClass: Partial<Record<Source, ManifestRef[]>>;
+  /** Per source, its per-class manifests in class order, as stored pages (they grow with the classes). */
+  syntheticPerClass: Partial<Record<Source, StoredList>>;
   fid: FidRow[];
   arch: ClassifierArch;
 }
 
+/** What a sweep carries over `continueAsNew`: small whatever its size (large values are store references). */
 interface CarriedState {
   data: SweepData;
-  outcomes: CellOutcome[];
+  /** A sweep of one page of cells: the lean outcomes so far (≤ CELLS_PER_PAGE). */
+  outcomes: LeanCellOutcome[];
+  /** A larger sweep: the finished pages of cells. */
+  pages?: Array<[string, PageResult]>;
   stages: StageTiming[];
   startedAt: string;
 }
@@ -82,8 +89,18 @@ export interface SweepResult {
 
 export const progressQuery = defineQuery<SweepProgress>('progress');
 
-/** What a stage's step returns: one activity's result, or several activities' timings. */
-type Timed = StepTiming | { timings: StepTiming[] };
+/**
+ * Cells in one page: up to this many the sweep runs its cells itself (the progress query names each
+ * running cell); more go through page children (workflows/fan-out.ts), each storing its outcomes.
+ */
+export const CELLS_PER_PAGE = 500;
+/** Classes of one source in one generation page child. */
+export const CLASSES_PER_PAGE = 500;
+/** Per-class generation children at once per source (the gpu worker's slots bound the real work). */
+const GENERATION_CHILDREN_AT_ONCE = 200;
+
+/** What a stage's step returns: one activity's result, several activities' timings, or a fan-out's tally. */
+type Timed = StepTiming | { timings: StepTiming[] } | { tally: Tally };
 
 export async function sweep(input: SweepInput): Promise<SweepResult> {
   const { config, queues } = input;
@@ -91,7 +108,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   const gpu = proxyGpuActivities(queues, input.heartbeatTimeout);
   const seed = config.seeds[0];
   const cells = enumerateCells(config);
-  const outcomes = new Map<string, CellOutcome>((input.carried?.outcomes ?? []).map((o) => [o.cell.id, o]));
+  const outcomes = new Map<string, LeanCellOutcome>((input.carried?.outcomes ?? []).map((o) => [o.cell.id, o]));
+  const pageResults = new Map<string, PageResult>(input.carried?.pages ?? []);
   const stages: StageTiming[] = [...(input.carried?.stages ?? [])];
   const running = new Set<string>();
   let current = { stage: input.carried ? 'experiments' : 'curate', startedAt: Date.now() };
@@ -101,12 +119,12 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   setHandler(progressQuery, () => ({
     stage: current.stage,
     stageStartedAt: current.startedAt,
-    cells: {
-      total: cells.length,
-      done: [...outcomes.values()].filter((o) => o.status === 'done').length,
-      failed: [...outcomes.values()].filter((o) => o.status === 'failed').length,
-      running: [...running],
-    },
+    cells: (() => {
+      // A paged sweep knows its cells a page at a time.
+      const pages = addTallies([...pageResults.values()].map((r) => r.tally));
+      const failed = [...outcomes.values()].filter((o) => o.status === 'failed').length + pages.failed;
+      return { total: cells.length, done: outcomes.size + pages.items - failed, failed, running: [...running] };
+    })(),
     stages,
   }));
 
@@ -116,14 +134,11 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     const began = Date.now();
     const value = await step();
     const timed: Timed = value;
-    const parts = 'timings' in timed ? timed.timings : [timed];
-    stages.push({
-      stage: name,
-      wallMs: Date.now() - began,
-      activityMs: parts.reduce((sum, p) => sum + p.wallMs, 0),
-      activities: parts.length,
-      computed: parts.filter((p) => p.computed).length,
-    });
+    const tally =
+      'tally' in timed
+        ? timed.tally
+        : addTallies(('timings' in timed ? timed.timings : [timed]).map((p) => ({ items: 1, failed: 0, activities: 1, activityMs: p.wallMs, computed: p.computed ? 1 : 0 })));
+    stages.push({ stage: name, wallMs: Date.now() - began, activityMs: tally.activityMs, activities: tally.activities, computed: tally.computed });
     return value;
   }
 
@@ -139,23 +154,15 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     const base = await stage('pretrain', () => baseModels(prior, curated.classes, arch));
     const generated = await stage('generate', () => generateSources(curated, base.generatorPrefix));
     const fid = await stage('fid', () => gpu.fid(fidInput(curated, generated.syntheticPerClass, base.classifierKey, arch)));
-    data = { classes: curated.classes, original: curated.trainManifest, test: curated.testManifest, pretrainedKey: base.classifierKey, ...generated, fid: fid.rows, arch };
+    const { synthetic, syntheticPerClass } = generated;
+    data = { classes: curated.classes, original: curated.trainManifest, test: curated.testManifest, pretrainedKey: base.classifierKey, synthetic, syntheticPerClass, fid: fid.rows, arch };
   }
-  const cellOutcomes = (await stage('experiments', () => runExperiments(data))).outcomes;
+  const experiments = await stage('experiments', () => runExperiments(data));
   enter('report'); // not a timed stage: the report shows the stages' timings
-  const report = await writeReport(data, cellOutcomes);
+  const report = await writeReport(data, experiments.outcomes);
   enter('done');
-  return {
-    sweepId: input.sweepId,
-    report,
-    cells: {
-      total: cells.length,
-      done: cellOutcomes.filter((o) => o.status === 'done').length,
-      failed: cellOutcomes.filter((o) => o.status === 'failed').length,
-      computed: cellOutcomes.filter((o) => o.computed).length,
-    },
-    stages,
-  };
+  const { tally } = experiments;
+  return { sweepId: input.sweepId, report, cells: { total: cells.length, done: tally.items - tally.failed, failed: tally.failed, computed: tally.computed }, stages };
 
   // ── the steps, in the order of the graph ──────────────────────────────────────────────────
 
@@ -188,38 +195,39 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   /** Per source, in parallel: (finetune per class) → generate per class; then one manifest per source. */
   async function generateSources(curated: CurateResult, baseModelPrefix: string) {
     const generated = await Promise.all(config.sources.map((source) => generateSource(source, curated, baseModelPrefix)));
-    const syntheticPerClass: Partial<Record<Source, ManifestRef[]>> = {};
+    const syntheticPerClass: Partial<Record<Source, StoredList>> = {};
     const synthetic: Partial<Record<Source, ManifestRef>> = {};
     for (const [i, source] of config.sources.entries()) {
       syntheticPerClass[source] = generated[i].manifests;
       synthetic[source] = await cpu.mergeManifests({ refs: generated[i].manifests, key: `${source}-${seed}` });
     }
-    return { synthetic, syntheticPerClass, timings: generated.flatMap((g) => g.parts) };
+    return { synthetic, syntheticPerClass, tally: addTallies(generated.map((g) => g.tally)) };
   }
 
-  async function generateSource(source: Source, curated: CurateResult, baseModelPrefix: string) {
+  async function generateSource(source: Source, curated: CurateResult, baseModelPrefix: string): Promise<{ manifests: StoredList; tally: Tally }> {
     const { classes, trainManifest: original } = curated;
     const heartbeat = input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {};
     if (config.generator.backend === 'replicate') {
-      return generateSourceWithReplicate({ config, queues, source, classes, original, seed, ...heartbeat });
+      const remote = await generateSourceWithReplicate({ config, queues, source, classes, original, seed, ...heartbeat });
+      const page = await cpu.storePage({ prefix: `values/${input.sweepId}/generate-${source}`, items: remote.manifests });
+      return { manifests: { pages: [page] }, tally: addTallies(remote.parts.map((p) => ({ items: 1, failed: 0, activities: 1, activityMs: p.wallMs, computed: p.computed ? 1 : 0 }))) };
     }
-    // Fan-out per class, one child workflow each: (finetune) → generate.
-    const perClass = await Promise.all(
-      classes.map((className) =>
-        executeChild(classImages, {
-          args: [classImagesInput(config, { queues, source, className, original, baseModelPrefix, seed, ...heartbeat })],
-          workflowId: `${input.sweepId}/generate/${source}/${className}`,
-          taskQueue: queues.cpu,
-        }),
-      ),
-    );
-    return { manifests: perClass.map((c) => c.manifest), parts: perClass.flatMap((c) => c.parts) };
+    // Fan-out per class, one child workflow each: (finetune) → generate; in page children (bounded, each storing its manifests).
+    const pages = pagesOf(classes.map((id) => ({ id })), CLASSES_PER_PAGE, GENERATION_CHILDREN_AT_ONCE);
+    const results = new Map<string, PageResult>();
+    const context = { sweepId: input.sweepId, config, queues, source, original, baseModelPrefix, seed, ...heartbeat };
+    const startPage = (page: (typeof pages)[number]) =>
+      executeChild(classImagesPage, { args: [{ page, context }], workflowId: `${input.sweepId}/generate/${source}/${page.id}`, taskQueue: queues.cpu });
+    // The sweep's history grows by a few events per page: the generate stage never needs to hand over.
+    await fanOutPaged(pages, GENERATION_CHILDREN_AT_ONCE, { outcomes: results, running: new Set() }, startPage, { mayContinueAsNew: false });
+    const joined = joinPages(pages, results);
+    return { manifests: joined.list, tally: joined.tally };
   }
 
-  function fidInput(curated: CurateResult, synthetic: Partial<Record<Source, ManifestRef[]>>, pretrainedKey: string, arch: ClassifierArch): FidInput {
+  function fidInput(curated: CurateResult, synthetic: Partial<Record<Source, StoredList>>, pretrainedKey: string, arch: ClassifierArch): FidInput {
     return {
       original: curated.trainManifest,
-      synthetic: synthetic as Record<string, ManifestRef[]>,
+      synthetic: synthetic as Record<string, StoredList>,
       extractor:
         config.fid.extractor === 'inception-v3-fid'
           ? // The config schema requires the key with this extractor.
@@ -230,30 +238,36 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     };
   }
 
-  /** Fan-out: one child workflow per cell, at most `concurrency` at once; `continueAsNew` when the history is long. */
-  async function runExperiments(sweepData: SweepData) {
-    if ((await fanOutBounded(cells, config.concurrency, { outcomes, running }, (cell) => runCell(cell, sweepData))) === 'continue-as-new') {
-      // History is getting long: carry what is done into a fresh run of this workflow.
-      await continueAsNew<typeof sweep>({ ...input, carried: { data: sweepData, outcomes: [...outcomes.values()], stages, startedAt } });
+  /**
+   * Fan-out: one child workflow per cell, at most `concurrency` at once; `continueAsNew` when the
+   * history is long. Up to CELLS_PER_PAGE cells the sweep runs them itself, else in page children.
+   * Either way the join is the lean outcomes as stored pages (the report resolves them).
+   */
+  async function runExperiments(sweepData: SweepData): Promise<{ outcomes: StoredList; tally: Tally }> {
+    // Only what the cells need travels to page children (not the FID table or the per-class manifests).
+    const { classes, original, test, pretrainedKey, arch, synthetic } = sweepData;
+    const context: CellContext = { sweepId: input.sweepId, config, data: { classes, original, test, pretrainedKey, arch, synthetic }, queues, ...(input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {}) };
+    const handOver = () => continueAsNew<typeof sweep>({ ...input, carried: { data: sweepData, outcomes: [...outcomes.values()], pages: [...pageResults.entries()], stages, startedAt } });
+    if (cells.length <= CELLS_PER_PAGE) {
+      const ran = await fanOutBounded(cells, config.concurrency, { outcomes, running }, async (cell) => leanOutcome(await runCell(context, cell)));
+      if (ran === 'continue-as-new') await handOver();
+      const joined = cells.map((cell) => outcomes.get(cell.id) as LeanCellOutcome);
+      const page = await cpu.storePage({ prefix: cellPagesPrefix(input.sweepId), items: joined });
+      return { outcomes: { pages: [page] }, tally: addTallies(joined.map(cellTally)) };
     }
-    const joined = cells.map((cell) => outcomes.get(cell.id) as CellOutcome);
-    return { outcomes: joined, timings: joined.map((o) => ({ wallMs: o.wallMs ?? 0, computed: o.computed ?? false })) };
-  }
-
-  async function runCell(cell: Cell, sweepData: SweepData): Promise<CellOutcome> {
-    const args = experimentInput(config, cell, sweepData, { queues, ...(input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {}) });
-    try {
-      return await executeChild(experiment, { args: [args], workflowId: `${input.sweepId}/${cell.id}`, taskQueue: queues.cpu });
-    } catch (error) {
-      // A permanent failure fails its cell only; the report shows it with the reason.
-      if (error instanceof ChildWorkflowFailure) return { cell, status: 'failed', error: rootMessage(error) };
-      throw error;
-    }
+    const pages = pagesOf(cells, CELLS_PER_PAGE, config.concurrency);
+    const startPage = (page: (typeof pages)[number]) =>
+      executeChild(experimentPage, { args: [{ page, context }], workflowId: `${input.sweepId}/cells/${page.id}`, taskQueue: queues.cpu });
+    // The progress query names running cells only when the sweep runs them itself (here: pages, which it does not name).
+    if ((await fanOutPaged(pages, config.concurrency, { outcomes: pageResults, running: new Set() }, startPage)) === 'continue-as-new') await handOver();
+    const joined = joinPages(pages, pageResults);
+    return { outcomes: joined.list, tally: joined.tally };
   }
 
   /** Join: the sample grid (Fig 7) and the report. */
-  async function writeReport(sweepData: SweepData, cellOutcomes: CellOutcome[]): Promise<ReportOutput> {
-    const samples = await cpu.sampleGrid({ original: sweepData.original, synthetic: sweepData.syntheticPerClass as Record<string, ManifestRef[]>, perCell: 4, seed });
+  async function writeReport(sweepData: SweepData, cellOutcomes: StoredList): Promise<ReportOutput> {
+    // The grid and the cells go by reference: with thousands of classes either passes a payload's 2 MB.
+    const samples = await cpu.sampleGrid({ original: sweepData.original, synthetic: sweepData.syntheticPerClass as Record<string, StoredList>, perCell: 4, seed });
     return cpu.report({
       sweepId: input.sweepId,
       config,
@@ -270,10 +284,4 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       evaluationContext: { test: sweepData.test, arch: sweepData.arch },
     });
   }
-}
-
-function rootMessage(error: unknown): string {
-  let current: unknown = error;
-  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
 }

@@ -34,6 +34,7 @@ const envOverrides: ReadonlyArray<readonly [string, readonly string[], 'string' 
   ['SYNTHMIX_QUEUE_CPU', ['queues', 'cpu'], 'string'],
   ['SYNTHMIX_QUEUE_GPU', ['queues', 'gpu'], 'string'],
   ['SYNTHMIX_CPU_CONCURRENCY', ['workers', 'cpuConcurrency'], 'int'],
+  ['SYNTHMIX_WORKFLOW_TASKS', ['workers', 'workflowTasks'], 'int'],
   ['SYNTHMIX_GPU_CONCURRENCY', ['workers', 'gpuConcurrency'], 'int'],
   ['SYNTHMIX_GPU_DEVICES', ['workers', 'gpuDevices'], 'list'],
   ['SYNTHMIX_STORE', ['storage', 'kind'], 'string'],

@@ -16,7 +16,7 @@ import { loadConfig } from '../../lib/config/load.js';
 import { createStore, type ArtifactStore } from '../../lib/store/index.js';
 import { connectClient, connectWorker } from '../../lib/temporal/connection.js';
 import { createWorker } from '../../workers/create.js';
-import { startTemporalDevServer, type DevServer } from '../../infra/temporal-dev-server.js';
+import { startTemporalDevServer, type DevServer, type TemporalDevServerOptions } from '../../infra/temporal-dev-server.js';
 import type { SynthmixConfig } from '../../temporal.config.js';
 
 export interface TestWorldOptions {
@@ -26,6 +26,8 @@ export interface TestWorldOptions {
   workers?: Array<'cpu' | 'gpu'>;
   /** Config layered over the world's folders and server (e.g. an S3 store, engine threads). */
   overrides?: (tmp: string) => Record<string, unknown>;
+  /** Dev server settings (benches compare them: bench/roundtrip.ts). */
+  server?: Pick<TemporalDevServerOptions, 'sqlitePragmas' | 'dynamicConfig'>;
 }
 
 export interface TestWorld {
@@ -42,7 +44,7 @@ export interface TestWorld {
 
 export async function startTestWorld(options: TestWorldOptions): Promise<TestWorld> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), `synthmix-${options.name}-`));
-  const server = await startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite') });
+  const server = await startTemporalDevServer({ dbFile: path.join(tmp, 'temporal.sqlite'), ...options.server });
   const extra = options.overrides?.(tmp) ?? {};
   const overrides = {
     stateDir: path.join(tmp, 'state'),
