@@ -97,3 +97,10 @@ describe('sweep config layering', () => {
   });
 });
 
+
+describe('the RandAugment arm', () => {
+  it('draws its ops per image by default, as torchvision does; per batch only when asked', () => {
+    expect(resolveSweepConfig('tiny', { train: { randAugment: { n: 2, m: 9 } } }).train.randAugment).toEqual({ n: 2, m: 9, perImage: true });
+    expect(resolveSweepConfig('tiny', { train: { randAugment: { n: 2, m: 9, perImage: false } } }).train.randAugment?.perImage).toBe(false);
+  });
+});

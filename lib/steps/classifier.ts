@@ -30,7 +30,7 @@ export interface TrainInput {
   weightDecay: number;
   seed: number;
   checkpointEvery: number;
-  randAugment?: { n: number; m: number };
+  randAugment?: { n: number; m: number; perImage?: boolean };
 }
 
 export interface TrainResult extends StepTiming {

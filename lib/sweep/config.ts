@@ -118,7 +118,15 @@ export const sweepConfigSchema = z
         stem: z.enum(['auto', 'cifar', 'imagenet']).default('auto'),
         checkpointEvery: z.number().int().min(1).default(1),
         /** The paper's §6.2 baseline arm: RandAugment on the originals only. */
-        randAugment: z.object({ n: z.number().int().min(1), m: z.number().min(0).max(30) }).strict().optional(),
+        randAugment: z
+          .object({
+            n: z.number().int().min(1),
+            m: z.number().min(0).max(30),
+            /** Ops drawn for every image, as torchvision's `RandAugment` (a per-image transform); false: one draw per batch. */
+            perImage: z.boolean().default(true),
+          })
+          .strict()
+          .optional(),
         /**
          * Where finetune / frozen start: `weights` (a torchvision ResNet-18 state dict at `pretrainedKey`,
          * as ImageNet weights in the paper) or `prior-domain` (a stand-in: pretrained here on the demo
