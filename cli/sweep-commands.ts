@@ -88,6 +88,8 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
         console.log(renderProgress(progress, cells, Date.now()).join('\n'));
       }
       await client.connection.close();
+      // For scripts: a sweep that ended without completing is a failed run (exit 1), as in `watch`.
+      if (!['RUNNING', 'COMPLETED', 'CONTINUED_AS_NEW'].includes(description.status.name)) throw new Error(`${id} did not complete (${description.status.name})`);
     });
 
   program

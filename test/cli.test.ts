@@ -178,6 +178,7 @@ describe('the README flow, as child processes', () => {
     expect(watched.code).toBe(1);
     const status = await synthmix('status', 'cli-2');
     expect(status.output).toContain('cli-2: CANCELLED');
+    expect(status.code).toBe(1);
   }, 300_000);
 
   it('server: SIGTERM stops it with exit 0', async () => {

@@ -173,7 +173,9 @@ export async function classImagesPage(input: PageInput<{ id: string }, ClassImag
       tally: { items: 1, failed: 0, activities: result.parts.length, activityMs: result.parts.reduce((s, p) => s + p.wallMs, 0), computed: result.parts.filter((p) => p.computed).length },
     }),
     tally: (lean) => lean.tally,
-    store: (leans) => cpu.storePage({ prefix: `values/${context.sweepId}/generate-${context.source}`, items: leans.map((l) => l.manifest) }),
+    // Not under the sweep's id: pages are content-addressed, and the FID step's memo key hashes
+    // these references, so equal manifests must give equal keys in every sweep.
+    store: (leans) => cpu.storePage({ prefix: `values/generate-${context.source}`, items: leans.map((l) => l.manifest) }),
     continueAsNew: (carried) => continueAsNew<typeof classImagesPage>({ ...input, carried }),
   });
 }

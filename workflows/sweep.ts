@@ -209,7 +209,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     const heartbeat = input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {};
     if (config.generator.backend === 'replicate') {
       const remote = await generateSourceWithReplicate({ config, queues, source, classes, original, seed, ...heartbeat });
-      const page = await cpu.storePage({ prefix: `values/${input.sweepId}/generate-${source}`, items: remote.manifests });
+      const page = await cpu.storePage({ prefix: `values/generate-${source}`, items: remote.manifests });
       return { manifests: { pages: [page] }, tally: addTallies(remote.parts.map((p) => ({ items: 1, failed: 0, activities: 1, activityMs: p.wallMs, computed: p.computed ? 1 : 0 }))) };
     }
     // Fan-out per class, one child workflow each: (finetune) → generate; in page children (bounded, each storing its manifests).
