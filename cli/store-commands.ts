@@ -1,23 +1,9 @@
-import { readdir, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { SynthmixConfig } from '../temporal.config.js';
 import { assertSafeKey, assertSafePrefix, createStore } from '../lib/store/index.js';
-import { mapLimit } from '../lib/concurrency.js';
+import { uploadOutput } from '../lib/engine/runner.js';
 import { UsageError } from './usage.js';
-
-/** Every regular file under `dir`, `/`-separated and relative to it, sorted (hidden entries skipped). */
-async function filesUnder(dir: string, prefix = ''): Promise<string[]> {
-  const entries = await readdir(path.join(dir, prefix), { withFileTypes: true });
-  const files: string[] = [];
-  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (entry.name.startsWith('.')) continue;
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) files.push(...(await filesUnder(dir, rel)));
-    else if (entry.isFile()) files.push(rel);
-  }
-  return files;
-}
 
 /**
  * `import PATH KEY`: put a user's file (a `.pth`) or folder (a Stable Diffusion folder in diffusers
@@ -33,28 +19,29 @@ export function registerStoreCommands(program: Command, config: () => SynthmixCo
     .action(async (source: string, key: string) => {
       const info = await stat(source).catch(() => undefined);
       if (!info) throw new UsageError(`import: ${source} does not exist`);
+      const target = info.isDirectory() ? key.replace(/\/+$/, '') : key;
       try {
-        if (info.isDirectory()) assertSafePrefix(key);
-        else assertSafeKey(key);
+        if (info.isDirectory()) assertSafePrefix(target);
+        else assertSafeKey(target);
       } catch (error) {
         throw new UsageError(`import: KEY ${JSON.stringify(key)}: ${(error as Error).message}`);
       }
       const store = createStore(config().storage);
-      const files = info.isDirectory() ? await filesUnder(source) : [''];
-      if (files.length === 0) throw new UsageError(`import: ${source} has no files`);
-      const target = (rel: string) => (rel ? `${key.replace(/\/+$/, '')}/${rel}` : key);
-      let done = 0;
       let bytes = 0;
+      let count = 0;
       const began = Date.now();
-      await mapLimit(files, 4, async (rel) => {
-        const object = await store.putFile(target(rel), rel ? path.join(source, ...rel.split('/')) : source);
-        done += 1;
-        bytes += object.size;
-        const mb = bytes / 1e6;
-        process.stderr.write(`\r${done}/${files.length} files, ${mb.toFixed(1)} MB, ${(mb / Math.max(0.001, (Date.now() - began) / 1000)).toFixed(1)} MB/s`);
-        if (files.length === 1) process.stderr.write(`\n${object.key} sha256 ${object.sha256}`);
+      const written = await uploadOutput(store, source, target, {
+        skipHidden: true,
+        onWritten: (object) => {
+          count += 1;
+          bytes += object.size;
+          const mb = bytes / 1e6;
+          process.stderr.write(`\r${count} files, ${mb.toFixed(1)} MB, ${(mb / Math.max(0.001, (Date.now() - began) / 1000)).toFixed(1)} MB/s`);
+        },
       });
       process.stderr.write('\n');
-      console.log(`${files.length} file(s) in ${store.description} under ${info.isDirectory() ? `${key.replace(/\/+$/, '')}/` : key}`);
+      if (written.length === 0) throw new UsageError(`import: ${source} has no files`);
+      if (!info.isDirectory()) process.stderr.write(`${written[0].key} sha256 ${written[0].sha256}\n`);
+      console.log(`${written.length} file(s) in ${store.description} under ${info.isDirectory() ? `${target}/` : target}`);
     });
 }

@@ -23,6 +23,7 @@ import { CorruptObjectError, NotFoundError } from './errors.js';
 import { hashJson } from './hash.js';
 import { IMAGE_CODE_VERSION } from './images/png.js';
 import { loopBeat } from './heartbeat.js';
+import { folderPrefix } from './store/common.js';
 import type { ArtifactStore } from './store/types.js';
 import { recordWrites } from './store/write-log.js';
 
@@ -88,7 +89,7 @@ async function readContents(store: ArtifactStore, reads: NonNullable<MemoOptions
   const prefixes: Record<string, Array<[string, string]>> = {};
   for (const raw of reads.prefixes ?? []) {
     if (raw === undefined) continue;
-    const prefix = raw.endsWith('/') ? raw : `${raw}/`;
+    const prefix = folderPrefix(raw);
     prefixes[prefix] = (await store.list(prefix)).map((o) => [o.key.slice(prefix.length), o.sha256]);
   }
   return { keys, prefixes };

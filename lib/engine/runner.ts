@@ -8,7 +8,7 @@ import { isSha256Hex, sha256File } from '../hash.js';
 import { uniqueSuffix } from '../temp-files.js';
 import { loopBeat } from '../heartbeat.js';
 import { claimAttemptDir } from './leftovers.js';
-import { assertSafeKey, localPathForKey } from '../store/common.js';
+import { assertSafeKey, folderPrefix, localPathForKey } from '../store/common.js';
 import type { SynthmixConfig } from '../../temporal.config.js';
 import type { ArtifactEvent, EngineHeartbeat, ProgressEvent } from './events.js';
 import { runEngineProcess } from './process.js';
@@ -98,7 +98,7 @@ export class EngineRunner {
   private async materialize(name: string, input: EngineInput, inputsDir: string): Promise<string> {
     if ('localPath' in input) return input.localPath;
     if ('key' in input) return this.fetchToCache(input.key);
-    const prefix = input.prefix.endsWith('/') ? input.prefix : `${input.prefix}/`;
+    const prefix = folderPrefix(input.prefix);
     const objects = await this.store.list(prefix);
     if (objects.length === 0) {
       throw ApplicationFailure.nonRetryable(`engine input '${name}': nothing in the store under ${prefix}`, 'NotFound');
@@ -234,14 +234,29 @@ function safeSegment(value: string): string {
   return value.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || 'attempt';
 }
 
-/** Upload a local output (file or directory, recursively) under `key`; returns what was written. */
-export async function uploadOutput(store: ArtifactStore, localPath: string, key: string): Promise<ObjectInfo[]> {
+export interface UploadOptions {
+  /** Leave out entries whose name starts with `.` (a user's folder: `.DS_Store`, `.git`). */
+  readonly skipHidden?: boolean;
+  /** Called after each object is written (progress). */
+  readonly onWritten?: (object: ObjectInfo) => void;
+}
+
+/**
+ * Upload a local file or directory (recursively, in name order) under `key`; returns what was
+ * written. Engine outputs and `synthmix import` both go through it.
+ */
+export async function uploadOutput(store: ArtifactStore, localPath: string, key: string, options: UploadOptions = {}): Promise<ObjectInfo[]> {
   const info = await stat(localPath);
-  if (!info.isDirectory()) return [await store.putFile(key, localPath)];
+  if (!info.isDirectory()) {
+    const object = await store.putFile(key, localPath);
+    options.onWritten?.(object);
+    return [object];
+  }
   const written: ObjectInfo[] = [];
   const entries = (await readdir(localPath, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
   for (const entry of entries) {
-    written.push(...(await uploadOutput(store, path.join(localPath, entry.name), `${key}/${entry.name}`)));
+    if (options.skipHidden && entry.name.startsWith('.')) continue;
+    written.push(...(await uploadOutput(store, path.join(localPath, entry.name), `${key}/${entry.name}`, options)));
   }
   return written;
 }

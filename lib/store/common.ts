@@ -70,6 +70,11 @@ export function localPathForKey(root: string, relative: string, key: string = re
 }
 
 /** Like assertSafeKey, for a list prefix: `''` (everything) and a trailing `/` are allowed. */
+/** `prefix` as a folder (ending in `/`), so that listing `models/sd` does not also match `models/sd2/`. */
+export function folderPrefix(prefix: string): string {
+  return prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
 export function assertSafePrefix(prefix: unknown): asserts prefix is string {
   if (prefix === '') return;
   const problem = keyProblem(prefix, 'prefix');

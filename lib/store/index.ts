@@ -7,7 +7,7 @@ import type { ArtifactStore } from './types.js';
 export type { ArtifactStore, Body, ObjectInfo, PutOptions } from './types.js';
 export { createLocalStore, type LocalStore } from './local.js';
 export { createS3Store, type S3Store, type S3StoreOptions } from './s3.js';
-export { assertSafeKey, assertSafePrefix, contentKey, localPathForKey } from './common.js';
+export { assertSafeKey, assertSafePrefix, contentKey, folderPrefix, localPathForKey } from './common.js';
 export { getValue, isStoredList, putValue, readList, type StoredList, type StoredValue } from './values.js';
 export { createStoreCore, type ByteBackend, type OpenedObject, type Recorded } from './core.js';
 

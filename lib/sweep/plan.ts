@@ -8,6 +8,7 @@
  * run, how many steps each has, and which inputs they read — not which results are cached.
  */
 import { readdir, stat } from 'node:fs/promises';
+import { folderPrefix } from '../store/common.js';
 import type { ArtifactStore } from '../store/types.js';
 import { needsPriorDomain } from './base-model-inputs.js';
 import { enumerateCells, type SweepConfig } from './config.js';
@@ -57,8 +58,8 @@ export async function planSweep(config: SweepConfig, store: ArtifactStore): Prom
     inputs.push({ field: 'dataset.source.path', what: 'image folder <class>/<file>', where: source.path, ...(found ? { found: `${found} class folders (on this machine; workers read it at the same path)` } : {}) });
     classes = { count: found ?? 0, exact: found !== undefined };
   } else {
-    const objects = await store.list(withSlash(source.prefix));
-    const names = new Set(objects.map((o) => o.key.slice(withSlash(source.prefix).length).split('/')[0]));
+    const objects = await store.list(folderPrefix(source.prefix));
+    const names = new Set(objects.map((o) => o.key.slice(folderPrefix(source.prefix).length).split('/')[0]));
     inputs.push({ field: 'dataset.source.prefix', what: 'image folder <class>/<file>', where: `${store.description} ${source.prefix}`, ...(objects.length ? { found: `${objects.length} objects in ${names.size} class folders` } : {}) });
     classes = { count: names.size, exact: objects.length > 0 };
   }
@@ -72,7 +73,7 @@ export async function planSweep(config: SweepConfig, store: ArtifactStore): Prom
   // Replicate's model is remote (its client checks it); a local base model is given or a stand-in.
   if (config.generator.backend !== 'replicate' && config.generator.modelPrefix) {
     const what = config.generator.backend === 'stable-diffusion' ? 'Stable Diffusion folder (diffusers layout)' : 'built-in generator folder';
-    inputs.push(await storeObject(store, 'generator.modelPrefix', what, `${withSlash(config.generator.modelPrefix)}model_index.json`));
+    inputs.push(await storeObject(store, 'generator.modelPrefix', what, `${folderPrefix(config.generator.modelPrefix)}model_index.json`));
   } else if (config.generator.backend !== 'replicate') {
     standIns.push('generator: the built-in pixel diffusion model pretrained here on the demo world\'s prior domain (it plays Stable Diffusion)');
   }
@@ -129,8 +130,4 @@ async function localFolder(dir: string): Promise<number | undefined> {
   if (!info?.isDirectory()) return undefined;
   const entries = await readdir(dir, { withFileTypes: true });
   return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).length;
-}
-
-function withSlash(prefix: string): string {
-  return prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
