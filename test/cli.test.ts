@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../lib/config/load.js';
 import { DEMO_PRESET_CLASSES, writeDemoWorld } from '../lib/data/demo-world.js';
 import { freePorts } from '../infra/managed-process.js';
+import { envWithoutSynthmix } from './support/clean-env.js';
 
 interface Running {
   child: ChildProcess;
@@ -73,7 +74,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-cli-'));
   const [port] = await freePorts(1);
   // Everything through the environment, as the README shows (no SYNTHMIX_CONFIG file).
-  env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SYNTHMIX_'))) };
+  env = envWithoutSynthmix();
   Object.assign(env, {
     SYNTHMIX_STATE_DIR: path.join(tmp, 'state'),
     SYNTHMIX_STORE_DIR: path.join(tmp, 'store'),

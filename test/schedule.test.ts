@@ -31,6 +31,7 @@ import {
 } from '../cli/schedule-commands.js';
 import { UsageError } from '../cli/usage.js';
 import type { SynthmixConfig } from '../temporal.config.js';
+import { envWithoutSynthmix } from './support/clean-env.js';
 
 const SWEEP_ID = 'sched-sweep';
 // 03:00 on Feb 29: years away, so only triggers run it.
@@ -77,8 +78,7 @@ async function listed(): Promise<ScheduleRow[]> {
 
 /** The real `synthmix` command, configured by environment variables like a user's shell (async: the workers share this process). */
 function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !name.startsWith('SYNTHMIX_')) env[name] = value;
+  const env = envWithoutSynthmix();
   Object.assign(env, {
     SYNTHMIX_STATE_DIR: path.join(tmp, 'state'),
     SYNTHMIX_TEMPORAL_MODE: 'external',

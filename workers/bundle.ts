@@ -17,6 +17,22 @@ export const workflowsPath = path.join(path.dirname(here), '..', 'workflows', `i
  */
 export const prebuiltBundlePath = path.join(path.dirname(here), '..', 'workflow-bundle.js');
 
+/**
+ * A bundle file named by `SYNTHMIX_WORKFLOW_BUNDLE` (a container that ships one elsewhere; the test
+ * suite, which bundles once for every worker it starts): it must be built from the same workflow code.
+ */
+export const WORKFLOW_BUNDLE_ENV = 'SYNTHMIX_WORKFLOW_BUNDLE';
+
+/** The prebuilt bundle this process would load: the environment's, else the build's (when present). */
+function prebuiltBundle(): string | undefined {
+  const named = process.env[WORKFLOW_BUNDLE_ENV];
+  if (named) {
+    if (!existsSync(named)) throw new Error(`${WORKFLOW_BUNDLE_ENV}=${named}: no such file (build one with \`npm run build\`, or unset it to bundle at start)`);
+    return named;
+  }
+  return existsSync(prebuiltBundlePath) ? prebuiltBundlePath : undefined;
+}
+
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** Bundle the workflow code once per process (webpack takes seconds on 2 cores). */
@@ -30,13 +46,14 @@ export function buildWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
  * worker's start), else one bundled now from the code this process runs.
  */
 export async function workflowBundle(): Promise<WorkflowBundleOption> {
-  if (existsSync(prebuiltBundlePath)) return { codePath: prebuiltBundlePath };
-  return buildWorkflowBundle();
+  const prebuilt = prebuiltBundle();
+  return prebuilt ? { codePath: prebuilt } : buildWorkflowBundle();
 }
 
 /** What a cpu worker says at start about its workflow code (the prebuilt file or a bundle of `workflowsPath`). */
 export function describeWorkflowBundle(): string {
-  return existsSync(prebuiltBundlePath) ? `workflow bundle ${prebuiltBundlePath} (prebuilt)` : `workflow bundle of ${workflowsPath} (bundled at start)`;
+  const prebuilt = prebuiltBundle();
+  return prebuilt ? `workflow bundle ${prebuilt} (prebuilt)` : `workflow bundle of ${workflowsPath} (bundled at start)`;
 }
 
 const noop = () => undefined;

@@ -7,6 +7,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { projectRoot } from '../../lib/config/load.js';
+import { envWithoutSynthmix } from './clean-env.js';
 
 export interface WorkerProcess {
   name: string;
@@ -59,9 +60,7 @@ export class WorkerProcesses {
 
   /** Start a worker and wait until it polls its queue. */
   async start(name: string, queue: 'cpu' | 'gpu' = 'gpu'): Promise<WorkerProcess> {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('SYNTHMIX_')) env[key] = value;
-    env.SYNTHMIX_CONFIG = this.configFile;
+    const env: NodeJS.ProcessEnv = { ...envWithoutSynthmix(), SYNTHMIX_CONFIG: this.configFile };
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'cli', 'synthmix.ts'), 'worker', '--queue', queue], {
       cwd: projectRoot,
       env,
