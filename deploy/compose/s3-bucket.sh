@@ -6,8 +6,9 @@ set -eu
 bucket=${SYNTHMIX_S3_BUCKET:?SYNTHMIX_S3_BUCKET is not set}
 master=${WEED_MASTER:-seaweedfs:9333}
 attempts=${S3_BUCKET_ATTEMPTS:-60}
+# `s3.bucket.list` prints "  NAME<TAB>size:..." per bucket (POSIX classes, no GNU \b: the image is Alpine-based).
 listed() {
-  echo "s3.bucket.list" | weed shell -master="$master" 2>/dev/null | grep -q "^  *$bucket\b" 
+  echo "s3.bucket.list" | weed shell -master="$master" 2>/dev/null | grep -q "^[[:space:]]*$bucket[[:space:]]"
 }
 i=0
 while [ "$i" -lt "$attempts" ]; do
