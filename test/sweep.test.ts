@@ -5,7 +5,7 @@
  *  - the same sweep again recomputes nothing (memoization, counted);
  *  - a cell that fails permanently fails alone, and the report says why;
  *  - the recorded histories replay against the current workflow code (determinism);
- *  - with the computed steps wiped, the sweep runs again through a Temporal server kill + restart
+ *  - with the trained steps wiped, the sweep runs again through a Temporal server kill + restart
  *    and an S3 outage, and ends with exactly the numbers of the undisturbed run;
  *  - cancelling a sweep cancels its running engine step (the process is gone).
  */
@@ -84,11 +84,14 @@ function printStages(label: string, result: SweepResult): void {
   console.log(`${label}:\n${lines.join('\n')}`);
 }
 
-async function waitForStage(workflowId: string, wanted: string): Promise<void> {
+const STAGES = ['curate', 'curate-prior', 'pretrain', 'generate', 'fid', 'experiments'];
+
+/** Wait until the sweep is in stage `wanted` or a later one (a short stage can pass between two polls). */
+async function waitForStage(workflowId: string, wanted: string): Promise<string> {
   const handle = client.workflow.getHandle(workflowId);
   for (;;) {
     const progress = await handle.query(progressQuery).catch(() => undefined);
-    if (progress?.stage === wanted) return;
+    if (progress && STAGES.indexOf(progress.stage) >= STAGES.indexOf(wanted)) return progress.stage;
     if (progress?.stage === 'done') throw new Error(`sweep ${workflowId} finished before stage ${wanted}`);
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -113,7 +116,7 @@ describe('the sweep workflow', () => {
       expect(result.report.files.some((key) => key.endsWith(`/${name}`)), name).toBe(true);
     }
     const stages = result.stages.map((s) => s.stage);
-    expect(stages).toEqual(['curate', 'curate-prior', 'pretrain', 'generate', 'fid', 'experiments']);
+    expect(stages).toEqual(STAGES);
 
     // The report's numbers are the evaluations in the store, cell by cell.
     const reported = await reportedResults(result);
@@ -184,9 +187,10 @@ describe('the sweep workflow', () => {
   }, 300_000);
 
   it('recomputes through a Temporal server restart and an S3 outage to the same numbers', async () => {
-    // Wipe what the sweep computed after the fine-tunes, so the run below really recomputes:
-    // generation, FID, the classifier pretrain, every cell.
-    for (const prefix of ['steps/generate/', 'steps/fid/', 'steps/extract-features/', 'steps/train/', 'steps/evaluate/', 'mix/', 'features/']) {
+    // Wipe what the sweep trained, so the run below really recomputes the classifier pretrain and
+    // every cell (mix, training, evaluation). Fine-tunes, generated images and FID are kept (CI
+    // time); a worker killed mid-generation is test/generate-resume.test.ts's.
+    for (const prefix of ['steps/train/', 'steps/evaluate/', 'mix/']) {
       for (const object of await store.list(prefix)) await store.delete(object.key);
     }
     const workflowId = 'sweep-tiny-3';
@@ -196,7 +200,8 @@ describe('the sweep workflow', () => {
       args: [{ sweepId: workflowId, config: sweepConfig, queues: config.queues, heartbeatTimeout: '20 seconds' }],
     });
 
-    await waitForStage(workflowId, 'generate');
+    // The server dies while the classifier pretrain runs (or, on a fast machine, a later stage).
+    console.log(`Temporal server killed in stage ${await waitForStage(workflowId, 'pretrain')}`);
     await server.kill();
     await new Promise((r) => setTimeout(r, 2000));
     await server.restart();
@@ -214,7 +219,7 @@ describe('the sweep workflow', () => {
     printStages('tiny sweep, disturbed run', result);
     expect(result.cells).toMatchObject({ total: cells.length, done: cells.length, failed: 0 });
     expect(result.cells.computed).toBeGreaterThan(0);
-    expect(result.stages.find((s) => s.stage === 'generate')?.computed).toBeGreaterThan(0);
+    expect(result.stages.find((s) => s.stage === 'pretrain')?.computed).toBeGreaterThan(0);
     expect(numbers(result, await reportedResults(result))).toEqual(undisturbed);
   }, 1_200_000);
 
