@@ -21,7 +21,8 @@ if (!existsSync(path.join(engineDir, 'tests'))) fail(`no engine test directory a
 
 const extra = process.argv.slice(2);
 const targets = extra.length > 0 && !extra[0].startsWith('-') ? [] : ['tests'];
-const args = ['-m', 'pytest', ...targets, '-q', ...extra];
+// The ten slowest tests close the output: where the suite's minutes go (CI time is budgeted).
+const args = ['-m', 'pytest', ...targets, '-q', '--durations=10', ...extra];
 process.stdout.write(`run-pytest: ${path.relative(toolPaths.root, python)} ${args.join(' ')}   (cwd engine/)\n`);
 const existing = process.env.PYTHONPATH;
 const child = spawn(python, args, {
