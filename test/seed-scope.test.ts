@@ -218,13 +218,30 @@ interface Oracle {
 
 /** Reads the exports back with TensorBoard's and MLflow's own readers (the engine venv). */
 const ORACLE = String.raw`
-import json, os, sys
+import json, os, struct, sys
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 from mlflow.tracking import MlflowClient
 
 tb_root, mlruns = sys.argv[1], sys.argv[2]
+
+
+def check_framing(path):
+    # TFRecord framing with TensorBoard's own masked CRC-32C (its Rust data server rejects bad ones).
+    data, offset = open(path, "rb").read(), 0
+    while offset < len(data):
+        (length,) = struct.unpack("<Q", data[offset:offset + 8])
+        (header_crc,) = struct.unpack("<I", data[offset + 8:offset + 12])
+        (body_crc,) = struct.unpack("<I", data[offset + 12 + length:offset + 16 + length])
+        assert header_crc == masked_crc32c(data[offset:offset + 8]), path
+        assert body_crc == masked_crc32c(data[offset + 12:offset + 12 + length]), path
+        offset += 16 + length
+
+
 boards = {}
 for folder, _, files in os.walk(tb_root):
+    for name in files:
+        check_framing(os.path.join(folder, name))
     if any("tfevents" in f for f in files):
         acc = EventAccumulator(folder, size_guidance={"scalars": 0})
         acc.Reload()

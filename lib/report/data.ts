@@ -447,7 +447,8 @@ export function fidOverSeeds(data: Pick<ReportData, 'fid'>, source: string, clas
   return { fid: rows.reduce((sum, r) => sum + r.fid, 0) / rows.length, rows };
 }
 
-export const FID_COLUMNS = ['source', 'seed', 'className', 'fid', 'kidMean', 'kidStd', 'n1', 'n2', 'epsilonUsed', 'extractorId', 'weightsSha256', 'kidSubsetSize', 'kidSubsetCapped'] as const;
+/** `seed` last: the generation seed (empty in rows recorded before it was). */
+export const FID_COLUMNS = ['source', 'className', 'fid', 'kidMean', 'kidStd', 'n1', 'n2', 'epsilonUsed', 'extractorId', 'weightsSha256', 'kidSubsetSize', 'kidSubsetCapped', 'seed'] as const;
 
 export function fidCsv(data: ReportData): string {
   return toCsv(FID_COLUMNS, data.fid.map((r) => FID_COLUMNS.map((k) => r[k])));
