@@ -157,7 +157,7 @@ describe('report activity', () => {
     expect(fidJson.extractors).toEqual([input.config.fid.extractor]);
     for (const r of input.fid) {
       const line = fid.find((f) => f[0] === r.source && f[1] === r.className);
-      expect(line).toEqual([r.source, r.className, String(r.fid), String(r.kidMean), String(r.kidStd), String(r.n1), String(r.n2), String(r.epsilonUsed), r.extractorId, r.weightsSha256, String(r.kidSubsetSize), String(r.kidSubsetCapped)]);
+      expect(line).toEqual([r.source, r.className, String(r.fid), String(r.kidMean), String(r.kidStd), String(r.n1), String(r.n2), String(r.epsilonUsed), r.extractorId, r.weightsSha256, String(r.kidSubsetSize), String(r.kidSubsetCapped), r.seed === undefined ? '' : String(r.seed)]);
       expect(fidJson.rows).toContainEqual(r);
     }
     // History: every re-evaluated number.

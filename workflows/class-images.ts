@@ -143,9 +143,9 @@ export interface ClassImagesPageContext {
   heartbeatTimeout?: string;
 }
 
-/** The child workflow id of one class's images (stable: the sweep's re-runs and tests find it). */
-export function classImagesWorkflowId(sweepId: string, source: Source, className: string): string {
-  return `${sweepId}/generate/${source}/${className}`;
+/** The child workflow id of one class's images of one generation seed (stable: the sweep's re-runs and tests find it). */
+export function classImagesWorkflowId(sweepId: string, source: Source, className: string, seed: number): string {
+  return `${sweepId}/generate/s${seed}/${source}/${className}`;
 }
 
 /** What a generation page keeps per class: the manifest, and the activities' tally. */
@@ -165,7 +165,7 @@ export async function classImagesPage(input: PageInput<{ id: string }, ClassImag
     run: ({ id: className }) =>
       executeChild(classImages, {
         args: [classImagesInput(context.config, { ...context, className })],
-        workflowId: classImagesWorkflowId(context.sweepId, context.source, className),
+        workflowId: classImagesWorkflowId(context.sweepId, context.source, className, context.seed),
         taskQueue: context.queues.cpu,
       }),
     lean: (result) => ({

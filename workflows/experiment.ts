@@ -60,6 +60,7 @@ export async function experiment(input: ExperimentInput): Promise<CellOutcome> {
       bestEpoch: trained.bestEpoch,
       epochs: trained.epochs,
       weightsKey: trained.weightsKey,
+      metricsKey: trained.metricsKey,
       trainImages: trained.trainImages,
       valImages: trained.valImages,
       ...(trained.environment ? { environment: trained.environment } : {}),

@@ -1,8 +1,11 @@
 /**
  * The whole experiment of the paper, top to bottom (DESIGN §1):
  *
- *   curate ─► base models ─► per source, in parallel: (finetune per class) ─► generate per class
- *          ─► fid  ║  fan-out: one `experiment` child per cell (bounded) ─► join ─► report
+ *   curate ─► base models ─► per generation seed × source, in parallel: (finetune per class) ─► generate
+ *          per class ─► join ─► fid per seed  ║  fan-out: one `experiment` child per cell (bounded) ─► join ─► report
+ *
+ * Generation seeds (`generationSeeds`): every seed at `seedScope: "all"` (each seed fine-tunes,
+ * generates and has its own FID; a cell mixes in its own seed's images), the first at `"training"`.
  *
  * `sweep` below is that list of stages, one line each; the steps follow it in the same order.
  * Workflows orchestrate; activities compute (and memoize, so a re-run recomputes nothing). Every
@@ -15,6 +18,7 @@ import type { LeanCellOutcome } from '../lib/report/request.js';
 import type { FidRow, ReportOutput, StageTiming } from '../lib/report/types.js';
 import type { StoredList } from '../lib/store/values.js';
 import type { ClassifierArch } from '../lib/steps/classifier.js';
+import type { SyntheticSets } from '../lib/sweep/experiment-input.js';
 import type { CurateResult } from '../lib/steps/curate.js';
 import {
   classifierArch,
@@ -26,7 +30,7 @@ import {
   targetCurateInput,
 } from '../lib/sweep/base-model-inputs.js';
 import type { Source, SweepConfig } from '../lib/sweep/config.js';
-import { enumerateCells, unknownClassPromptsProblem } from '../lib/sweep/config.js';
+import { enumerateCells, generationSeeds, unknownClassPromptsProblem } from '../lib/sweep/config.js';
 import type { Queues } from '../lib/temporal/queues.js';
 import type { FidInput } from '../activities/fid.js';
 import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
@@ -54,12 +58,17 @@ export interface SweepData {
   original: ManifestRef;
   test: ManifestRef;
   pretrainedKey: string;
-  synthetic: Partial<Record<Source, ManifestRef>>;
-  /** Per source, its per-class manifests in class order, as stored pages (they grow with the classes). */
-  syntheticPerClass: Partial<Record<Source, StoredList>>;
+  /** Per generation seed, per source: its synthetic images (all classes). */
+  synthetic: SyntheticSets;
+  /** Per generation seed, per source: its per-class manifests in class order, as stored pages (they grow with the classes). */
+  syntheticPerClass: PerClassSets;
+  /** Every generation seed's FID rows, each tagged with its seed. */
   fid: FidRow[];
   arch: ClassifierArch;
 }
+
+/** One generation seed's per-class manifests, per source. */
+type PerClassSets = Array<{ seed: number; sources: Partial<Record<Source, StoredList>> }>;
 
 /** What a sweep carries over `continueAsNew`: small whatever its size (large values are store references). */
 interface CarriedState {
@@ -106,6 +115,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   const { config, queues } = input;
   const cpu = proxyCpuActivities(queues);
   const gpu = proxyGpuActivities(queues, input.heartbeatTimeout);
+  // The base models and the sample grid use the first seed, whatever the scope: the base models
+  // play the paper's fixed pretrained weights, which every run shares.
   const seed = config.seeds[0];
   const cells = enumerateCells(config);
   const outcomes = new Map<string, LeanCellOutcome>((input.carried?.outcomes ?? []).map((o) => [o.cell.id, o]));
@@ -152,8 +163,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     const prior = needsPriorDomain(config) ? await stage('curate-prior', () => cpu.curateDataset(priorCurateInput(config))) : undefined;
     const arch = classifierArch(config, curated.classes.length);
     const base = await stage('pretrain', () => baseModels(prior, curated.classes, arch));
-    const generated = await stage('generate', () => generateSources(curated, base.generatorPrefix));
-    const fid = await stage('fid', () => gpu.fid(fidInput(curated, generated.syntheticPerClass, base.classifierKey, arch)));
+    const generated = await stage('generate', () => generateSeeds(curated, base.generatorPrefix));
+    const fid = await stage('fid', () => fidPerSeed(curated, generated.syntheticPerClass, base.classifierKey, arch));
     const { synthetic, syntheticPerClass } = generated;
     data = { classes: curated.classes, original: curated.trainManifest, test: curated.testManifest, pretrainedKey: base.classifierKey, synthetic, syntheticPerClass, fid: fid.rows, arch };
   }
@@ -192,39 +203,58 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     return gpu.train(pretrainClassifierInput(config, split, prior.classes, { ...arch, numClasses: prior.classes.length }));
   }
 
-  /** Per source, in parallel: (finetune per class) → generate per class; then one manifest per source. */
-  async function generateSources(curated: CurateResult, baseModelPrefix: string) {
-    const generated = await Promise.all(config.sources.map((source) => generateSource(source, curated, baseModelPrefix)));
+  /**
+   * Fan-out per generation seed (a handful: the config's seeds), each over the sources in parallel;
+   * join: the seeds' synthetic sets, in seed order.
+   */
+  async function generateSeeds(curated: CurateResult, baseModelPrefix: string) {
+    const perSeed = await Promise.all(generationSeeds(config).map((generationSeed) => generateSources(generationSeed, curated, baseModelPrefix)));
+    return {
+      synthetic: perSeed.map((g): SyntheticSets[number] => ({ seed: g.seed, sources: g.synthetic })),
+      syntheticPerClass: perSeed.map((g): PerClassSets[number] => ({ seed: g.seed, sources: g.syntheticPerClass })),
+      tally: addTallies(perSeed.map((g) => g.tally)),
+    };
+  }
+
+  /** One generation seed, per source in parallel: (finetune per class) → generate per class; then one manifest per source. */
+  async function generateSources(generationSeed: number, curated: CurateResult, baseModelPrefix: string) {
+    const generated = await Promise.all(config.sources.map((source) => generateSource(source, generationSeed, curated, baseModelPrefix)));
     const syntheticPerClass: Partial<Record<Source, StoredList>> = {};
     const synthetic: Partial<Record<Source, ManifestRef>> = {};
     for (const [i, source] of config.sources.entries()) {
       syntheticPerClass[source] = generated[i].manifests;
-      synthetic[source] = await cpu.mergeManifests({ refs: generated[i].manifests, key: `${source}-${seed}` });
+      synthetic[source] = await cpu.mergeManifests({ refs: generated[i].manifests, key: `${source}-${generationSeed}` });
     }
-    return { synthetic, syntheticPerClass, tally: addTallies(generated.map((g) => g.tally)) };
+    return { seed: generationSeed, synthetic, syntheticPerClass, tally: addTallies(generated.map((g) => g.tally)) };
   }
 
-  async function generateSource(source: Source, curated: CurateResult, baseModelPrefix: string): Promise<{ manifests: StoredList; tally: Tally }> {
+  async function generateSource(source: Source, generationSeed: number, curated: CurateResult, baseModelPrefix: string): Promise<{ manifests: StoredList; tally: Tally }> {
     const { classes, trainManifest: original } = curated;
     const heartbeat = input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {};
     if (config.generator.backend === 'replicate') {
-      const remote = await generateSourceWithReplicate({ config, queues, source, classes, original, seed, ...heartbeat });
+      const remote = await generateSourceWithReplicate({ config, queues, source, classes, original, seed: generationSeed, ...heartbeat });
       const page = await cpu.storePage({ prefix: `values/generate-${source}`, items: remote.manifests });
       return { manifests: { pages: [page] }, tally: addTallies(remote.parts.map((p) => ({ items: 1, failed: 0, activities: 1, activityMs: p.wallMs, computed: p.computed ? 1 : 0 }))) };
     }
     // Fan-out per class, one child workflow each: (finetune) → generate; in page children (bounded, each storing its manifests).
     const pages = pagesOf(classes.map((id) => ({ id })), CLASSES_PER_PAGE, GENERATION_CHILDREN_AT_ONCE);
     const results = new Map<string, PageResult>();
-    const context = { sweepId: input.sweepId, config, queues, source, original, baseModelPrefix, seed, ...heartbeat };
+    const context = { sweepId: input.sweepId, config, queues, source, original, baseModelPrefix, seed: generationSeed, ...heartbeat };
     const startPage = (page: (typeof pages)[number]) =>
-      executeChild(classImagesPage, { args: [{ page, context }], workflowId: `${input.sweepId}/generate/${source}/${page.id}`, taskQueue: queues.cpu });
+      executeChild(classImagesPage, { args: [{ page, context }], workflowId: `${input.sweepId}/generate/s${generationSeed}/${source}/${page.id}`, taskQueue: queues.cpu });
     // The sweep's history grows by a few events per page: the generate stage never needs to hand over.
     await fanOutPaged(pages, GENERATION_CHILDREN_AT_ONCE, { outcomes: results, running: new Set() }, startPage, { mayContinueAsNew: false });
     const joined = joinPages(pages, results);
     return { manifests: joined.list, tally: joined.tally };
   }
 
-  function fidInput(curated: CurateResult, synthetic: Partial<Record<Source, StoredList>>, pretrainedKey: string, arch: ClassifierArch): FidInput {
+  /** FID per generation seed (each its own images; the features cache shares the originals'); rows tagged with their seed. */
+  async function fidPerSeed(curated: CurateResult, sets: PerClassSets, pretrainedKey: string, arch: ClassifierArch) {
+    const results = await Promise.all(sets.map((set) => gpu.fid(fidInput(curated, set.sources, pretrainedKey, arch, set.seed))));
+    return { rows: results.flatMap((result, i) => result.rows.map((row) => ({ ...row, seed: sets[i].seed }))), timings: results };
+  }
+
+  function fidInput(curated: CurateResult, synthetic: Partial<Record<Source, StoredList>>, pretrainedKey: string, arch: ClassifierArch, seed: number): FidInput {
     return {
       original: curated.trainManifest,
       synthetic: synthetic as Record<string, StoredList>,
@@ -267,7 +297,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   /** Join: the sample grid (Fig 7) and the report. */
   async function writeReport(sweepData: SweepData, cellOutcomes: StoredList): Promise<ReportOutput> {
     // The grid and the cells go by reference: with thousands of classes either passes a payload's 2 MB.
-    const samples = await cpu.sampleGrid({ original: sweepData.original, synthetic: sweepData.syntheticPerClass as Record<string, StoredList>, perCell: 4, seed });
+    // The grid shows the first generation seed's images (one grid, as the paper's Fig 7).
+    const samples = await cpu.sampleGrid({ original: sweepData.original, synthetic: sweepData.syntheticPerClass[0].sources as Record<string, StoredList>, perCell: 4, seed });
     return cpu.report({
       sweepId: input.sweepId,
       config,

@@ -97,6 +97,17 @@ export const evaluationFileSchema = z.object({
 });
 export type EvaluationFile = z.output<typeof evaluationFileSchema>;
 
+/**
+ * `metrics.json`, written by `train-classifier`: one record per epoch (train loss and accuracy over
+ * the epoch, validation accuracy after it, the epoch's learning rate). `synthmix export` reads it.
+ */
+export const trainMetricsFileSchema = z.object({
+  epochs: z.array(z.object({ epoch: z.number().int().min(1), loss: z.number(), trainAcc: z.number(), valAcc: z.number(), lr: z.number() })),
+  bestEpoch: z.number().int().min(0),
+  bestValAcc: z.number().nullable(),
+});
+export type TrainMetricsFile = z.output<typeof trainMetricsFileSchema>;
+
 /** Parse what `command` returned with `schema`; `what` names it in the error (`result summary`, a file name). */
 export function parseEngineOutput<S extends z.ZodType>(command: string, what: string, schema: S, value: unknown): z.output<S> {
   const parsed = schema.safeParse(value);

@@ -135,6 +135,11 @@ export interface ReportData {
   series: SeriesId[];
   pValues: number[];
   seeds: number[];
+  /**
+   * What the seeds varied: `all` (fine-tuning, generation, mix and training) or `training` (mix and
+   * training; generation used the first seed). A record without the field predates it: `training`.
+   */
+  seedScope: 'all' | 'training';
   rows: ResultRow[];
   summary: SummaryRow[];
   failed: FailedCell[];
@@ -227,6 +232,7 @@ export function buildReportData(input: ReportInput, fetched?: TestResults): Repo
   const series = [...new Set(input.cells.map(seriesOf))].sort(compareSeries);
   const pValues = [...new Set([...(input.config?.mix?.p ?? []), ...input.cells.map((o) => o.cell.p)])].sort((a, b) => a - b);
   const seeds = [...new Set([...(input.config?.seeds ?? []), ...input.cells.map((o) => o.cell.seed)])].sort((a, b) => a - b);
+  const seedScope = input.config?.seedScope ?? 'training';
 
   const rows: ResultRow[] = input.cells.map((outcome) => {
     const { cell } = outcome;
@@ -322,13 +328,14 @@ export function buildReportData(input: ReportInput, fetched?: TestResults): Repo
       compareSeries(a.source, b.source) ||
       fidClassOrder(a.className) - fidClassOrder(b.className) ||
       compareText(a.className, b.className) ||
-      compareText(a.extractorId, b.extractorId),
+      compareText(a.extractorId, b.extractorId) ||
+      (a.seed ?? -1) - (b.seed ?? -1),
   );
   const extractors = [...new Set(input.fid.map((r) => r.extractorId))].sort(compareText);
 
   const environments = countEnvironments(input.cells.filter((o) => o.train).map((o) => o.train?.environment));
 
-  return { classes, modes, series, pValues, seeds, rows, summary, failed, fid, fidSources, extractors, environments, warnings, tests };
+  return { classes, modes, series, pValues, seeds, seedScope, rows, summary, failed, fid, fidSources, extractors, environments, warnings, tests };
 }
 
 /** One line per machine kind: what two reports must share for their numbers to be comparable exactly. */
@@ -430,7 +437,18 @@ export function summaryCsv(data: ReportData): string {
   );
 }
 
-export const FID_COLUMNS = ['source', 'className', 'fid', 'kidMean', 'kidStd', 'n1', 'n2', 'epsilonUsed', 'extractorId', 'weightsSha256', 'kidSubsetSize', 'kidSubsetCapped'] as const;
+/**
+ * The FID of one (source, class, extractor) over the generation seeds: their mean, and the rows (one
+ * per seed; one at `seedScope: "training"`). Undefined when no row has a finite FID.
+ */
+export function fidOverSeeds(data: Pick<ReportData, 'fid'>, source: string, className: string, extractorId: string): { fid: number; rows: FidRow[] } | undefined {
+  const rows = data.fid.filter((r) => r.source === source && r.className === className && r.extractorId === extractorId && Number.isFinite(r.fid));
+  if (rows.length === 0) return undefined;
+  return { fid: rows.reduce((sum, r) => sum + r.fid, 0) / rows.length, rows };
+}
+
+/** `seed` last: the generation seed (empty in rows recorded before it was). */
+export const FID_COLUMNS = ['source', 'className', 'fid', 'kidMean', 'kidStd', 'n1', 'n2', 'epsilonUsed', 'extractorId', 'weightsSha256', 'kidSubsetSize', 'kidSubsetCapped', 'seed'] as const;
 
 export function fidCsv(data: ReportData): string {
   return toCsv(FID_COLUMNS, data.fid.map((r) => FID_COLUMNS.map((k) => r[k])));

@@ -19,7 +19,7 @@
  * each class's drop itself is not propagated, which the finding says too.
  */
 import { createRng, deriveSeed } from '../random.js';
-import { compareSeries, type ReportData, type ResultRow } from './data.js';
+import { compareSeries, fidOverSeeds, type ReportData, type ResultRow } from './data.js';
 import type { CellTestData, TestResults } from './evaluations.js';
 import { bootstrap, logGamma, meanAt, spearman, summarize, type Interval } from './stats.js';
 
@@ -65,6 +65,8 @@ export interface Observation {
 export interface Findings {
   level: number;
   seeds: number[];
+  /** What the seeds varied (`all`: generation too; `training`: mix and training only). */
+  seedScope: 'all' | 'training';
   observations: Observation[];
   /** Notes about the whole sweep (a single seed, inferred counts). */
   notes: string[];
@@ -286,11 +288,12 @@ function observationC(data: ReportData, sources: string[]): FindingRow[] {
       const drop: number[] = [];
       let seeds = Infinity;
       for (const className of data.classes) {
-        const f = data.fid.find((r) => r.source === source && r.className === className && r.extractorId === extractor);
+        // With several generation seeds, the class's FID is their mean (each seed's images are one draw of the generator).
+        const f = fidOverSeeds(data, source, className, extractor);
         const at = (p: number) => data.summary.find((r) => r.mode === mode && r.series === source && r.p === p && r.className === className);
         const a = at(lo);
         const b = at(hi);
-        if (!f || !Number.isFinite(f.fid) || a?.mean == null || b?.mean == null) continue;
+        if (!f || a?.mean == null || b?.mean == null) continue;
         fid.push(f.fid);
         drop.push(a.mean - b.mean);
         seeds = Math.min(seeds, a.n, b.n);
@@ -326,8 +329,8 @@ export function computeFindings(data: ReportData, tests: TestResults): Findings 
     c: observationC(data, sources),
   };
   const notes: string[] = [];
-  // Today's sweep (no seedScope yet) fine-tunes and generates with its first seed only.
-  if (data.seeds.length > 1) notes.push(`${data.seeds.length} seeds (${data.seeds.join(', ')}): they vary the mix and the classifier's training; fine-tuning and generation used the first seed, so intervals over seeds leave out the generator's own variance.`);
+  if (data.seeds.length > 1 && data.seedScope === 'all') notes.push(`${data.seeds.length} seeds (${data.seeds.join(', ')}), seed scope "all": each seed fine-tuned, generated, mixed and trained on its own, so intervals over seeds include the generator's variance (the base models are shared, as the paper's pretrained weights are).`);
+  if (data.seeds.length > 1 && data.seedScope === 'training') notes.push(`${data.seeds.length} seeds (${data.seeds.join(', ')}), seed scope "training": they vary the mix and the classifier's training; fine-tuning and generation used the first seed, so intervals over seeds leave out the generator's own variance.`);
   if (data.seeds.length === 1) notes.push(`One seed (${data.seeds[0]}): intervals of (a) and (b) come from the test set alone (bootstrap over test images); the variation between training runs is not in them. Run 3 or more seeds for intervals that include it.`);
   // Test counts matter to the findings only where an interval was bootstrapped from them.
   const bootstrapped = [...byId.a, ...byId.b].some((r) => r.effects.some((e) => e.method.includes('bootstrap')));
@@ -337,6 +340,7 @@ export function computeFindings(data: ReportData, tests: TestResults): Findings 
   return {
     level: FINDINGS_LEVEL,
     seeds: data.seeds,
+    seedScope: data.seedScope,
     observations: (['a', 'b', 'c'] as const).map((id) => ({ id, ...CLAIMS[id], rows: byId[id], summary: summaryOf(byId[id]) })),
     notes,
   };

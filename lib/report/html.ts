@@ -3,7 +3,7 @@
  * figure files lying next to it, so it renders when opened from a local folder.
  */
 import { stableStringify } from '../hash.js';
-import { compareText, MODE_LABELS, seriesLabel, sourceLabel, type ReportData, type SummaryRow } from './data.js';
+import { compareText, fidOverSeeds, MODE_LABELS, seriesLabel, sourceLabel, type ReportData, type SummaryRow } from './data.js';
 import type { Findings } from './findings.js';
 import { FINDINGS_CSS, renderFindingsHtml } from './findings-html.js';
 import type { FidRow, ReportInput } from './types.js';
@@ -126,7 +126,12 @@ function fidTable(data: ReportData, extractorId: string): string {
   const classNames = [...new Set(rows.map((r) => r.className))];
   const order = (c: string): number => (c === 'overall' ? 1e9 : data.classes.indexOf(c) >= 0 ? data.classes.indexOf(c) : 1e8);
   classNames.sort((a, b) => order(a) - order(b) || compareText(a, b));
-  const byKey = new Map<string, FidRow>(rows.map((r) => [`${r.source}|${r.className}`, r]));
+  // Several generation seeds: each table cell is their mean FID, the seeds' range and mean KID below it.
+  const byKey = new Map<string, { fid: number; rows: FidRow[] }>();
+  for (const s of sources) for (const c of classNames) {
+    const over = fidOverSeeds(data, s, c, extractorId);
+    if (over) byKey.set(`${s}|${c}`, over);
+  }
   const head = `<tr><th class="l">class</th>${sources.map((s) => `<th>${escapeHtml(sourceLabel(s))}</th>`).join('')}</tr>`;
   const body = classNames
     .map((c) => {
@@ -135,8 +140,12 @@ function fidTable(data: ReportData, extractorId: string): string {
       const cells = sources.map((s) => {
         const r = byKey.get(`${s}|${c}`);
         if (!r) return '<td>—</td>';
-        const kid = `<span class="kid">KID ${formatNumber(r.kidMean * 1000, 2)} ± ${formatNumber(r.kidStd * 1000, 2)} ×10⁻³</span>`;
-        return `<td${best !== undefined && r.fid === best ? ' class="best"' : ''}>${formatNumber(r.fid, 1)}${kid}</td>`;
+        const kidMean = r.rows.reduce((sum, row) => sum + row.kidMean, 0) / r.rows.length;
+        const kidStd = r.rows.reduce((sum, row) => sum + row.kidStd, 0) / r.rows.length;
+        const fids = r.rows.map((row) => row.fid);
+        const range = r.rows.length > 1 ? `<span class="kid">${r.rows.length} seeds: ${formatNumber(Math.min(...fids), 1)}–${formatNumber(Math.max(...fids), 1)}</span>` : '';
+        const kid = `<span class="kid">KID ${formatNumber(kidMean * 1000, 2)} ± ${formatNumber(kidStd * 1000, 2)} ×10⁻³</span>`;
+        return `<td${best !== undefined && r.fid === best ? ' class="best"' : ''}>${formatNumber(r.fid, 1)}${range}${kid}</td>`;
       });
       return `<tr${c === 'overall' ? ' class="overall"' : ''}><td class="l">${escapeHtml(c === 'overall' ? 'OVERALL' : c)}</td>${cells.join('')}</tr>`;
     })
@@ -186,7 +195,8 @@ export function renderHtml(ctx: HtmlContext): string {
       `${typeof perClass === 'number' ? ` with ${perClass} images per class` : ''}${typeof valFraction === 'number' ? `, ${Math.round(valFraction * 100)}% of it held out for validation` : ''}. ` +
       `The <b>Only original</b> line trains on the (1−p) originals alone (a smaller set), to tell whether the synthetic images help. ` +
       `Init modes: ${modeText.join('; ')}. ` +
-      `Seeds: ${escapeHtml(data.seeds.join(', '))}${data.seeds.length > 1 ? ' (points are means with 95% t confidence intervals; small circles are the seeds)' : ' (one seed: each point’s interval comes from its test set alone, Wilson / bootstrap over test images)'}. ` +
+      `Seeds: ${escapeHtml(data.seeds.join(', '))}${data.seeds.length > 1 ? ' (points are means with 95% t confidence intervals; small circles are the seeds)' : ' (one seed: each point’s interval comes from its test set alone, Wilson / bootstrap over test images)'}; ` +
+      `seed scope <b>${data.seedScope}</b>: ${data.seedScope === 'all' ? 'each seed fine-tuned, generated, mixed and trained on its own' : 'the seeds varied the mix and the training only; fine-tuning and generation used the first seed'} (base models shared). ` +
       `Accuracy is measured on a held-out test set${typeof config?.dataset?.testPerClass === 'number' ? ` of ${config.dataset.testPerClass} images per class` : ''}.</p>`,
   );
 

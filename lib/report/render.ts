@@ -80,6 +80,7 @@ export function resultsJson(input: ReportInput, data: ReportData, extra: { sampl
     finishedAt: input.finishedAt,
     backends: input.backends,
     seeds: data.seeds,
+    seedScope: data.seedScope,
     classes: data.classes,
     modes: data.modes,
     series: data.series,

@@ -26,6 +26,8 @@ export interface CellOutcome {
     bestEpoch: number;
     epochs: number;
     weightsKey: string;
+    /** Store key of the training's per-epoch metrics (`metrics.json`; absent in outcomes recorded before: next to `weightsKey`). */
+    metricsKey?: string;
     trainImages: number;
     valImages: number;
     /** Where the cell's classifier was trained (absent in outcomes recorded before it was). */
@@ -38,6 +40,8 @@ export interface CellOutcome {
 
 export interface FidRow {
   source: string;
+  /** The generation seed of the synthetic images (absent in rows recorded before seeds reached generation). */
+  seed?: number;
   /** A class name, or `overall`. */
   className: string;
   fid: number;

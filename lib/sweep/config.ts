@@ -49,6 +49,14 @@ export const sweepConfigSchema = z
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a safe name (letters, digits, . _ -)'),
     /** Seeds of the whole sweep; several seeds give a mean and confidence interval per point. */
     seeds: z.array(z.number().int().min(0)).min(1).default([0]),
+    /**
+     * What the seeds vary. `all`: each seed fine-tunes, generates, mixes and trains on its own (and has
+     * its own FID), so intervals over seeds include the generator's variance — the paper's variance of
+     * interest is generation + training. `training`: fine-tuning and generation use the first seed and
+     * the seeds vary only the mix and the classifier (cheaper: one generation per source). Either way
+     * the base models (pretrain) are shared: they play the paper's fixed Stable Diffusion / ImageNet weights.
+     */
+    seedScope: z.enum(['all', 'training']).default('all'),
     dataset: z
       .object({
         /** Required: the `paper` preset names no dataset (the demo world would silently stand in for yours). */
@@ -319,6 +327,16 @@ export interface Cell {
   readonly p: number;
   readonly mode: InitMode;
   readonly seed: number;
+}
+
+/** The seeds that fine-tune and generate (and have their own FID): every seed at `all`, the first at `training`. */
+export function generationSeeds(config: Pick<SweepConfig, 'seeds' | 'seedScope'>): number[] {
+  return config.seedScope === 'all' ? [...config.seeds] : [config.seeds[0]];
+}
+
+/** The generation seed whose synthetic images a cell of `cellSeed` mixes in. */
+export function generationSeedOf(config: Pick<SweepConfig, 'seeds' | 'seedScope'>, cellSeed: number): number {
+  return config.seedScope === 'all' ? cellSeed : config.seeds[0];
 }
 
 export function enumerateCells(config: SweepConfig): Cell[] {

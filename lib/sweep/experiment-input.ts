@@ -6,7 +6,7 @@
 import type { ManifestRef } from '../data/manifest.js';
 import type { ClassifierArch } from '../steps/classifier.js';
 import type { Queues } from '../temporal/queues.js';
-import type { Cell, Source, SweepConfig } from './config.js';
+import { generationSeedOf, type Cell, type Source, type SweepConfig } from './config.js';
 
 export interface ExperimentInput {
   queues: Queues;
@@ -31,9 +31,15 @@ export interface CellData {
   /** Pretrained classifier weights (finetune / frozen start from them). */
   pretrainedKey: string;
   arch: ClassifierArch;
-  /** Per source, its synthetic images (all classes). */
-  synthetic?: Partial<Record<Source, ManifestRef>>;
+  /** Per generation seed (`generationSeeds`), per source, its synthetic images (all classes). */
+  synthetic?: SyntheticSets;
 }
+
+/**
+ * The synthetic sets of a sweep: one entry per generation seed (one at `seedScope: "training"`).
+ * Small whatever the classes (one manifest reference per seed and source): it travels in history.
+ */
+export type SyntheticSets = Array<{ seed: number; sources: Partial<Record<Source, ManifestRef>> }>;
 
 export function experimentInput(
   config: SweepConfig,
@@ -41,7 +47,9 @@ export function experimentInput(
   data: CellData,
   run: { queues: Queues; heartbeatTimeout?: string },
 ): ExperimentInput {
-  const synthetic = cell.arm === 'mixed' ? data.synthetic?.[cell.source as Source] : undefined;
+  // A cell mixes in the images its own seed generated (`all`), or the first seed's (`training`).
+  const generationSeed = generationSeedOf(config, cell.seed);
+  const synthetic = cell.arm === 'mixed' ? data.synthetic?.find((set) => set.seed === generationSeed)?.sources[cell.source as Source] : undefined;
   return {
     queues: run.queues,
     cell,

@@ -11,7 +11,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { folderPrefix } from '../store/common.js';
 import type { ArtifactStore } from '../store/types.js';
 import { needsPriorDomain } from './base-model-inputs.js';
-import { enumerateCells, type SweepConfig } from './config.js';
+import { enumerateCells, generationSeeds, type SweepConfig } from './config.js';
 
 /** A model or dataset the sweep reads, as found (or not) where the config says it is. */
 export interface PlannedInput {
@@ -97,10 +97,10 @@ export async function planSweep(config: SweepConfig, store: ArtifactStore): Prom
   stages.push({ stage: 'pretrain', steps: pretrains, detail: pretrains ? `${pretrains} base model(s) on the prior domain` : 'none: base models given' });
   stages.push({
     stage: 'generate',
-    steps: perClassSteps(config.sources.length * config.seeds.length),
-    detail: `per class and source: ${fineTuned ? `${fineTuned} fine-tune(s) (${config.sources.filter((s) => s !== 'vanilla').join(', ')}) with ${config.finetune.instancesPerClass} images, then ` : ''}${config.dataset.perClass} images (${config.generator.backend}, ${config.generator.steps} steps)`,
+    steps: perClassSteps(config.sources.length * generationSeeds(config).length),
+    detail: `per class, source and generation seed (${generationSeeds(config).join(', ')}; seed scope ${config.seedScope}): ${fineTuned ? `${fineTuned} fine-tune(s) (${config.sources.filter((s) => s !== 'vanilla').join(', ')}) with ${config.finetune.instancesPerClass} images, then ` : ''}${config.dataset.perClass} images (${config.generator.backend}, ${config.generator.steps} steps)`,
   });
-  stages.push({ stage: 'fid', steps: 1, detail: `FID/KID per class and source (${config.fid.extractor})` });
+  stages.push({ stage: 'fid', steps: generationSeeds(config).length, detail: `FID/KID per class and source (${config.fid.extractor})` });
   stages.push({ stage: 'experiments', steps: cells.length, detail: `${cells.length} cells: mix → train → evaluate (${config.train.modes.join(', ')}; p ${config.mix.p.join(', ')}; seeds ${config.seeds.join(', ')})` });
   stages.push({ stage: 'report', steps: 1, detail: 'report, figures, findings' });
   return { name: config.name, cells: cells.length, stages, inputs, standIns, problems };
