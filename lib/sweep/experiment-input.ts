@@ -33,6 +33,8 @@ export interface CellData {
   arch: ClassifierArch;
   /** Per source, its synthetic images (all classes). */
   synthetic?: Partial<Record<Source, ManifestRef>>;
+  /** Per fine-tuned source that lacks classes: why its cells at p > 0 fail without running (lib/sweep/instances.ts). */
+  blocked?: Partial<Record<Source, string>>;
 }
 
 export function experimentInput(
