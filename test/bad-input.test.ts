@@ -161,11 +161,17 @@ const ROWS: Row[] = [
     input: async ({ tmp }) => {
       const server = await startTemporalDevServer({ dbFile: path.join(tmp, 'preflight.sqlite') });
       try {
-        const ran = await synthmix(['sweep', '--preset', 'tiny', '--id', 'preflight-misspelt'], { SYNTHMIX_TEMPORAL_ADDRESS: server.address, SYNTHMIX_QUEUE_GPU: 'synthmix-gpu-misspelt' });
+        const env = { SYNTHMIX_TEMPORAL_ADDRESS: server.address, SYNTHMIX_QUEUE_GPU: 'synthmix-gpu-misspelt' };
+        const ran = await synthmix(['sweep', '--preset', 'tiny', '--id', 'preflight-misspelt'], env);
+        // The escape, for workers started later: the same sweep starts, with the warning.
+        const anyway = await synthmix(['sweep', '--preset', 'tiny', '--id', 'preflight-anyway', '--no-worker-check'], env);
         const client = await connectClient(loadConfig({ env: {}, overrides: { temporal: { mode: 'external', address: server.address } } }));
-        const started = await client.workflow.getHandle('preflight-misspelt').describe().then(() => true, () => false);
+        const exists = (id: string) => client.workflow.getHandle(id).describe().then(() => true, () => false);
+        const [refused, startedAnyway] = [await exists('preflight-misspelt'), await exists('preflight-anyway')];
+        await client.workflow.getHandle('preflight-anyway').terminate().catch(() => undefined);
         await client.connection.close();
-        if (started) throw new Error('the sweep was started');
+        if (refused) throw new Error('the refused sweep was started');
+        if (anyway.code !== 0 || !startedAnyway || !anyway.output.includes('warning, starting anyway (--no-worker-check)')) throw new Error(`--no-worker-check did not start it:\n${anyway.output}`);
         return ran;
       } finally {
         await server.stop();
