@@ -46,12 +46,19 @@ export function sweepQueues(queues: Queues): NeededQueue[] {
   ];
 }
 
-/** The needed queues no worker polls now, each as one line naming the queue, its field and the fix. */
-export async function unpolledQueues(client: Client, needed: readonly NeededQueue[]): Promise<string[]> {
-  const problems: string[] = [];
-  for (const q of needed) {
-    if ((await taskQueuePollers(client, q.name, q.type)).length > 0) continue;
-    problems.push(`no worker polls task queue "${q.name}" (${q.field}) for ${q.type} tasks: is the name the workers' too, and is one running (${q.worker})?`);
+/**
+ * The needed queues no worker polls, each as one line naming the queue, its field and the fix.
+ * A queue without pollers is asked again for up to `waitMs`: a worker started a moment ago (a
+ * script that starts workers, then the sweep) may not have sent its first poll yet.
+ */
+export async function unpolledQueues(client: Client, needed: readonly NeededQueue[], waitMs = 5000): Promise<string[]> {
+  const deadline = Date.now() + waitMs;
+  let missing = [...needed];
+  for (;;) {
+    const polled = await Promise.all(missing.map(async (q) => (await taskQueuePollers(client, q.name, q.type)).length > 0));
+    missing = missing.filter((_, i) => !polled[i]);
+    if (missing.length === 0 || Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
   }
-  return problems;
+  return missing.map((q) => `no worker polls task queue "${q.name}" (${q.field}) for ${q.type} tasks: is the name the workers' too, and is one running (${q.worker})?`);
 }
