@@ -6,6 +6,7 @@
  * are never part of this object.
  */
 import { z } from 'zod';
+import { DEFAULT_SCHEDULE_TO_START_SECONDS } from './lib/temporal/queues.js';
 
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
 
@@ -34,6 +35,12 @@ export const queuesSchema = z
   .object({
     cpu: nonEmpty.default('synthmix-cpu'),
     gpu: nonEmpty.default('synthmix-gpu'),
+    /**
+     * Seconds an activity may wait for a worker to start it. Then the queue's pollers decide: some
+     * (a busy or scaling pool) → it waits again; none → it fails naming the queue (a misspelt name
+     * or no worker). Default one hour, for a GPU pool that autoscales from zero (lib/temporal/queues.ts).
+     */
+    scheduleToStartSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(DEFAULT_SCHEDULE_TO_START_SECONDS),
   })
   .strict();
 
@@ -55,7 +62,11 @@ export const workersSchema = z
      * on a small shared machine a sweep of thousands of children snowballed that way.
      */
     workflowTasks: z.number().int().min(1).max(200).default(10),
-    /** Seconds a worker waits for running activities on SIGTERM before they are told to checkpoint. */
+    /**
+     * Seconds a worker waits on SIGTERM for running activities to finish before it cancels them (an
+     * engine then gets `engine.killGraceSeconds` to checkpoint). The whole stop takes up to
+     * `workerStopSeconds` (workers/create.ts): this + the kill grace + a margin for the upload.
+     */
     shutdownGraceSeconds: z.number().min(0).max(3600).default(20),
   })
   .strict();
@@ -98,8 +109,9 @@ export const engineSchema = z
     /**
      * How long an engine has, after SIGTERM (cancellation, preemption), to write its checkpoint and
      * exit before it is SIGKILLed. A Stable Diffusion fine-tune checkpoint (UNet/adapter weights and
-     * optimizer state, GBs) takes tens of seconds on a network disk; 15 s lost it. The worker's own
-     * `workers.shutdownGraceSeconds` should be longer, or the worker exits first.
+     * optimizer state, GBs) takes tens of seconds on a network disk; 15 s lost it. A worker told to
+     * stop waits for it: its stop budget (`workerStopSeconds`, workers/create.ts) is derived from
+     * this and `workers.shutdownGraceSeconds`, never shorter than their sum.
      */
     killGraceSeconds: z.number().min(1).max(3600).default(120),
   })

@@ -14,6 +14,7 @@ import { createReportActivities } from './report.js';
 import { createHistoryActivities } from './history.js';
 import { createReplicateActivities } from './replicate.js';
 import { createValueActivities } from './values.js';
+import { createQueueActivities } from './queues.js';
 
 /**
  * cpu: curate, mix, report and the small dataset steps around them; and the Replicate generator
@@ -30,6 +31,7 @@ export function createCpuActivities(deps: ActivityDeps) {
     ...createHistoryActivities(deps),
     ...createReplicateActivities(deps),
     ...createValueActivities(deps),
+    ...createQueueActivities(deps),
   };
 }
 

@@ -6,7 +6,7 @@ import { createStore } from '../lib/store/index.js';
 import { collectGarbage } from '../lib/store/gc.js';
 import { cleanLeftovers } from '../lib/engine/leftovers.js';
 import { connectWorker } from '../lib/temporal/connection.js';
-import { createWorker, gpuDevicesOf, type QueueKind } from '../workers/create.js';
+import { createWorker, gpuDevicesOf, workerStopSeconds, type QueueKind } from '../workers/create.js';
 import { describeWorkflowBundle } from '../workers/bundle.js';
 import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
 import { runDemo } from './demo.js';
@@ -67,6 +67,10 @@ export function registerFoundationCommands(program: Command, config: () => Synth
       const connection = await connectWorker(cfg);
       const worker = await createWorker({ config: cfg, connection, store: createStore(cfg.storage), queue: options.queue });
       console.log(`synthmix ${options.queue} worker on ${options.queue === 'cpu' ? cfg.queues.cpu : cfg.queues.gpu} (${cfg.temporal.address})`);
+      console.log(
+        `on SIGTERM: ${cfg.workers.shutdownGraceSeconds} s for running activities, then ${cfg.engine.killGraceSeconds} s for engines to checkpoint; ` +
+          `allow this process ${workerStopSeconds(cfg)} s to stop (systemd TimeoutStopSec, Kubernetes terminationGracePeriodSeconds)`,
+      );
       if (options.queue === 'cpu') console.log(describeWorkflowBundle());
       if (options.queue === 'gpu') {
         const gpus = gpuDevicesOf(cfg);

@@ -11,6 +11,7 @@ import { formatProgress, renderProgress, runningCellActivities } from './sweep-p
 import { UsageError } from './usage.js';
 import { assertSweepId } from '../lib/sweep/id.js';
 import { formatPlan, planSweep } from '../lib/sweep/plan.js';
+import { sweepQueues, unpolledQueues } from '../lib/temporal/pollers.js';
 
 /** Read a sweep config file over a preset; a bad field is a usage error naming it (exit 2). */
 export function loadSweepConfig(preset: string, file?: string): SweepConfig {
@@ -42,7 +43,8 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
     .option('--config <file>', 'sweep config JSON (fields override the preset)')
     .addOption(new Option('--preset <name>', 'preset').choices(Object.keys(PRESETS)).default('demo'))
     .option('--id <id>', 'workflow id (default: synthmix-<name>-<time>)')
-    .action(async (options: { config?: string; preset: string; id?: string }) => {
+    .option('--no-worker-check', 'start even if no worker polls the queues yet (you start the workers later); otherwise such a sweep is refused, exit 2')
+    .action(async (options: { config?: string; preset: string; id?: string; workerCheck: boolean }) => {
       const sweepConfig = loadSweepConfig(options.preset, options.config);
       const sweepId = options.id ?? `synthmix-${sweepConfig.name}-${Date.now()}`;
       try {
@@ -52,6 +54,16 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
       }
       const cfg = config();
       const client = await connectClient(cfg);
+      // A misspelt queue would wait forever (Temporal makes a queue on first use): ask the server
+      // who polls each queue the sweep uses, before starting anything.
+      const unpolled = await unpolledQueues(client, sweepQueues(cfg.queues));
+      if (unpolled.length > 0) {
+        if (options.workerCheck) {
+          await client.connection.close();
+          throw new UsageError(`not started:\n  - ${unpolled.join('\n  - ')}\n(--no-worker-check starts it anyway, to wait for workers you start later)`);
+        }
+        console.error(`synthmix: warning, starting anyway (--no-worker-check):\n  - ${unpolled.join('\n  - ')}`);
+      }
       await client.workflow.start(sweep, {
         taskQueue: cfg.queues.cpu,
         workflowId: sweepId,

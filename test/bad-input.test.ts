@@ -23,7 +23,10 @@ import { BadInputError, SynthmixError } from '../lib/errors.js';
 import { writePromptsWithLlm } from '../lib/prompts/index.js';
 import { generateWithReplicate } from '../lib/replicate/index.js';
 import { createLocalStore, createS3Store, localPathForKey, type ArtifactStore, type S3Store } from '../lib/store/index.js';
-import { resolveSweepConfig, unknownClassPromptsProblem } from '../lib/sweep/config.js';
+import { enumerateCells, resolveSweepConfig, unknownClassPromptsProblem } from '../lib/sweep/config.js';
+import { blockedCellReason, shortClasses } from '../lib/sweep/instances.js';
+import { connectClient } from '../lib/temporal/connection.js';
+import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
 import { withSeaweed } from './support/servers.js';
 
 /** What feeding a row's input gave. */
@@ -78,12 +81,12 @@ const python = loadConfig({ env: {} }).engine.python;
 /** The default worker policy: https to the listed APIs only, no loopback. */
 const workerEndpoints = loadConfig({ env: {} }).endpoints;
 
-/** Run `synthmix ARGS` as a child process: exit code and output (slow: keep these rows few). */
-function synthmix(args: string[]): Promise<{ code: number | null; output: string }> {
+/** Run `synthmix ARGS` as a child process: exit code and output (slow: keep these rows few). No Temporal unless `env` names one. */
+function synthmix(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'cli', 'synthmix.ts'), ...args], {
       cwd: projectRoot,
-      env: { ...process.env, SYNTHMIX_TEMPORAL_ADDRESS: '127.0.0.1:1' },
+      env: { ...process.env, SYNTHMIX_TEMPORAL_ADDRESS: '127.0.0.1:1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const chunks: string[] = [];
@@ -148,7 +151,57 @@ const ROWS: Row[] = [
     expect: { exit: 2, names: [/generator\.replicate\.trainerInput\.replicate_api_key: looks like a secret/] },
   },
 
+  {
+    name: 'finetune.instancesPerClass above dataset.perClass with a fine-tuned source (no class could be fine-tuned)',
+    input: async () => resolveSweepConfig('tiny', { finetune: { instancesPerClass: 30 } }),
+    expect: { configField: 'finetune.instancesPerClass', names: [/is 30, more than dataset\.perClass \(24\)/, /dreambooth, textual/] },
+  },
+  {
+    name: 'a misspelt queue name: synthmix sweep asks the server who polls each queue and starts nothing',
+    input: async ({ tmp }) => {
+      const server = await startTemporalDevServer({ dbFile: path.join(tmp, 'preflight.sqlite') });
+      try {
+        const env = { SYNTHMIX_TEMPORAL_ADDRESS: server.address, SYNTHMIX_QUEUE_GPU: 'synthmix-gpu-misspelt' };
+        const ran = await synthmix(['sweep', '--preset', 'tiny', '--id', 'preflight-misspelt'], env);
+        // The escape, for workers started later: the same sweep starts, with the warning.
+        const anyway = await synthmix(['sweep', '--preset', 'tiny', '--id', 'preflight-anyway', '--no-worker-check'], env);
+        const client = await connectClient(loadConfig({ env: {}, overrides: { temporal: { mode: 'external', address: server.address } } }));
+        const exists = (id: string) => client.workflow.getHandle(id).describe().then(() => true, () => false);
+        const [refused, startedAnyway] = [await exists('preflight-misspelt'), await exists('preflight-anyway')];
+        await client.workflow.getHandle('preflight-anyway').terminate().catch(() => undefined);
+        await client.connection.close();
+        if (refused) throw new Error('the refused sweep was started');
+        if (anyway.code !== 0 || !startedAnyway || !anyway.output.includes('warning, starting anyway (--no-worker-check)')) throw new Error(`--no-worker-check did not start it:\n${anyway.output}`);
+        return ran;
+      } finally {
+        await server.stop();
+      }
+    },
+    expect: { exit: 2, names: [/no worker polls task queue "synthmix-gpu-misspelt" \(queues\.gpu\) for activity tasks/, /--no-worker-check/] },
+  },
+
   // ── the dataset (curate) ─────────────────────────────────────────────────────────────────────
+  {
+    name: 'a class with fewer than k curated images (tooFew "all"): only the fine-tuned sources\' cells at p > 0 are blocked, naming it',
+    input: async ({ dataset, local }) => {
+      const root = await dataset({ 'gamma/0.png': await png(50) });
+      const curated = await curate({ source: { kind: 'local', path: root }, perClass: 3, testPerClass: 0, seed: 1, imageSize: 8, tooFew: 'all' }, { store: local });
+      const config = resolveSweepConfig('tiny', { mix: { p: [0, 0.5] }, train: { modes: ['scratch'] } });
+      const short = shortClasses(config, curated.classes, curated.counts);
+      return { short, blocked: enumerateCells(config).filter((cell) => blockedCellReason(cell, short.reasons)).map((cell) => cell.id) };
+    },
+    adds: true,
+    expect: {
+      ok: (value) => {
+        const { short, blocked } = value as { short: ReturnType<typeof shortClasses>; blocked: string[] };
+        expect(short.classes).toEqual(['gamma']);
+        expect(Object.keys(short.reasons).sort()).toEqual(['dreambooth', 'textual']);
+        expect(short.reasons.dreambooth).toContain('source dreambooth has no synthetic images of 1 class(es): "gamma" has 1 curated training image(s)');
+        expect(short.reasons.dreambooth).toContain('k = 3 a fine-tune learns from (finetune.instancesPerClass)');
+        expect(blocked).toEqual(['dreambooth-p0.5-scratch-s0', 'textual-p0.5-scratch-s0']);
+      },
+    },
+  },
   {
     name: 'hidden entries (.ipynb_checkpoints, .DS_Store) at the dataset root and in a class folder',
     input: async ({ dataset, local }) => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import { resolveSweepConfig } from '../lib/sweep/config.js';
+import { STOP_MARGIN_SECONDS, workerStopSeconds } from '../workers/create.js';
 
 const cli = path.resolve('cli/synthmix.ts');
 
@@ -21,8 +22,17 @@ describe('configuration', () => {
     const config = loadConfig({ env: {} });
     expect(config.temporal.mode).toBe('embedded');
     expect(config.storage.kind).toBe('local');
-    expect(config.queues).toEqual({ cpu: 'synthmix-cpu', gpu: 'synthmix-gpu' });
+    expect(config.queues).toEqual({ cpu: 'synthmix-cpu', gpu: 'synthmix-gpu', scheduleToStartSeconds: 3600 });
     expect(Object.isFrozen(config.temporal)).toBe(true);
+  });
+
+  it("a worker's stop budget covers its activities' grace and then its engines' whole kill grace", () => {
+    // Derived, so no pair of settings gives engines less than killGraceSeconds after the worker cancels them.
+    for (const overrides of [{}, { workers: { shutdownGraceSeconds: 0 }, engine: { killGraceSeconds: 600 } }, { workers: { shutdownGraceSeconds: 300 }, engine: { killGraceSeconds: 1 } }]) {
+      const config = loadConfig({ env: {}, overrides });
+      expect(workerStopSeconds(config)).toBe(config.workers.shutdownGraceSeconds + config.engine.killGraceSeconds + STOP_MARGIN_SECONDS);
+    }
+    expect(workerStopSeconds(loadConfig({ env: {} }))).toBe(20 + 120 + 30);
   });
 
   it('takes overrides from the environment', () => {

@@ -19,6 +19,24 @@ export interface WorkerSetup {
   identity?: string;
 }
 
+/**
+ * Seconds after the last engine is SIGKILLed for the worker to upload the checkpoint it wrote,
+ * report the attempt and exit (a multi-GB checkpoint at a few hundred MB/s).
+ */
+export const STOP_MARGIN_SECONDS = 30;
+
+/**
+ * How long a worker told to stop (SIGTERM) may take: `workers.shutdownGraceSeconds` for running
+ * activities to finish, then `engine.killGraceSeconds` for each cancelled engine to checkpoint
+ * before SIGKILL, then the margin. Derived from both, so the worker never gives its engines less
+ * than their kill grace; after it the worker stops waiting (the SDK's shutdownForceTime).
+ * A supervisor must allow at least this much (systemd TimeoutStopSec, Kubernetes
+ * terminationGracePeriodSeconds): `synthmix worker` prints it at start.
+ */
+export function workerStopSeconds(config: Pick<SynthmixConfig, 'workers' | 'engine'>): number {
+  return config.workers.shutdownGraceSeconds + config.engine.killGraceSeconds + STOP_MARGIN_SECONDS;
+}
+
 /** The GPUs this process's gpu worker pins engines to (lib/engine/gpu-devices.ts says how they are found). */
 export function gpuDevicesOf(config: SynthmixConfig, env: NodeJS.ProcessEnv = process.env): GpuDevices {
   return resolveGpuDevices({ configured: config.workers.gpuDevices, env });
@@ -27,8 +45,9 @@ export function gpuDevicesOf(config: SynthmixConfig, env: NodeJS.ProcessEnv = pr
 /**
  * A worker for one task queue. The cpu worker also runs workflow tasks (workflows are cheap);
  * the gpu worker runs one heavy activity per GPU. Running activities are given
- * `shutdownGraceSeconds` on SIGTERM, then cancelled: the engine checkpoints and the attempt is
- * retried elsewhere from that checkpoint.
+ * `shutdownGraceSeconds` on SIGTERM, then cancelled: the engine checkpoints (within
+ * `engine.killGraceSeconds`) and the attempt is retried elsewhere from that checkpoint; the
+ * worker gives up waiting after `workerStopSeconds`.
  */
 export async function createWorker(setup: WorkerSetup): Promise<Worker> {
   const { config, connection, store, queue } = setup;
@@ -40,6 +59,7 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
     namespace: config.temporal.namespace,
     ...(setup.identity ? { identity: setup.identity } : {}),
     shutdownGraceTime: `${config.workers.shutdownGraceSeconds} seconds`,
+    shutdownForceTime: `${workerStopSeconds(config)} seconds`,
     // Cancellation reaches an activity only through a heartbeat response: keep the throttle short
     // so a cancelled sweep stops its engines within seconds, not at 80% of the heartbeat timeout.
     maxHeartbeatThrottleInterval: '3 seconds',

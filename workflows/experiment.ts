@@ -4,6 +4,7 @@ import type { CellOutcome } from '../lib/report/types.js';
 import type { Cell, SweepConfig } from '../lib/sweep/config.js';
 import { experimentInput, type CellData, type ExperimentInput } from '../lib/sweep/experiment-input.js';
 import type { Queues } from '../lib/temporal/queues.js';
+import { blockedCellReason } from '../lib/sweep/instances.js';
 import { rootMessage } from './errors.js';
 import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
 import { runPage, type PageInput, type PageResult, type Tally } from './fan-out.js';
@@ -81,6 +82,9 @@ export interface CellContext {
 
 /** One cell as a child workflow `<sweepId>/<cellId>`; a permanent failure fails its cell only (the report shows why). */
 export async function runCell(context: CellContext, cell: Cell): Promise<CellOutcome> {
+  // Decided at curate: no child, no GPU time, the reason in the report.
+  const blocked = blockedCellReason(cell, context.data.blocked);
+  if (blocked) return { cell, status: 'failed', error: blocked };
   const args = experimentInput(context.config, cell, context.data, { queues: context.queues, ...(context.heartbeatTimeout ? { heartbeatTimeout: context.heartbeatTimeout } : {}) });
   try {
     return await executeChild(experiment, { args: [args], workflowId: `${context.sweepId}/${cell.id}`, taskQueue: context.queues.cpu });

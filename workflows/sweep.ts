@@ -11,7 +11,7 @@
  * Workflows orchestrate; activities compute (and memoize, so a re-run recomputes nothing). Every
  * activity reports `{ computed, wallMs }`, which each stage sums into `result.stages`.
  */
-import { ApplicationFailure, continueAsNew, defineQuery, executeChild, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, defineQuery, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ManifestRef } from '../lib/data/manifest.js';
 import type { StepTiming } from '../lib/memo.js';
 import type { LeanCellOutcome } from '../lib/report/request.js';
@@ -31,6 +31,7 @@ import {
 } from '../lib/sweep/base-model-inputs.js';
 import type { Source, SweepConfig } from '../lib/sweep/config.js';
 import { enumerateCells, generationSeeds, unknownClassPromptsProblem } from '../lib/sweep/config.js';
+import { isFineTuned, shortClasses, type ShortClasses } from '../lib/sweep/instances.js';
 import type { Queues } from '../lib/temporal/queues.js';
 import type { FidInput } from '../activities/fid.js';
 import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
@@ -65,6 +66,8 @@ export interface SweepData {
   /** Every generation seed's FID rows, each tagged with its seed. */
   fid: FidRow[];
   arch: ClassifierArch;
+  /** Per fine-tuned source that lacks classes (fewer than k curated images): why its cells at p > 0 fail. */
+  blocked?: Partial<Record<Source, string>>;
 }
 
 /** One generation seed's per-class manifests, per source. */
@@ -113,6 +116,10 @@ type Timed = StepTiming | { timings: StepTiming[] } | { tally: Tally };
 
 export async function sweep(input: SweepInput): Promise<SweepResult> {
   const { config, queues } = input;
+  // Children and cpu steps go to queues.cpu: a sweep started elsewhere would leave them waiting there.
+  if (workflowInfo().taskQueue !== queues.cpu) {
+    throw ApplicationFailure.nonRetryable(`the sweep runs on task queue "${workflowInfo().taskQueue}" but its queues.cpu is "${queues.cpu}": start it on queues.cpu`, 'BadInput');
+  }
   const cpu = proxyCpuActivities(queues);
   const gpu = proxyGpuActivities(queues, input.heartbeatTimeout);
   // The base models and the sample grid use the first seed, whatever the scope: the base models
@@ -161,12 +168,24 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     const promptsProblem = unknownClassPromptsProblem(config, curated.classes);
     if (promptsProblem) throw ApplicationFailure.nonRetryable(promptsProblem, 'BadInput');
     const prior = needsPriorDomain(config) ? await stage('curate-prior', () => cpu.curateDataset(priorCurateInput(config))) : undefined;
+    // Counts are known from here on: a class with fewer than k images is fine-tuned by no source (lib/sweep/instances.ts).
+    const short = shortClasses(config, curated.classes, curated.counts);
     const arch = classifierArch(config, curated.classes.length);
     const base = await stage('pretrain', () => baseModels(prior, curated.classes, arch));
-    const generated = await stage('generate', () => generateSeeds(curated, base.generatorPrefix));
+    const generated = await stage('generate', () => generateSeeds(curated, base.generatorPrefix, short));
     const fid = await stage('fid', () => fidPerSeed(curated, generated.syntheticPerClass, base.classifierKey, arch));
     const { synthetic, syntheticPerClass } = generated;
-    data = { classes: curated.classes, original: curated.trainManifest, test: curated.testManifest, pretrainedKey: base.classifierKey, synthetic, syntheticPerClass, fid: fid.rows, arch };
+    data = {
+      classes: curated.classes,
+      original: curated.trainManifest,
+      test: curated.testManifest,
+      pretrainedKey: base.classifierKey,
+      synthetic,
+      syntheticPerClass,
+      fid: fid.rows,
+      arch,
+      ...(short.classes.length > 0 ? { blocked: short.reasons } : {}),
+    };
   }
   const experiments = await stage('experiments', () => runExperiments(data));
   enter('report'); // not a timed stage: the report shows the stages' timings
@@ -207,8 +226,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
    * Fan-out per generation seed (a handful: the config's seeds), each over the sources in parallel;
    * join: the seeds' synthetic sets, in seed order.
    */
-  async function generateSeeds(curated: CurateResult, baseModelPrefix: string) {
-    const perSeed = await Promise.all(generationSeeds(config).map((generationSeed) => generateSources(generationSeed, curated, baseModelPrefix)));
+  async function generateSeeds(curated: CurateResult, baseModelPrefix: string, short: ShortClasses) {
+    const perSeed = await Promise.all(generationSeeds(config).map((generationSeed) => generateSources(generationSeed, curated, baseModelPrefix, short)));
     return {
       synthetic: perSeed.map((g): SyntheticSets[number] => ({ seed: g.seed, sources: g.synthetic })),
       syntheticPerClass: perSeed.map((g): PerClassSets[number] => ({ seed: g.seed, sources: g.syntheticPerClass })),
@@ -216,20 +235,25 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     };
   }
 
-  /** One generation seed, per source in parallel: (finetune per class) → generate per class; then one manifest per source. */
-  async function generateSources(generationSeed: number, curated: CurateResult, baseModelPrefix: string) {
-    const generated = await Promise.all(config.sources.map((source) => generateSource(source, generationSeed, curated, baseModelPrefix)));
+  /**
+   * One generation seed, per source in parallel: (finetune per class) → generate per class; then one
+   * manifest per source. A fine-tuned source skips the short classes (no fine-tune can learn them);
+   * one left with no class at all has no manifest (its p = 0 cells draw none, the others are blocked).
+   */
+  async function generateSources(generationSeed: number, curated: CurateResult, baseModelPrefix: string, short: ShortClasses) {
+    const skipped = new Set(short.classes);
+    const classesOf = (source: Source) => (isFineTuned(source) ? curated.classes.filter((name) => !skipped.has(name)) : curated.classes);
+    const generated = await Promise.all(config.sources.map((source) => generateSource(source, generationSeed, classesOf(source), curated.trainManifest, baseModelPrefix)));
     const syntheticPerClass: Partial<Record<Source, StoredList>> = {};
     const synthetic: Partial<Record<Source, ManifestRef>> = {};
     for (const [i, source] of config.sources.entries()) {
       syntheticPerClass[source] = generated[i].manifests;
-      synthetic[source] = await cpu.mergeManifests({ refs: generated[i].manifests, key: `${source}-${generationSeed}` });
+      if (classesOf(source).length > 0) synthetic[source] = await cpu.mergeManifests({ refs: generated[i].manifests, key: `${source}-${generationSeed}` });
     }
     return { seed: generationSeed, synthetic, syntheticPerClass, tally: addTallies(generated.map((g) => g.tally)) };
   }
 
-  async function generateSource(source: Source, generationSeed: number, curated: CurateResult, baseModelPrefix: string): Promise<{ manifests: StoredList; tally: Tally }> {
-    const { classes, trainManifest: original } = curated;
+  async function generateSource(source: Source, generationSeed: number, classes: string[], original: ManifestRef, baseModelPrefix: string): Promise<{ manifests: StoredList; tally: Tally }> {
     const heartbeat = input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {};
     if (config.generator.backend === 'replicate') {
       const remote = await generateSourceWithReplicate({ config, queues, source, classes, original, seed: generationSeed, ...heartbeat });
@@ -275,8 +299,9 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
    */
   async function runExperiments(sweepData: SweepData): Promise<{ outcomes: StoredList; tally: Tally }> {
     // Only what the cells need travels to page children (not the FID table or the per-class manifests).
-    const { classes, original, test, pretrainedKey, arch, synthetic } = sweepData;
-    const context: CellContext = { sweepId: input.sweepId, config, data: { classes, original, test, pretrainedKey, arch, synthetic }, queues, ...(input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {}) };
+    const { classes, original, test, pretrainedKey, arch, synthetic, blocked } = sweepData;
+    const data = { classes, original, test, pretrainedKey, arch, synthetic, ...(blocked ? { blocked } : {}) };
+    const context: CellContext = { sweepId: input.sweepId, config, data, queues, ...(input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {}) };
     const handOver = () => continueAsNew<typeof sweep>({ ...input, carried: { data: sweepData, outcomes: [...outcomes.values()], pages: [...pageResults.entries()], stages, startedAt } });
     if (cells.length <= CELLS_PER_PAGE) {
       const ran = await fanOutBounded(cells, config.concurrency, { outcomes, running }, async (cell) => leanOutcome(await runCell(context, cell)));

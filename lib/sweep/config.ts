@@ -182,6 +182,15 @@ export const sweepConfigSchema = z
       const repeated = values.filter((value, i) => values.indexOf(value) !== i);
       if (repeated.length > 0) ctx.addIssue({ code: 'custom', path, message: `has duplicate values: ${[...new Set(repeated)].map((v) => JSON.stringify(v)).join(', ')}` });
     }
+    // Curate keeps at most dataset.perClass training images per class: with fewer than k, no class could be fine-tuned.
+    const fineTuned = config.sources.filter((source) => source !== 'vanilla');
+    if (fineTuned.length > 0 && config.dataset.perClass < config.finetune.instancesPerClass) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['finetune', 'instancesPerClass'],
+        message: `is ${config.finetune.instancesPerClass}, more than dataset.perClass (${config.dataset.perClass}): sources ${fineTuned.join(', ')} fine-tune each class on that many of its curated images, and no class would have them`,
+      });
+    }
     // Free-form records reach workflow history, results and the report: never a secret in them.
     const replicate = config.generator.replicate;
     if (replicate) {

@@ -33,6 +33,8 @@ export interface CellData {
   arch: ClassifierArch;
   /** Per generation seed (`generationSeeds`), per source, its synthetic images (all classes). */
   synthetic?: SyntheticSets;
+  /** Per fine-tuned source that lacks classes: why its cells at p > 0 fail without running (lib/sweep/instances.ts). */
+  blocked?: Partial<Record<Source, string>>;
 }
 
 /**
