@@ -78,6 +78,24 @@ export interface SweepProgress {
   stageStartedAt: number;
   cells: { total: number; done: number; failed: number; running: string[] };
   stages: StageTiming[];
+  /** The generate stage on a local backend, once it began (a Replicate source is not listed). */
+  generate?: GenerateProgress;
+}
+
+/** What the sweep knows of its generate stage; `synthmix status` asks the running pages for the rest. */
+export interface GenerateProgress {
+  /** Images per class (`dataset.perClass`). */
+  perClass: number;
+  sources: Array<{
+    source: Source;
+    classes: number;
+    /** DreamBooth / textual inversion: each class fine-tunes before it generates. */
+    finetunes: boolean;
+    /** Classes of the pages that returned. */
+    classesDone: number;
+    /** Workflow ids of the page children running now (`pageProgressQuery` answers for each). */
+    runningPages: string[];
+  }>;
 }
 
 export interface SweepResult {
@@ -112,6 +130,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   const pageResults = new Map<string, PageResult>(input.carried?.pages ?? []);
   const stages: StageTiming[] = [...(input.carried?.stages ?? [])];
   const running = new Set<string>();
+  /** Per source on a local backend: its classes and the generate pages finished / running (for the progress query). */
+  const generating = new Map<Source, { classes: number; outcomes: Map<string, PageResult>; running: Set<string> }>();
   let current = { stage: input.carried ? 'experiments' : 'curate', startedAt: Date.now() };
   const enter = (name: string) => (current = { stage: name, startedAt: Date.now() });
   const startedAt = input.carried?.startedAt ?? new Date().toISOString();
@@ -126,7 +146,24 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       return { total: cells.length, done: outcomes.size + pages.items - failed, failed, running: [...running] };
     })(),
     stages,
+    ...(generating.size > 0 ? { generate: generateProgress() } : {}),
   }));
+
+  function generateProgress(): GenerateProgress {
+    return {
+      perClass: config.dataset.perClass,
+      sources: [...generating.entries()].map(([source, g]) => ({
+        source,
+        classes: g.classes,
+        finetunes: source !== 'vanilla',
+        classesDone: addTallies([...g.outcomes.values()].map((r) => r.tally)).items,
+        runningPages: [...g.running].map((pageId) => generatePageWorkflowId(source, pageId)),
+      })),
+    };
+  }
+  function generatePageWorkflowId(source: Source, pageId: string): string {
+    return `${input.sweepId}/generate/${source}/${pageId}`;
+  }
 
   /** Run one stage: its wall time, and the sum of its activities' own `{ computed, wallMs }`. */
   async function stage<T extends Timed>(name: string, step: () => Promise<T>): Promise<T> {
@@ -214,12 +251,14 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     }
     // Fan-out per class, one child workflow each: (finetune) → generate; in page children (bounded, each storing its manifests).
     const pages = pagesOf(classes.map((id) => ({ id })), CLASSES_PER_PAGE, GENERATION_CHILDREN_AT_ONCE);
-    const results = new Map<string, PageResult>();
+    const state = { classes: classes.length, outcomes: new Map<string, PageResult>(), running: new Set<string>() };
+    generating.set(source, state);
+    const results = state.outcomes;
     const context = { sweepId: input.sweepId, config, queues, source, original, baseModelPrefix, seed, ...heartbeat };
     const startPage = (page: (typeof pages)[number]) =>
-      executeChild(classImagesPage, { args: [{ page, context }], workflowId: `${input.sweepId}/generate/${source}/${page.id}`, taskQueue: queues.cpu });
+      executeChild(classImagesPage, { args: [{ page, context }], workflowId: generatePageWorkflowId(source, page.id), taskQueue: queues.cpu });
     // The sweep's history grows by a few events per page: the generate stage never needs to hand over.
-    await fanOutPaged(pages, GENERATION_CHILDREN_AT_ONCE, { outcomes: results, running: new Set() }, startPage, { mayContinueAsNew: false });
+    await fanOutPaged(pages, GENERATION_CHILDREN_AT_ONCE, state, startPage, { mayContinueAsNew: false });
     const joined = joinPages(pages, results);
     return { manifests: joined.list, tally: joined.tally };
   }
