@@ -57,11 +57,12 @@ export class WorkerProcesses {
 
   constructor(private readonly configFile: string) {}
 
-  /** Start a worker and wait until it polls its queue. */
-  async start(name: string, queue: 'cpu' | 'gpu' = 'gpu'): Promise<WorkerProcess> {
+  /** Start a worker and wait until it polls its queue; `extraEnv`: this worker's own settings (e.g. its metrics port). */
+  async start(name: string, queue: 'cpu' | 'gpu' = 'gpu', extraEnv: Record<string, string> = {}): Promise<WorkerProcess> {
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('SYNTHMIX_')) env[key] = value;
     env.SYNTHMIX_CONFIG = this.configFile;
+    Object.assign(env, extraEnv);
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'cli', 'synthmix.ts'), 'worker', '--queue', queue], {
       cwd: projectRoot,
       env,
