@@ -2,9 +2,10 @@
  * One frame of a sweep for `status`, `watch` and the demo's ticker: the sweep's progress query, and
  * the heartbeat details of the activities in flight, read with `describe()` (answered by the server,
  * no worker replays anything). Per frame: one describe of the sweep (status, its own activities:
- * curate, pretrain, fid), one per running cell (≤ the sweep's concurrency), and in the generate
- * stage one progress query per running page (a few per source) and a describe of at most
- * MAX_DESCRIBED_CLASSES running classes — never a call per class of a large sweep.
+ * curate, pretrain, fid), one per running cell (at most MAX_DESCRIBED_CELLS), a progress query
+ * per running page child (a few: cells of a large sweep, and per source in the generate stage) and a
+ * describe of at most MAX_DESCRIBED_CLASSES running classes — never a call per class or cell of a
+ * large sweep.
  */
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
@@ -12,10 +13,12 @@ import { mapLimit } from '../lib/concurrency.js';
 import { progressQuery, type GenerateProgress } from '../workflows/sweep.js';
 import { pageProgressQuery, type PageProgress } from '../workflows/fan-out.js';
 import { classImagesWorkflowId } from '../workflows/class-images.js';
-import { generateCounts, type GenerateObserved, type PendingActivity, type SweepSnapshot } from './sweep-progress.js';
+import { generateCounts, withCellPages, type GenerateObserved, type PendingActivity, type SweepSnapshot } from './sweep-progress.js';
 
 /** Running classes described per frame (over all sources): enough to see images move, cheap at any size. */
 export const MAX_DESCRIBED_CLASSES = 32;
+/** Running cells of page children described per frame (a large sweep runs `concurrency` cells at once). */
+export const MAX_DESCRIBED_CELLS = 64;
 /** Describes / queries in flight at once. */
 const CALLS_AT_ONCE = 8;
 
@@ -59,19 +62,20 @@ async function describe(client: Client, workflowId: string): Promise<Described> 
 /** As `describe`, undefined for a child that finished and went, or has not started yet. */
 const describePending = (client: Client, workflowId: string): Promise<Described | undefined> => describe(client, workflowId).catch(() => undefined);
 
+/** The progress of running page children (a page that just returned is left out: its parent counts it). */
+async function queryPages(client: Client, workflowIds: string[]): Promise<PageProgress[]> {
+  const pages = await mapLimit(workflowIds, CALLS_AT_ONCE, (pageId) =>
+    client.workflow
+      .getHandle(pageId)
+      .query(pageProgressQuery)
+      .catch(() => undefined),
+  );
+  return pages.filter((p): p is PageProgress => p !== undefined);
+}
+
 /** The running pages' progress and a bounded sample of their running classes, per source. */
 async function observeGenerate(client: Client, sweepId: string, g: GenerateProgress): Promise<GenerateObserved[]> {
-  const pages = await Promise.all(
-    g.sources.map((s) =>
-      mapLimit(s.runningPages, CALLS_AT_ONCE, (pageId) =>
-        client.workflow
-          .getHandle(pageId)
-          .query(pageProgressQuery)
-          .catch(() => undefined),
-      ),
-    ),
-  );
-  const found = pages.map((list) => list.filter((p): p is PageProgress => p !== undefined));
+  const found = await Promise.all(g.sources.map((s) => queryPages(client, s.runningPages)));
   // The running classes to describe, over all sources, up to the cap.
   const wanted = found.flatMap((list, i) => list.flatMap((p) => p.running.map((className) => ({ source: i, className })))).slice(0, MAX_DESCRIBED_CLASSES);
   const described = await mapLimit(wanted, CALLS_AT_ONCE, (w) => describePending(client, classImagesWorkflowId(sweepId, g.sources[w.source].source, w.className)));
@@ -87,15 +91,17 @@ export async function readSnapshot(client: Client, id: string): Promise<SweepSna
   const snapshot: SweepSnapshot = { id, status: own.status, activities: [], cells: new Map() };
   if (own.status !== 'RUNNING') return snapshot;
   // Between runs of a continued sweep the query may fail: the frame has the status only.
-  const progress = await client.workflow
+  const queried = await client.workflow
     .getHandle(id)
     .query(progressQuery)
     .catch(() => undefined);
-  if (!progress) return snapshot;
+  if (!queried) return snapshot;
+  const progress = withCellPages(queried, await queryPages(client, queried.cells.runningPages ?? []));
   snapshot.progress = progress;
   snapshot.activities = own.activities;
-  const cells = await mapLimit(progress.cells.running, CALLS_AT_ONCE, (cellId) => describePending(client, `${id}/${cellId}`));
-  progress.cells.running.forEach((cellId, i) => {
+  const described = progress.cells.running.slice(0, MAX_DESCRIBED_CELLS);
+  const cells = await mapLimit(described, CALLS_AT_ONCE, (cellId) => describePending(client, `${id}/${cellId}`));
+  described.forEach((cellId, i) => {
     const a = cells[i]?.activities[0];
     if (a) snapshot.cells.set(cellId, a);
   });

@@ -75,6 +75,17 @@ export function generateCounts(g: GenerateProgress, observed: GenerateObserved[]
   return counts;
 }
 
+/**
+ * A large sweep's cells run in page children: the sweep counts a page's cells when the page returns.
+ * The running pages' own progress adds the cells they finished and names those in flight.
+ */
+export function withCellPages(p: SweepProgress, pages: PageProgress[]): SweepProgress {
+  if (pages.length === 0) return p;
+  const failed = pages.reduce((n, page) => n + page.failed, 0);
+  const done = pages.reduce((n, page) => n + page.done, 0) - failed;
+  return { ...p, cells: { ...p.cells, done: p.cells.done + done, failed: p.cells.failed + failed, running: [...p.cells.running, ...pages.flatMap((page) => page.running)] } };
+}
+
 const clamp = (x: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, x));
 
 function seconds(ms: number): string {

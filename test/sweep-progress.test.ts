@@ -1,6 +1,6 @@
 /** What `synthmix status` / `watch` and the demo's ticker draw from one frame of a sweep (pure). */
 import { describe, expect, it } from 'vitest';
-import { bar, formatProgress, generateCounts, renderProgress, snapshotJson, type PendingActivity, type SweepSnapshot } from '../cli/sweep-progress.js';
+import { bar, formatProgress, generateCounts, renderProgress, snapshotJson, withCellPages, type PendingActivity, type SweepSnapshot } from '../cli/sweep-progress.js';
 import { ProgressTicker } from '../cli/ticker.js';
 import type { GenerateProgress, SweepProgress } from '../workflows/sweep.js';
 
@@ -27,6 +27,16 @@ describe('experiments', () => {
     expect(lines[2]).toContain(bar(0.4));
     expect(lines[3]).toMatch(/vanilla-p0\.5-scratch-s0 +train epoch 7\/12 \[#######\.\.\.\.\.]/);
     expect(lines[4]).toMatch(/original-p0-frozen-s0 +starting$/);
+  });
+
+  it('a large sweep: the running cell pages add the cells they finished and name those in flight', () => {
+    const paged: SweepProgress = { ...progress, cells: { total: 1200, done: 500, failed: 0, running: [], runningPages: ['s/cells/page-1', 's/cells/page-2'] } };
+    const merged = withCellPages(paged, [
+      { items: 500, done: 40, failed: 2, running: ['c-540', 'c-541'] },
+      { items: 200, done: 10, failed: 0, running: ['c-1010'] },
+    ]);
+    expect(merged.cells).toMatchObject({ total: 1200, done: 548, failed: 2, running: ['c-540', 'c-541', 'c-1010'] });
+    expect(withCellPages(paged, [])).toBe(paged);
   });
 
   it('a one-line form for logs and the demo ticker', () => {

@@ -76,7 +76,8 @@ export interface SweepProgress {
   stage: string;
   /** When the current stage began (ms since the epoch, workflow time). */
   stageStartedAt: number;
-  cells: { total: number; done: number; failed: number; running: string[] };
+  /** `running`: cells the sweep runs itself; `runningPages`: workflow ids of cell page children running (a large sweep). */
+  cells: { total: number; done: number; failed: number; running: string[]; runningPages?: string[] };
   stages: StageTiming[];
   /** The generate stage on a local backend, once it began (a Replicate source is not listed). */
   generate?: GenerateProgress;
@@ -130,6 +131,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   const pageResults = new Map<string, PageResult>(input.carried?.pages ?? []);
   const stages: StageTiming[] = [...(input.carried?.stages ?? [])];
   const running = new Set<string>();
+  const runningCellPages = new Set<string>();
   /** Per source on a local backend: its classes and the generate pages finished / running (for the progress query). */
   const generating = new Map<Source, { classes: number; outcomes: Map<string, PageResult>; running: Set<string> }>();
   let current = { stage: input.carried ? 'experiments' : 'curate', startedAt: Date.now() };
@@ -143,7 +145,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       // A paged sweep knows its cells a page at a time.
       const pages = addTallies([...pageResults.values()].map((r) => r.tally));
       const failed = [...outcomes.values()].filter((o) => o.status === 'failed').length + pages.failed;
-      return { total: cells.length, done: outcomes.size + pages.items - failed, failed, running: [...running] };
+      const runningPages = [...runningCellPages].map((pageId) => `${input.sweepId}/cells/${pageId}`);
+      return { total: cells.length, done: outcomes.size + pages.items - failed, failed, running: [...running], ...(runningPages.length ? { runningPages } : {}) };
     })(),
     stages,
     ...(generating.size > 0 ? { generate: generateProgress() } : {}),
@@ -297,8 +300,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     const pages = pagesOf(cells, CELLS_PER_PAGE, config.concurrency);
     const startPage = (page: (typeof pages)[number]) =>
       executeChild(experimentPage, { args: [{ page, context }], workflowId: `${input.sweepId}/cells/${page.id}`, taskQueue: queues.cpu });
-    // The progress query names running cells only when the sweep runs them itself (here: pages, which it does not name).
-    if ((await fanOutPaged(pages, config.concurrency, { outcomes: pageResults, running: new Set() }, startPage)) === 'continue-as-new') await handOver();
+    // The progress query names the running pages; `synthmix status` asks each for its cells (pageProgressQuery).
+    if ((await fanOutPaged(pages, config.concurrency, { outcomes: pageResults, running: runningCellPages }, startPage)) === 'continue-as-new') await handOver();
     const joined = joinPages(pages, pageResults);
     return { outcomes: joined.list, tally: joined.tally };
   }
