@@ -15,6 +15,7 @@ export function currentActivityHooks(): ActivityHooks {
     lastHeartbeat: () => info.heartbeatDetails as EngineHeartbeat | undefined,
     cancellation: context.cancellationSignal,
     metrics: engineMetrics(context.metricMeter),
+    workerShutdown: () => context.cancellationDetails?.workerShutdown ?? false,
     attemptId: `${info.workflowExecution?.workflowId ?? "standalone"}-${info.activityId}-a${info.attempt}`,
     ...(info.heartbeatTimeoutMs ? { heartbeatTimeoutMs: info.heartbeatTimeoutMs } : {}),
     // Only activities of a gpu queue whose worker pins GPUs get slots (workers/create.ts).

@@ -57,6 +57,8 @@ export interface ActivityHooks {
   gpuSlots?: GpuSlots;
   /** Where engine steps are counted and timed (the activity's SDK meter: lib/metrics.ts). */
   metrics?: EngineMetrics;
+  /** Whether the cancellation came from this worker shutting down (a spot notice): a preemption, not a cancelled sweep. */
+  workerShutdown?: () => boolean;
 }
 
 /** An engine's own images-per-second figure in a progress event (generate-images, train-classifier). */
@@ -180,7 +182,7 @@ export class EngineRunner {
         },
       })
         .then((o) => {
-          ended = o.kind === 'preempted' && o.aborted && hooks.cancellation.aborted ? 'cancelled' : o.kind;
+          ended = o.kind === 'preempted' && o.aborted && hooks.cancellation.aborted && !hooks.workerShutdown?.() ? 'cancelled' : o.kind;
           return o;
         })
         .finally(() => {
