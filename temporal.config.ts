@@ -68,6 +68,14 @@ export const workersSchema = z
      * `workerStopSeconds` (workers/create.ts): this + the kill grace + a margin for the upload.
      */
     shutdownGraceSeconds: z.number().min(0).max(3600).default(20),
+    /**
+     * host:port of the worker's Prometheus endpoint (`http://host:port/metrics`): the SDK's
+     * `temporal_*` metrics and synthmix's `synthmix_*` (workers/telemetry.ts). Unset: no endpoint.
+     * Each worker process needs its own port.
+     */
+    metricsAddress: nonEmpty.regex(/^[^\s]+:\d{1,5}$/, 'must look like host:port').optional(),
+    /** `json`: the worker logs one JSON object per line, with sweepId, cellId, activity and attempt (lib/log.ts). */
+    logFormat: z.enum(['text', 'json']).default('text'),
   })
   .strict();
 

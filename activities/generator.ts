@@ -16,6 +16,8 @@ import { parseEngineSummary } from '../lib/engine/results.js';
 import { EngineRunner, uploadOutput } from '../lib/engine/runner.js';
 import { localManifest } from '../lib/engine/local-manifest.js';
 import { memoize } from '../lib/memo.js';
+import { activityMetrics } from '../lib/metrics.js';
+import { log } from '../lib/log.js';
 import type { FinetuneInput, GeneratedImageRecord, GenerateInput, GenerateResult, ModelRef, PretrainGeneratorInput } from '../lib/steps/generator.js';
 
 export type { FinetuneInput, GeneratedImageRecord, GenerateInput, GenerateResult, ModelRef, PretrainGeneratorInput, SamplingRequest } from '../lib/steps/generator.js';
@@ -53,7 +55,7 @@ export async function findShippedModel(prefix: string): Promise<{ dir: string; m
     const [sha, file] = line.split(/\s+\*?/, 2);
     const bytes = await readFile(path.join(root, file)).catch(() => undefined);
     if (!bytes || createHash('sha256').update(bytes).digest('hex') !== sha) {
-      console.warn(`shipped model ${root}: ${file} is missing or does not match SHA256SUMS; training instead`);
+      log.warn(`shipped model ${root}: ${file} is missing or does not match SHA256SUMS; training instead`);
       return undefined;
     }
   }
@@ -119,6 +121,7 @@ export function createGeneratorActivities({ store, config }: ActivityDeps) {
 
   async function generate(input: GenerateInput): Promise<GenerateResult> {
     let generated = 0;
+    const metrics = activityMetrics();
     const memo = await memoize(store, 'generate', input, async (prefix) => {
       // Image i is a pure function of (seed, i): what an earlier attempt stored is kept as is.
       const recordKey = (i: number) => `${prefix}/records/${i}.json`;
@@ -157,6 +160,7 @@ export function createGeneratorActivities({ store, config }: ActivityDeps) {
             };
             await store.putJson(recordKey(record.index), record);
             generated += 1;
+            metrics?.imagesGenerated(1);
           },
         });
         await result.cleanup();

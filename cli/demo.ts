@@ -5,8 +5,8 @@ import { withEmbeddedWorld } from '../workers/embedded.js';
 import { downloadReport } from '../activities/report.js';
 import { sweep } from '../workflows/index.js';
 import { loadSweepConfig } from './sweep-commands.js';
-import { formatProgress } from './sweep-progress.js';
-import { progressQuery } from '../workflows/index.js';
+import { readSnapshot } from './progress-read.js';
+import { ProgressTicker } from './ticker.js';
 
 export interface DemoOptions {
   preset: string;
@@ -29,17 +29,22 @@ export async function runDemo(configured: SynthmixConfig, options: DemoOptions, 
       workflowId: sweepId,
       args: [{ sweepId, config: sweepConfig, queues: cfg.queues }],
     });
+    const progress = new ProgressTicker({ tty: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text) });
+    let drawing = false;
     const ticker = setInterval(() => {
-      handle.query(progressQuery).then(
-        (p) => process.stdout.write(`\r${formatProgress(p)}   `),
-        () => undefined,
-      );
+      // One frame at a time: a slow frame is skipped, never stacked.
+      if (drawing) return;
+      drawing = true;
+      readSnapshot(client, sweepId)
+        .then((snapshot) => progress.draw(snapshot, Date.now()))
+        .catch(() => undefined)
+        .finally(() => (drawing = false));
     }, 3000);
     try {
       const result = await handle.result();
       const out = path.resolve(options.out);
       await downloadReport(store, sweepId, out);
-      console.log(`\n${result.cells.done}/${result.cells.total} cells done, ${result.cells.failed} failed, in ${((Date.now() - began) / 1000).toFixed(0)} s`);
+      console.log(`${result.cells.done}/${result.cells.total} cells done, ${result.cells.failed} failed, in ${((Date.now() - began) / 1000).toFixed(0)} s`);
       for (const s of result.stages) console.log(`  ${s.stage.padEnd(14)} ${(s.wallMs / 1000).toFixed(1)} s wall, ${(s.activityMs / 1000).toFixed(1)} s in activities`);
       console.log(`report: ${path.join(out, 'index.html')}`);
     } finally {

@@ -8,6 +8,8 @@ import { cleanLeftovers } from '../lib/engine/leftovers.js';
 import { connectWorker } from '../lib/temporal/connection.js';
 import { createWorker, gpuDevicesOf, workerStopSeconds, type QueueKind } from '../workers/create.js';
 import { describeWorkflowBundle } from '../workers/bundle.js';
+import { installWorkerTelemetry } from '../workers/telemetry.js';
+import { log } from '../lib/log.js';
 import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
 import { runDemo } from './demo.js';
 
@@ -64,17 +66,20 @@ export function registerFoundationCommands(program: Command, config: () => Synth
     .addOption(new Option('--queue <kind>', 'which queue').choices(['cpu', 'gpu']).makeOptionMandatory())
     .action(async (options: { queue: QueueKind }) => {
       const cfg = config();
+      // Before the first connection: the Runtime (metrics endpoint, JSON logs) is the process's one.
+      installWorkerTelemetry(cfg);
       const connection = await connectWorker(cfg);
       const worker = await createWorker({ config: cfg, connection, store: createStore(cfg.storage), queue: options.queue });
-      console.log(`synthmix ${options.queue} worker on ${options.queue === 'cpu' ? cfg.queues.cpu : cfg.queues.gpu} (${cfg.temporal.address})`);
-      console.log(
+      log.info(`synthmix ${options.queue} worker on ${options.queue === 'cpu' ? cfg.queues.cpu : cfg.queues.gpu} (${cfg.temporal.address})`);
+      log.info(
         `on SIGTERM: ${cfg.workers.shutdownGraceSeconds} s for running activities, then ${cfg.engine.killGraceSeconds} s for engines to checkpoint; ` +
           `allow this process ${workerStopSeconds(cfg)} s to stop (systemd TimeoutStopSec, Kubernetes terminationGracePeriodSeconds)`,
       );
-      if (options.queue === 'cpu') console.log(describeWorkflowBundle());
+      if (cfg.workers.metricsAddress) log.info(`metrics: http://${cfg.workers.metricsAddress}/metrics`);
+      if (options.queue === 'cpu') log.info(describeWorkflowBundle());
       if (options.queue === 'gpu') {
         const gpus = gpuDevicesOf(cfg);
-        console.log(gpus.devices.length ? `one engine per GPU: ${gpus.devices.join(', ')} (from ${gpus.source})` : 'no GPUs to pin: engines share this machine');
+        log.info(gpus.devices.length ? `one engine per GPU: ${gpus.devices.join(', ')} (from ${gpus.source})` : 'no GPUs to pin: engines share this machine');
       }
       // Worker.run returns after SIGINT/SIGTERM once running activities finished or checkpointed.
       await worker.run();

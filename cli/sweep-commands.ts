@@ -6,8 +6,10 @@ import { PRESETS, resolveSweepConfig, type PresetName, type SweepConfig } from '
 import { connectClient, workflowUiLink } from '../lib/temporal/connection.js';
 import { createStore } from '../lib/store/index.js';
 import { downloadReport } from '../activities/report.js';
-import { progressQuery, sweep } from '../workflows/index.js';
-import { formatProgress, renderProgress, runningCellActivities } from './sweep-progress.js';
+import { sweep } from '../workflows/index.js';
+import { renderProgress, snapshotJson } from './sweep-progress.js';
+import { readSnapshot } from './progress-read.js';
+import { ProgressTicker } from './ticker.js';
 import { UsageError } from './usage.js';
 import { assertSweepId } from '../lib/sweep/id.js';
 import { formatPlan, planSweep } from '../lib/sweep/plan.js';
@@ -88,25 +90,20 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
 
   program
     .command('status <id>')
-    .description('Progress of a sweep: stage and cells done / running / failed.')
-    .action(async (id: string) => {
+    .description("Progress of a sweep: each finished stage, then the current one's own progress (steps, images, cells).")
+    .option('--json', 'print one JSON object (status, stage, stages, cells, activities in flight, generate counts)')
+    .action(async (id: string, options: { json?: boolean }) => {
       const client = await connectClient(config());
-      const handle = client.workflow.getHandle(id);
-      const description = await handle.describe();
-      console.log(`${id}: ${description.status.name}`);
-      if (description.status.name === 'RUNNING') {
-        const progress = await handle.query(progressQuery);
-        const cells = await runningCellActivities(client, id, progress.cells.running);
-        console.log(renderProgress(progress, cells, Date.now()).join('\n'));
-      }
-      await client.connection.close();
+      const snapshot = await readSnapshot(client, id).finally(() => client.connection.close());
+      if (options.json) console.log(JSON.stringify(snapshotJson(snapshot), null, 2));
+      else console.log([`${id}: ${snapshot.status}`, ...renderProgress(snapshot, Date.now())].join('\n'));
       // For scripts: a sweep that ended without completing is a failed run (exit 1), as in `watch`.
-      if (!['RUNNING', 'COMPLETED', 'CONTINUED_AS_NEW'].includes(description.status.name)) throw new Error(`${id} did not complete (${description.status.name})`);
+      if (!['RUNNING', 'COMPLETED', 'CONTINUED_AS_NEW'].includes(snapshot.status)) throw new Error(`${id} did not complete (${snapshot.status})`);
     });
 
   program
     .command('watch <id>')
-    .description('Follow a sweep live until it ends.')
+    .description('Follow a sweep live until it ends (in a log: a line when the progress changed).')
     .action(async (id: string) => {
       const client = await connectClient(config());
       const handle = client.workflow.getHandle(id);
@@ -116,18 +113,10 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
       );
       let done: string | undefined;
       void result.then((r) => (done = r));
-      let drawn = 0;
+      const ticker = new ProgressTicker({ tty: Boolean(process.stdout.isTTY), write: (text) => process.stdout.write(text) });
       while (!done) {
         try {
-          const progress = await handle.query(progressQuery);
-          if (process.stdout.isTTY) {
-            const lines = renderProgress(progress, await runningCellActivities(client, id, progress.cells.running), Date.now());
-            // Redraw in place: up over the previous frame, clear it, draw this one.
-            process.stdout.write(`${drawn ? `\x1b[${drawn}F\x1b[0J` : ''}${lines.join('\n')}\n`);
-            drawn = lines.length;
-          } else {
-            console.log(formatProgress(progress));
-          }
+          ticker.draw(await readSnapshot(client, id), Date.now());
         } catch {
           // between continueAsNew runs or not yet started
         }

@@ -15,7 +15,10 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../lib/config/load.js';
+import { loadConfig, projectRoot } from '../lib/config/load.js';
+import { connectClient } from '../lib/temporal/connection.js';
+import { readSnapshot } from '../cli/progress-read.js';
+import type { GenerateCounts } from '../cli/sweep-progress.js';
 import { DEMO_PRESET_CLASSES, writeDemoWorld } from '../lib/data/demo-world.js';
 import { freePorts } from '../infra/managed-process.js';
 import { envWithoutSynthmix } from './support/clean-env.js';
@@ -144,13 +147,36 @@ describe('the README flow, as child processes', () => {
     expect(started.code, started.output).toBe(0);
     expect(started.output.trim().split('\n')[0]).toBe('cli-1');
 
-    const status = await synthmix('status', 'cli-1');
+    const status = await synthmix('status', 'cli-1', '--json');
     expect(status.code, status.output).toBe(0);
-    expect(status.output).toMatch(/cli-1: (RUNNING|COMPLETED)/);
+    expect((JSON.parse(status.output) as { id: string; status: string }).status).toMatch(/^(RUNNING|COMPLETED)$/);
 
+    // What `status` reads, frame after frame while `watch` follows the sweep: the generate stage's
+    // images (4 classes × 24) counted as classes finish, never going back.
+    const seen: GenerateCounts[] = [];
+    let watching = true;
+    const client = await connectClient(loadConfig({ env }));
+    const polling = (async () => {
+      while (watching) {
+        const frame = await readSnapshot(client, 'cli-1').catch(() => undefined);
+        if (frame?.progress?.stage === 'generate' && frame.generate) seen.push(frame.generate);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    })();
     const watched = await synthmix('watch', 'cli-1');
+    watching = false;
+    await polling;
+    await client.connection.close();
     expect(watched.code, `${watched.output}\n--- workers:\n${workers.map((w) => w.output().slice(-3000)).join('\n')}`).toBe(0);
     expect(watched.output.trim().split('\n').at(-1)).toBe('cli-1 completed');
+    // Not a terminal: one line per change, no carriage-return redraws, no line twice in a row.
+    const lines = watched.output.trim().split('\n');
+    expect(watched.output).not.toContain('\r');
+    expect(lines.filter((line, i) => i > 0 && line === lines[i - 1])).toEqual([]);
+    const images = seen.map((g) => g.images.done);
+    expect(seen.every((g) => g.images.total === 4 * 24 && g.classes.total === 4)).toBe(true);
+    expect(images, 'images done, frame by frame').toEqual([...images].sort((a, b) => a - b));
+    expect(images.some((n) => n > 0 && n < 4 * 24), `images done, frame by frame: ${images.join(' ')}`).toBe(true);
 
     const done = await synthmix('status', 'cli-1');
     expect(done.output).toContain('cli-1: COMPLETED');

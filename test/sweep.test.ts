@@ -15,7 +15,8 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../workers/bundle.js';
-import { renderProgress, runningCellActivities } from '../cli/sweep-progress.js';
+import { renderProgress } from '../cli/sweep-progress.js';
+import { readSnapshot } from '../cli/progress-read.js';
 import type { ArtifactStore } from '../lib/store/index.js';
 import type { DevServer } from '../infra/temporal-dev-server.js';
 import { startSeaweedFS, type S3Server } from '../infra/seaweedfs.js';
@@ -208,8 +209,7 @@ describe('the sweep workflow', () => {
 
     await waitForStage(workflowId, 'experiments');
     // What `synthmix status` shows now: the cell bar and the running cells' activities.
-    const progress = await handle.query(progressQuery);
-    const status = renderProgress(progress, await runningCellActivities(client, workflowId, progress.cells.running), Date.now());
+    const status = renderProgress(await readSnapshot(client, workflowId), Date.now());
     expect(status.some((line) => line.includes(`/${cells.length} cells`))).toBe(true);
     await s3.stop();
     await new Promise((r) => setTimeout(r, 8000));

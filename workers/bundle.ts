@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { log } from '../lib/log.js';
 import { bundleWorkflowCode, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 const here = fileURLToPath(import.meta.url);
@@ -57,4 +58,4 @@ export function describeWorkflowBundle(): string {
 }
 
 const noop = () => undefined;
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: console.warn, error: console.error, log: noop };
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: (message: string) => log.warn(message), error: (message: string) => log.error(message), log: noop };

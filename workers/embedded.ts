@@ -7,6 +7,7 @@ import { createStore } from '../lib/store/index.js';
 import { connectClient, connectWorker } from '../lib/temporal/connection.js';
 import { startTemporalDevServer, type DevServer } from '../infra/temporal-dev-server.js';
 import { createWorker } from './create.js';
+import { installWorkerTelemetry } from './telemetry.js';
 
 export interface EmbeddedWorld {
   config: SynthmixConfig;
@@ -34,6 +35,8 @@ export async function withEmbeddedWorld<T>(config: SynthmixConfig, fn: (world: E
   }
   try {
     const store = createStore(cfg.storage);
+    // As `synthmix worker`: the metrics endpoint and JSON logs when the config asks (the demo's workers).
+    installWorkerTelemetry(cfg);
     const connection = await connectWorker(cfg);
     const client = await connectClient(cfg);
     try {

@@ -12,7 +12,7 @@
  * no workflow ever has more than `concurrency` children pending (Temporal refuses a 2,001st), and
  * no payload carries a list that grows with the sweep (2 MB per payload).
  */
-import { workflowInfo } from '@temporalio/workflow';
+import { defineQuery, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { StoredList, StoredValue } from '../lib/store/values.js';
 
 export interface FanOutOptions {
@@ -149,13 +149,34 @@ export interface PageSteps<T, R, L> {
   continueAsNew: (carried: NonNullable<PageInput<T, unknown>['carried']>) => Promise<never>;
 }
 
+/** Where a page child is: its items finished (of which failed) and the ids of those in flight. */
+export interface PageProgress {
+  items: number;
+  done: number;
+  failed: number;
+  running: string[];
+}
+
+/**
+ * A page child's own progress, so `synthmix status` learns per item what a page finished before the
+ * page returns (its parent only hears of it at the end): a few queries per tick, one per running page.
+ */
+export const pageProgressQuery = defineQuery<PageProgress>('pageProgress');
+
 /** The child side: one page's bounded fan-out, its `continueAsNew`s, and its outcomes stored as one page. */
 export async function runPage<T extends { id: string }, C, R, L>(input: PageInput<T, C>, steps: PageSteps<T, R, L>): Promise<PageResult> {
   const outcomes = new Map<string, L>((input.carried?.outcomes ?? []) as Array<[string, L]>);
   const runs = (input.carried?.runs ?? 0) + 1;
   const { items, lanes, itemsPerRun } = input.page;
   const options = itemsPerRun ? { itemsPerRun } : {};
-  if ((await fanOutBounded(items, lanes, { outcomes, running: new Set() }, async (item) => steps.lean(await steps.run(item)), options)) === 'continue-as-new') {
+  const running = new Set<string>();
+  setHandler(pageProgressQuery, () => ({
+    items: items.length,
+    done: outcomes.size,
+    failed: [...outcomes.values()].reduce((n, lean) => n + steps.tally(lean).failed, 0),
+    running: [...running],
+  }));
+  if ((await fanOutBounded(items, lanes, { outcomes, running }, async (item) => steps.lean(await steps.run(item)), options)) === 'continue-as-new') {
     await steps.continueAsNew({ outcomes: [...outcomes.entries()], runs });
   }
   const ordered = items.map((item) => outcomes.get(item.id) as L);

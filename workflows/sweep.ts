@@ -88,8 +88,29 @@ export interface SweepProgress {
   stage: string;
   /** When the current stage began (ms since the epoch, workflow time). */
   stageStartedAt: number;
-  cells: { total: number; done: number; failed: number; running: string[] };
+  /** `running`: cells the sweep runs itself; `runningPages`: workflow ids of cell page children running (a large sweep). */
+  cells: { total: number; done: number; failed: number; running: string[]; runningPages?: string[] };
   stages: StageTiming[];
+  /** The generate stage on a local backend, once it began (a Replicate source is not listed). */
+  generate?: GenerateProgress;
+}
+
+/** What the sweep knows of its generate stage; `synthmix status` asks the running pages for the rest. */
+export interface GenerateProgress {
+  /** Images per class (`dataset.perClass`). */
+  perClass: number;
+  /** One entry per generation seed and source (`seedScope: "all"`: each seed generates its own). */
+  sources: Array<{
+    source: Source;
+    seed: number;
+    classes: number;
+    /** DreamBooth / textual inversion: each class fine-tunes before it generates. */
+    finetunes: boolean;
+    /** Classes of the pages that returned. */
+    classesDone: number;
+    /** Workflow ids of the page children running now (`pageProgressQuery` answers for each). */
+    runningPages: string[];
+  }>;
 }
 
 export interface SweepResult {
@@ -130,6 +151,9 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   const pageResults = new Map<string, PageResult>(input.carried?.pages ?? []);
   const stages: StageTiming[] = [...(input.carried?.stages ?? [])];
   const running = new Set<string>();
+  const runningCellPages = new Set<string>();
+  /** Per generation seed and source on a local backend: its classes and the generate pages finished / running (for the progress query). */
+  const generating = new Map<string, { source: Source; seed: number; classes: number; outcomes: Map<string, PageResult>; running: Set<string> }>();
   let current = { stage: input.carried ? 'experiments' : 'curate', startedAt: Date.now() };
   const enter = (name: string) => (current = { stage: name, startedAt: Date.now() });
   const startedAt = input.carried?.startedAt ?? new Date().toISOString();
@@ -141,10 +165,29 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       // A paged sweep knows its cells a page at a time.
       const pages = addTallies([...pageResults.values()].map((r) => r.tally));
       const failed = [...outcomes.values()].filter((o) => o.status === 'failed').length + pages.failed;
-      return { total: cells.length, done: outcomes.size + pages.items - failed, failed, running: [...running] };
+      const runningPages = [...runningCellPages].map((pageId) => `${input.sweepId}/cells/${pageId}`);
+      return { total: cells.length, done: outcomes.size + pages.items - failed, failed, running: [...running], ...(runningPages.length ? { runningPages } : {}) };
     })(),
     stages,
+    ...(generating.size > 0 ? { generate: generateProgress() } : {}),
   }));
+
+  function generateProgress(): GenerateProgress {
+    return {
+      perClass: config.dataset.perClass,
+      sources: [...generating.values()].map((g) => ({
+        source: g.source,
+        seed: g.seed,
+        classes: g.classes,
+        finetunes: g.source !== 'vanilla',
+        classesDone: addTallies([...g.outcomes.values()].map((r) => r.tally)).items,
+        runningPages: [...g.running].map((pageId) => generatePageWorkflowId(g.seed, g.source, pageId)),
+      })),
+    };
+  }
+  function generatePageWorkflowId(generationSeed: number, source: Source, pageId: string): string {
+    return `${input.sweepId}/generate/s${generationSeed}/${source}/${pageId}`;
+  }
 
   /** Run one stage: its wall time, and the sum of its activities' own `{ computed, wallMs }`. */
   async function stage<T extends Timed>(name: string, step: () => Promise<T>): Promise<T> {
@@ -262,12 +305,14 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     }
     // Fan-out per class, one child workflow each: (finetune) → generate; in page children (bounded, each storing its manifests).
     const pages = pagesOf(classes.map((id) => ({ id })), CLASSES_PER_PAGE, GENERATION_CHILDREN_AT_ONCE);
-    const results = new Map<string, PageResult>();
+    const state = { source, seed: generationSeed, classes: classes.length, outcomes: new Map<string, PageResult>(), running: new Set<string>() };
+    generating.set(`${generationSeed}/${source}`, state);
+    const results = state.outcomes;
     const context = { sweepId: input.sweepId, config, queues, source, original, baseModelPrefix, seed: generationSeed, ...heartbeat };
     const startPage = (page: (typeof pages)[number]) =>
-      executeChild(classImagesPage, { args: [{ page, context }], workflowId: `${input.sweepId}/generate/s${generationSeed}/${source}/${page.id}`, taskQueue: queues.cpu });
+      executeChild(classImagesPage, { args: [{ page, context }], workflowId: generatePageWorkflowId(generationSeed, source, page.id), taskQueue: queues.cpu });
     // The sweep's history grows by a few events per page: the generate stage never needs to hand over.
-    await fanOutPaged(pages, GENERATION_CHILDREN_AT_ONCE, { outcomes: results, running: new Set() }, startPage, { mayContinueAsNew: false });
+    await fanOutPaged(pages, GENERATION_CHILDREN_AT_ONCE, state, startPage, { mayContinueAsNew: false });
     const joined = joinPages(pages, results);
     return { manifests: joined.list, tally: joined.tally };
   }
@@ -313,8 +358,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     const pages = pagesOf(cells, CELLS_PER_PAGE, config.concurrency);
     const startPage = (page: (typeof pages)[number]) =>
       executeChild(experimentPage, { args: [{ page, context }], workflowId: `${input.sweepId}/cells/${page.id}`, taskQueue: queues.cpu });
-    // The progress query names running cells only when the sweep runs them itself (here: pages, which it does not name).
-    if ((await fanOutPaged(pages, config.concurrency, { outcomes: pageResults, running: new Set() }, startPage)) === 'continue-as-new') await handOver();
+    // The progress query names the running pages; `synthmix status` asks each for its cells (pageProgressQuery).
+    if ((await fanOutPaged(pages, config.concurrency, { outcomes: pageResults, running: runningCellPages }, startPage)) === 'continue-as-new') await handOver();
     const joined = joinPages(pages, pageResults);
     return { outcomes: joined.list, tally: joined.tally };
   }

@@ -37,6 +37,8 @@ const envOverrides: ReadonlyArray<readonly [string, readonly string[], 'string' 
   ['SYNTHMIX_WORKFLOW_TASKS', ['workers', 'workflowTasks'], 'int'],
   ['SYNTHMIX_GPU_CONCURRENCY', ['workers', 'gpuConcurrency'], 'int'],
   ['SYNTHMIX_GPU_DEVICES', ['workers', 'gpuDevices'], 'list'],
+  ['SYNTHMIX_METRICS_ADDRESS', ['workers', 'metricsAddress'], 'string'],
+  ['SYNTHMIX_LOG_FORMAT', ['workers', 'logFormat'], 'string'],
   ['SYNTHMIX_STORE', ['storage', 'kind'], 'string'],
   ['SYNTHMIX_STORE_DIR', ['storage', 'dir'], 'string'],
   ['SYNTHMIX_S3_BUCKET', ['storage', 'bucket'], 'string'],

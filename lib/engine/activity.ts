@@ -4,6 +4,7 @@ import type { SynthmixConfig } from '../../temporal.config.js';
 import type { EngineHeartbeat } from './events.js';
 import { gpuSlotsForQueue } from './gpu-slots.js';
 import { EngineRunner, type ActivityHooks, type EngineRequest, type EngineResult } from './runner.js';
+import { engineMetrics } from '../metrics.js';
 
 /** The hooks of the current Temporal activity: heartbeats, its last heartbeat, its cancellation. */
 export function currentActivityHooks(): ActivityHooks {
@@ -13,6 +14,8 @@ export function currentActivityHooks(): ActivityHooks {
     heartbeat: (details: EngineHeartbeat) => context.heartbeat(details),
     lastHeartbeat: () => info.heartbeatDetails as EngineHeartbeat | undefined,
     cancellation: context.cancellationSignal,
+    metrics: engineMetrics(context.metricMeter),
+    workerShutdown: () => context.cancellationDetails?.workerShutdown ?? false,
     attemptId: `${info.workflowExecution?.workflowId ?? "standalone"}-${info.activityId}-a${info.attempt}`,
     ...(info.heartbeatTimeoutMs ? { heartbeatTimeoutMs: info.heartbeatTimeoutMs } : {}),
     // Only activities of a gpu queue whose worker pins GPUs get slots (workers/create.ts).

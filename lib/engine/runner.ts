@@ -13,6 +13,8 @@ import type { SynthmixConfig } from '../../temporal.config.js';
 import type { ArtifactEvent, EngineHeartbeat, ProgressEvent } from './events.js';
 import { runEngineProcess } from './process.js';
 import type { GpuSlots } from './gpu-slots.js';
+import type { EngineMetrics, EngineOutcome } from '../metrics.js';
+import { log } from '../log.js';
 
 /** An engine input: an object of the store, every object under a store prefix, or a local path. */
 export type EngineInput = { key: string } | { prefix: string } | { localPath: string };
@@ -53,6 +55,16 @@ export interface ActivityHooks {
   heartbeatTimeoutMs?: number;
   /** The gpu worker's devices, when it pins engines to GPUs (one engine per device). */
   gpuSlots?: GpuSlots;
+  /** Where engine steps are counted and timed (the activity's SDK meter: lib/metrics.ts). */
+  metrics?: EngineMetrics;
+  /** Whether the cancellation came from this worker shutting down (a spot notice): a preemption, not a cancelled sweep. */
+  workerShutdown?: () => boolean;
+}
+
+/** An engine's own images-per-second figure in a progress event (generate-images, train-classifier). */
+function imagesPerSecondOf(event: ProgressEvent): number | undefined {
+  const value = event.imagesPerSecond ?? event.imagesPerSec;
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
 /** How often a live attempt heartbeats: every 5 s, or a third of a shorter heartbeat timeout. */
@@ -139,6 +151,10 @@ export class EngineRunner {
         await this.store.getToFile(resumedFrom, resumeFrom);
       }
       if (resumedFrom) heartbeat = { ...heartbeat, checkpointKey: resumedFrom };
+      const began = performance.now();
+      hooks.metrics?.started(request.command);
+      log.record('INFO', `engine ${request.command} started`, { command: request.command, ...(resumedFrom ? { resumedFrom } : {}) });
+      let ended: EngineOutcome = 'crashed';
       const outcome = await runEngineProcess({
         python: this.config.python,
         command: request.command,
@@ -150,6 +166,8 @@ export class EngineRunner {
         ...(hooks.gpuSlots ? { gpuSlots: hooks.gpuSlots } : {}),
         onEvent: async (event) => {
           if (event.event === 'progress') {
+            const rate = imagesPerSecondOf(event);
+            if (rate !== undefined) hooks.metrics?.imagesPerSecond(request.command, rate);
             heartbeat = { ...heartbeat, progress: event };
             hooks.heartbeat(heartbeat);
             request.onProgress?.(event);
@@ -162,7 +180,17 @@ export class EngineRunner {
             hooks.heartbeat(heartbeat);
           }
         },
-      });
+      })
+        .then((o) => {
+          ended = o.kind === 'preempted' && o.aborted && hooks.cancellation.aborted && !hooks.workerShutdown?.() ? 'cancelled' : o.kind;
+          return o;
+        })
+        .finally(() => {
+          // A step that threw before its outcome (spawn failure, a failing upload) counts as crashed.
+          const seconds = (performance.now() - began) / 1000;
+          hooks.metrics?.ended(request.command, ended, seconds);
+          log.record(ended === 'ok' || ended === 'cancelled' ? 'INFO' : 'WARN', `engine ${request.command} ${ended} in ${seconds.toFixed(1)} s`, { command: request.command, outcome: ended, seconds });
+        });
       switch (outcome.kind) {
         case 'ok': {
           const outputs: Record<string, string> = {};

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { withoutSecrets } from './env.js';
+import { log } from '../log.js';
 
 export interface ForkedEngine {
   /** The child's stdout (JSON-line events), with the forkserver's `__pid__`/`__exit__` lines. */
@@ -112,7 +113,7 @@ export function warmEngineFor(python: string, env: NodeJS.ProcessEnv): Promise<W
     });
   }
   const starting = WarmEngine.start(python, env).catch((error: unknown) => {
-    console.warn(`synthmix: warm engine unavailable, spawning an engine per step (${(error as Error).message})`);
+    log.warn(`synthmix: warm engine unavailable, spawning an engine per step (${(error as Error).message})`);
     return undefined;
   });
   servers.set(key, starting);

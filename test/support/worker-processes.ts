@@ -58,9 +58,9 @@ export class WorkerProcesses {
 
   constructor(private readonly configFile: string) {}
 
-  /** Start a worker and wait until it polls its queue. */
-  async start(name: string, queue: 'cpu' | 'gpu' = 'gpu'): Promise<WorkerProcess> {
-    const env: NodeJS.ProcessEnv = { ...envWithoutSynthmix(), SYNTHMIX_CONFIG: this.configFile };
+  /** Start a worker and wait until it polls its queue; `extraEnv`: this worker's own settings (e.g. its metrics port). */
+  async start(name: string, queue: 'cpu' | 'gpu' = 'gpu', extraEnv: Record<string, string> = {}): Promise<WorkerProcess> {
+    const env: NodeJS.ProcessEnv = { ...envWithoutSynthmix(), SYNTHMIX_CONFIG: this.configFile, ...extraEnv };
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'cli', 'synthmix.ts'), 'worker', '--queue', queue], {
       cwd: projectRoot,
       env,
