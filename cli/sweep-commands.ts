@@ -11,6 +11,7 @@ import { formatProgress, renderProgress, runningCellActivities } from './sweep-p
 import { UsageError } from './usage.js';
 import { assertSweepId } from '../lib/sweep/id.js';
 import { formatPlan, planSweep } from '../lib/sweep/plan.js';
+import { formatWorkflowBuild, workflowBuild } from '../lib/temporal/deployments.js';
 
 /** Read a sweep config file over a preset; a bad field is a usage error naming it (exit 2). */
 export function loadSweepConfig(preset: string, file?: string): SweepConfig {
@@ -82,6 +83,7 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
       const handle = client.workflow.getHandle(id);
       const description = await handle.describe();
       console.log(`${id}: ${description.status.name}`);
+      console.log(formatWorkflowBuild(await workflowBuild(client, id)));
       if (description.status.name === 'RUNNING') {
         const progress = await handle.query(progressQuery);
         const cells = await runningCellActivities(client, id, progress.cells.running);

@@ -9,6 +9,7 @@ import { registerFoundationCommands } from './foundation.js';
 import { registerSweepCommands } from './sweep-commands.js';
 import { registerScheduleCommands } from './schedule-commands.js';
 import { registerStoreCommands } from './store-commands.js';
+import { registerDeploymentCommands } from './deployment-commands.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -21,6 +22,7 @@ function buildProgram(): Command {
   registerSweepCommands(program, () => loadConfig());
   registerScheduleCommands(program, () => loadConfig());
   registerStoreCommands(program, () => loadConfig());
+  registerDeploymentCommands(program, () => loadConfig());
   return program;
 }
 
