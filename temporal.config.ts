@@ -80,8 +80,9 @@ export const deploymentSchema = z
     /**
      * Whether a starting worker makes its build the current one (the build new sweeps start on):
      * `if-none` when the deployment has no current build yet (a first deployment), `always`, or
-     * `never` (an operator runs `synthmix deployments set-current BUILD`). Unset: `always` in the
-     * embedded world (its one worker process is the whole pool), else `if-none`.
+     * `never`. Unset: `if-none` (Temporal's flow: start a new build's workers, then an operator
+     * runs `synthmix deployments set-current BUILD`), except in the embedded world of `synthmix demo`,
+     * whose one process holds every worker there is: `always`.
      */
     promote: z.enum(['if-none', 'always', 'never']).optional(),
   })

@@ -153,10 +153,10 @@ it('a sweep stays on the build that started it while a new build takes new sweep
   });
   expect(drained.builds.find((x) => x.buildId === buildA)).toMatchObject({ runningSweeps: [], canRetire: true });
   expect(drained.builds.find((x) => x.buildId === buildB)).toMatchObject({ status: 'current', canRetire: false });
-  const listed = await synthmix('deployments');
+  const [listed, status] = await Promise.all([synthmix('deployments'), synthmix('status', 'sweep-a')]);
   expect(listed).toContain(`current build ${buildB}`);
   expect(listed).toMatch(new RegExp(`${buildA}\\s+drained`));
-  expect(await synthmix('status', 'sweep-a')).toContain(`build: ${buildA} (pinned`);
+  expect(status).toContain(`build: ${buildA} (pinned`);
 
   // ── replay: A's history is deterministic on A's code and not on B's ──
   const history = await sweepA.fetchHistory();

@@ -54,10 +54,9 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
   const { config, connection, queue } = setup;
   // Partial downloads and attempt folders of workers killed -9 on this machine (lib/engine/leftovers.ts).
   await cleanLeftovers(config.engine);
-  const bundle = once(() => (setup.workflowBundle ? Promise.resolve(setup.workflowBundle) : workflowBundle()));
   // cpu and gpu workers of one build are one version: a pinned sweep's gpu activities go to its
   // own build's gpu workers, so activity contracts may change between builds as well.
-  const version = await workerVersion(config, bundle);
+  const version = await workerVersion(config, setup.workflowBundle);
   const common: CommonOptions = {
     connection,
     namespace: config.temporal.namespace,
@@ -70,7 +69,7 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
     interceptors: { activity: [mapActivityFailures] as ActivityInterceptorsFactory[] },
     ...deploymentOptions(version),
   };
-  const worker = queue === 'cpu' ? await createCpuWorker(setup, common, await bundle()) : await createGpuWorker(setup, common);
+  const worker = queue === 'cpu' ? await createCpuWorker(setup, common, setup.workflowBundle ?? (await workflowBundle())) : await createGpuWorker(setup, common);
   if (version) {
     const running = () => ['INITIALIZED', 'RUNNING'].includes(worker.getState());
     versionings.set(worker, { version, promotion: promoteWhenPolling({ connection, namespace: config.temporal.namespace, version, policy: promotePolicy(config), identity: setup.identity, keepTrying: running }) });
@@ -101,10 +100,4 @@ function createGpuWorker({ config, store }: WorkerSetup, common: CommonOptions):
     activities: createGpuActivities({ store, config }),
     maxConcurrentActivityTaskExecutions: devices.length > 0 ? devices.length : config.workers.gpuConcurrency,
   });
-}
-
-/** A lazy value computed at most once (the bundle: a gpu worker needs it only to derive its build id). */
-function once<T>(make: () => Promise<T>): () => Promise<T> {
-  let value: Promise<T> | undefined;
-  return () => (value ??= make());
 }

@@ -6,8 +6,9 @@
  * workflow is PINNED to the version that started it, and a new build takes only the sweeps started
  * after it became current. Workers of an old build keep serving until its sweeps end (drained).
  *
- * The build id is the identity of the workflow code (the bundle a cpu worker runs), so two workers
- * built from the same code agree on it without coordination, and any change to the code is a new build.
+ * The build id is the identity of the workflow code (the bundle a cpu worker runs, or from source
+ * the files it is bundled from), so two workers built from the same code agree on it without
+ * coordination, and any change to the code is a new build.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import type { WorkerDeploymentVersion } from '@temporalio/common';
 import type { NativeConnection, WorkerDeploymentOptions, WorkflowBundleOption } from '@temporalio/worker';
 import type { SynthmixConfig } from '../temporal.config.js';
 import { projectRoot } from '../lib/project-root.js';
+import { workflowCodeIdentity } from './bundle.js';
 
 export type PromotePolicy = 'if-none' | 'always' | 'never';
 
@@ -26,30 +28,41 @@ function packageVersion(): string {
   return typeof pkg.version === 'string' ? pkg.version : '0';
 }
 
-/**
- * The build id of a workflow bundle: `<package version>-<first 12 hex of sha256(code)>`. The
- * bundle's code holds no absolute paths (checked: two checkouts give the same hash), so the same
- * sources give the same id on every machine, and the version alone can never hide a code change.
- */
-export function buildIdOfCode(code: string | Uint8Array, version = packageVersion()): string {
-  return `${version}-${createHash('sha256').update(code).digest('hex').slice(0, 12)}`;
+/** A build id: `<package version>-<12 hex of a sha256>`; the version is the readable part, the hash the identity. */
+function buildIdOf(digest: string, kind: 'bundle' | 'source', version = packageVersion()): string {
+  return `${version}-${kind === 'source' ? 'src-' : ''}${digest.slice(0, 12)}`;
 }
 
-/** The code of a bundle option (bundled now, or the file `npm run build` wrote). */
+/**
+ * The build id of a workflow bundle's code. The code holds no absolute paths (two checkouts give
+ * the same hash), so the same sources give the same id on every machine, and the package version
+ * alone can never hide a code change.
+ */
+export function buildIdOfCode(code: string | Uint8Array, version = packageVersion()): string {
+  return buildIdOf(createHash('sha256').update(code).digest('hex'), 'bundle', version);
+}
+
+/** The code of a bundle option (bundled now, or a file). */
 async function codeOf(bundle: WorkflowBundleOption): Promise<string | Uint8Array> {
   if ('code' in bundle) return bundle.code;
   return readFile(bundle.codePath);
 }
 
 /**
- * This worker's version, or undefined when versioning is off. `bundle` is asked for only when the
- * build id is derived (a gpu worker from source then bundles the workflows once, just to agree with
- * the cpu workers of its build).
+ * This worker's version, or undefined when versioning is off. The build id, unless configured:
+ * of `bundle` when the worker was given one; else of the prebuilt bundle (`npm run build`: what
+ * production workers run, cpu and gpu alike); else, from source, `<version>-src-<hash of the
+ * sources>` (workers/bundle.ts `workflowCodeIdentity`).
  */
-export async function workerVersion(config: SynthmixConfig, bundle: () => Promise<WorkflowBundleOption>): Promise<WorkerDeploymentVersion | undefined> {
+export async function workerVersion(config: SynthmixConfig, bundle?: WorkflowBundleOption): Promise<WorkerDeploymentVersion | undefined> {
   const { deployment } = config;
   if (!deployment.versioning) return undefined;
-  const buildId = deployment.buildId ?? buildIdOfCode(await codeOf(await bundle()));
+  let buildId = deployment.buildId;
+  if (!buildId && bundle) buildId = buildIdOfCode(await codeOf(bundle));
+  if (!buildId) {
+    const identity = workflowCodeIdentity();
+    buildId = buildIdOf(identity.digest, identity.kind === 'prebuilt' ? 'bundle' : 'source');
+  }
   return { deploymentName: deployment.name, buildId };
 }
 
@@ -65,7 +78,7 @@ export function deploymentOptions(version: WorkerDeploymentVersion | undefined):
 
 /** What a starting worker does about the current version (see `deploymentSchema.promote`). */
 export function promotePolicy(config: SynthmixConfig): PromotePolicy {
-  return config.deployment.promote ?? (config.temporal.mode === 'embedded' ? 'always' : 'if-none');
+  return config.deployment.promote ?? 'if-none';
 }
 
 export type PromotionOutcome =

@@ -32,6 +32,8 @@ export async function withEmbeddedWorld<T>(config: SynthmixConfig, fn: (world: E
     });
     cfg = { ...config, temporal: { ...config.temporal, address: server.address } };
   }
+  // This process's workers are all the workers there are: their build takes new sweeps.
+  cfg = { ...cfg, deployment: { ...cfg.deployment, promote: cfg.deployment.promote ?? 'always' } };
   try {
     const store = createStore(cfg.storage);
     const connection = await connectWorker(cfg);
