@@ -74,7 +74,7 @@ export const deploymentSchema = z
      * of the bundle's sha256>`), so workers with the same workflow code share a build and any change
      * to it is a new one. Set it when the code identity comes from elsewhere (a release tag).
      */
-    buildId: nonEmpty.regex(/^[A-Za-z0-9_+-]{1,200}$/, 'must be letters, digits, -, _ or +').optional(),
+    buildId: nonEmpty.regex(/^[A-Za-z0-9_.+-]{1,200}$/, 'must be letters, digits, ., -, _ or +').optional(),
     /** false: unversioned workers (a cluster without Worker Deployments); a running sweep then replays on whatever code the workers have. */
     versioning: z.boolean().default(true),
     /**

@@ -19,6 +19,8 @@ describe('worker deployment settings', () => {
     expect(version?.deploymentName).toBe('synthmix');
     expect(version?.buildId).toMatch(/^\d+\.\d+\.\d+-src-[0-9a-f]{12}$/);
     expect(version?.buildId).toBe(`${version?.buildId.split('-src-')[0]}-src-${workflowCodeIdentity().digest.slice(0, 12)}`);
+    // A derived id may be set by hand (a worker told to join a known build).
+    expect(loadConfig({ env: { SYNTHMIX_BUILD_ID: version?.buildId } }).deployment.buildId).toBe(version?.buildId);
     expect(deploymentOptions(version).workerDeploymentOptions).toEqual({ version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' });
   });
 
