@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { SynthmixConfig } from '../temporal.config.js';
 import { connectClient } from '../lib/temporal/connection.js';
-import { describeDeployment, formatDeployment, setCurrentBuild } from '../lib/temporal/deployments.js';
+import { describeDeployment, formatDeployment, setCurrentBuild, UnknownBuildError } from '../lib/temporal/deployments.js';
+import { UsageError } from './usage.js';
 
 /**
  * `deployments`, `deployments set-current BUILD`: the builds of the configured Worker Deployment
@@ -30,7 +31,10 @@ export function registerDeploymentCommands(program: Command, config: () => Synth
       const cfg = config();
       const client = await connectClient(cfg);
       try {
-        await setCurrentBuild(client, cfg.deployment.name, build);
+        await setCurrentBuild(client, cfg.deployment.name, build).catch((error: unknown) => {
+          // A build nobody runs is the operator's typo: a usage error (exit 2), as a bad option is.
+          throw error instanceof UnknownBuildError ? new UsageError(error.message) : error;
+        });
         console.log(`deployment ${cfg.deployment.name}: new sweeps start on build ${build}`);
       } finally {
         await client.connection.close();

@@ -153,7 +153,13 @@ it('a sweep stays on the build that started it while a new build takes new sweep
   });
   expect(drained.builds.find((x) => x.buildId === buildA)).toMatchObject({ runningSweeps: [], canRetire: true });
   expect(drained.builds.find((x) => x.buildId === buildB)).toMatchObject({ status: 'current', canRetire: false });
-  const [listed, status] = await Promise.all([synthmix('deployments'), synthmix('status', 'sweep-a')]);
+  const unknownBuild = synthmix('deployments', 'set-current', 'no-such-build').then(
+    () => ({ code: 0, stderr: '' }),
+    (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+  );
+  const [listed, status, unknown] = await Promise.all([synthmix('deployments'), synthmix('status', 'sweep-a'), unknownBuild]);
+  // A build no worker announced is refused by name, as a usage error (exit 2).
+  expect(unknown).toEqual({ code: 2, stderr: expect.stringContaining('has no build no-such-build') });
   expect(listed).toContain(`current build ${buildB}`);
   expect(listed).toMatch(new RegExp(`${buildA}\\s+drained`));
   expect(status).toContain(`build: ${buildA} (pinned`);

@@ -141,6 +141,11 @@ export function formatDeployment(deployment: DeploymentInfo): string[] {
   return lines;
 }
 
+/** `set-current` of a build no worker of the deployment ever announced (a typo, or its workers not started). */
+export class UnknownBuildError extends Error {
+  override name = 'UnknownBuildError';
+}
+
 /**
  * Make a build the one new sweeps start on. Temporal refuses (FailedPrecondition) when the build's
  * workers do not poll every task queue the current build's workers poll (a new build's gpu workers
@@ -150,6 +155,6 @@ export async function setCurrentBuild(client: Client, deploymentName: string, bu
   const namespace = client.options.namespace;
   const described = await client.workflowService.describeWorkerDeployment({ namespace, deploymentName });
   const known = (described.workerDeploymentInfo?.versionSummaries ?? []).some((v) => v.deploymentVersion?.buildId === buildId);
-  if (!known) throw new Error(`deployment ${deploymentName} has no build ${buildId}: start its workers first (synthmix deployments lists the builds)`);
+  if (!known) throw new UnknownBuildError(`deployment ${deploymentName} has no build ${buildId}: start its workers first (synthmix deployments lists the builds)`);
   await client.workflowService.setWorkerDeploymentCurrentVersion({ namespace, deploymentName, buildId, conflictToken: described.conflictToken, identity });
 }
