@@ -79,6 +79,34 @@ export const workersSchema = z
   })
   .strict();
 
+/**
+ * Temporal Worker Versioning (workers/deployment.ts): every worker joins the Worker Deployment
+ * `name` as version `buildId`, and workflows are PINNED, so a running sweep keeps replaying on the
+ * workflow code that started it while a new build takes the new sweeps.
+ */
+export const deploymentSchema = z
+  .object({
+    /** The Worker Deployment all synthmix workers (cpu and gpu) of one cluster+namespace belong to. */
+    name: nonEmpty.regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, - or _').default('synthmix'),
+    /**
+     * This worker's build. Unset: derived from the workflow code it runs (`<package version>-<12 hex
+     * of the bundle's sha256>`), so workers with the same workflow code share a build and any change
+     * to it is a new one. Set it when the code identity comes from elsewhere (a release tag).
+     */
+    buildId: nonEmpty.regex(/^[A-Za-z0-9_.+-]{1,200}$/, 'must be letters, digits, ., -, _ or +').optional(),
+    /** false: unversioned workers (a cluster without Worker Deployments); a running sweep then replays on whatever code the workers have. */
+    versioning: z.boolean().default(true),
+    /**
+     * Whether a starting worker makes its build the current one (the build new sweeps start on):
+     * `if-none` when the deployment has no current build yet (a first deployment), `always`, or
+     * `never`. Unset: `if-none` (Temporal's flow: start a new build's workers, then an operator
+     * runs `synthmix deployments set-current BUILD`), except in the embedded world of `synthmix demo`,
+     * whose one process holds every worker there is: `always`.
+     */
+    promote: z.enum(['if-none', 'always', 'never']).optional(),
+  })
+  .strict();
+
 export const storageSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('local'), dir: nonEmpty.default('.synthmix/store') }).strict(),
   z
@@ -150,6 +178,7 @@ export const configSchema = z
     temporal: temporalSchema.default(temporalSchema.parse({})),
     queues: queuesSchema.default(queuesSchema.parse({})),
     workers: workersSchema.default(workersSchema.parse({})),
+    deployment: deploymentSchema.default(deploymentSchema.parse({})),
     storage: storageSchema.default({ kind: 'local', dir: '.synthmix/store' }),
     engine: engineSchema.default(engineSchema.parse({})),
     endpoints: endpointsSchema.default(endpointsSchema.parse({})),

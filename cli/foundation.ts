@@ -6,12 +6,21 @@ import { createStore } from '../lib/store/index.js';
 import { collectGarbage } from '../lib/store/gc.js';
 import { cleanLeftovers } from '../lib/engine/leftovers.js';
 import { connectWorker } from '../lib/temporal/connection.js';
-import { createWorker, gpuDevicesOf, workerStopSeconds, type QueueKind } from '../workers/create.js';
+import { createWorker, gpuDevicesOf, versioningOf, workerStopSeconds, type QueueKind } from '../workers/create.js';
+import type { PromotionOutcome } from '../workers/deployment.js';
 import { describeWorkflowBundle } from '../workers/bundle.js';
 import { installWorkerTelemetry } from '../workers/telemetry.js';
 import { log } from '../lib/log.js';
 import { startTemporalDevServer } from '../infra/temporal-dev-server.js';
 import { runDemo } from './demo.js';
+
+/** What a worker says once it knows whether its build takes new sweeps. */
+const PROMOTION_MESSAGES: Record<PromotionOutcome, (build: string) => string> = {
+  promoted: (build) => `build ${build} is now current: new sweeps start on it`,
+  'already-current': (build) => `build ${build} is current: new sweeps start on it`,
+  left: (build) => `build ${build} serves the sweeps pinned to it; \`synthmix deployments set-current ${build}\` starts new sweeps on it`,
+  'gave-up': (build) => `build ${build} could not be made current (see the warning above); \`synthmix deployments\` shows the builds`,
+};
 
 /** `server`, `worker`, `demo`: the commands that start the embedded world and its workers. */
 export function registerFoundationCommands(program: Command, config: () => SynthmixConfig): void {
@@ -77,6 +86,14 @@ export function registerFoundationCommands(program: Command, config: () => Synth
       );
       if (cfg.workers.metricsAddress) log.info(`metrics: http://${cfg.workers.metricsAddress}/metrics`);
       if (options.queue === 'cpu') log.info(describeWorkflowBundle());
+      const versioning = versioningOf(worker);
+      if (versioning) {
+        const { deploymentName, buildId } = versioning.version;
+        log.info(`deployment ${deploymentName}, build ${buildId}: sweeps started on this build stay on it (pinned)`);
+        void versioning.promotion.then((outcome) => log.info(PROMOTION_MESSAGES[outcome](buildId)));
+      } else {
+        log.info('unversioned (deployment.versioning is false): running sweeps replay on whatever workflow code the workers have');
+      }
       if (options.queue === 'gpu') {
         const gpus = gpuDevicesOf(cfg);
         log.info(gpus.devices.length ? `one engine per GPU: ${gpus.devices.join(', ')} (from ${gpus.source})` : 'no GPUs to pin: engines share this machine');

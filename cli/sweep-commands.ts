@@ -14,6 +14,7 @@ import { UsageError } from './usage.js';
 import { assertSweepId } from '../lib/sweep/id.js';
 import { formatPlan, planSweep } from '../lib/sweep/plan.js';
 import { sweepQueues, unpolledQueues } from '../lib/temporal/pollers.js';
+import { formatWorkflowBuild, workflowBuild } from '../lib/temporal/deployments.js';
 
 /** Read a sweep config file over a preset; a bad field is a usage error naming it (exit 2). */
 export function loadSweepConfig(preset: string, file?: string): SweepConfig {
@@ -94,9 +95,9 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
     .option('--json', 'print one JSON object (status, stage, stages, cells, activities in flight, generate counts)')
     .action(async (id: string, options: { json?: boolean }) => {
       const client = await connectClient(config());
-      const snapshot = await readSnapshot(client, id).finally(() => client.connection.close());
-      if (options.json) console.log(JSON.stringify(snapshotJson(snapshot), null, 2));
-      else console.log([`${id}: ${snapshot.status}`, ...renderProgress(snapshot, Date.now())].join('\n'));
+      const [snapshot, build] = await Promise.all([readSnapshot(client, id), workflowBuild(client, id)]).finally(() => client.connection.close());
+      if (options.json) console.log(JSON.stringify({ ...snapshotJson(snapshot), build }, null, 2));
+      else console.log([`${id}: ${snapshot.status}`, formatWorkflowBuild(build), ...renderProgress(snapshot, Date.now())].join('\n'));
       // For scripts: a sweep that ended without completing is a failed run (exit 1), as in `watch`.
       if (!['RUNNING', 'COMPLETED', 'CONTINUED_AS_NEW'].includes(snapshot.status)) throw new Error(`${id} did not complete (${snapshot.status})`);
     });

@@ -10,6 +10,7 @@ import { registerSweepCommands } from './sweep-commands.js';
 import { registerScheduleCommands } from './schedule-commands.js';
 import { registerStoreCommands } from './store-commands.js';
 import { registerExportCommands } from './export-commands.js';
+import { registerDeploymentCommands } from './deployment-commands.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
@@ -23,6 +24,7 @@ function buildProgram(): Command {
   registerScheduleCommands(program, () => loadConfig());
   registerStoreCommands(program, () => loadConfig());
   registerExportCommands(program, () => loadConfig());
+  registerDeploymentCommands(program, () => loadConfig());
   return program;
 }
 

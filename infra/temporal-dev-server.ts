@@ -49,7 +49,7 @@ export interface TemporalDevServerOptions {
    * step's latency on the dev server (bench/roundtrip.ts).
    */
   sqlitePragmas?: Record<string, string>;
-  /** Dynamic config values (default `FAST_DYNAMIC_CONFIG`; `{}`: the dev server's own). */
+  /** Dynamic config values (default `DEFAULT_DYNAMIC_CONFIG`; `{}`: the dev server's own). */
   dynamicConfig?: Record<string, string | number | boolean>;
 }
 
@@ -72,6 +72,23 @@ export const FAST_DYNAMIC_CONFIG: Readonly<Record<string, string | number | bool
   'system.enableActivityEagerExecution': true,
 };
 
+/**
+ * Worker Versioning (workers/deployment.ts) on the dev server. The deployment APIs are on by default
+ * in this server (1.32); named here so a server that defaults them off still runs synthmix's
+ * versioned workers. A build's drainage status is refreshed every 3 minutes after a grace period of
+ * 3 minutes by default: seconds here, so `synthmix deployments` tells a local operator at once that
+ * an old build's last sweep ended (a production cluster keeps its defaults).
+ */
+export const VERSIONING_DYNAMIC_CONFIG: Readonly<Record<string, string | number | boolean>> = {
+  'system.enableDeploymentVersions': true,
+  'frontend.workerVersioningWorkflowAPIs': true,
+  'matching.wv.VersionDrainageStatusRefreshInterval': '1s',
+  'matching.wv.VersionDrainageStatusVisibilityGracePeriod': '1s',
+};
+
+/** The dev server's dynamic config unless a caller gives its own. */
+export const DEFAULT_DYNAMIC_CONFIG: Readonly<Record<string, string | number | boolean>> = { ...FAST_DYNAMIC_CONFIG, ...VERSIONING_DYNAMIC_CONFIG };
+
 const MAX_PORT_ATTEMPTS = 3;
 
 /**
@@ -93,7 +110,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions =
   const ui = options.ui ?? false;
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   const pragmas = options.sqlitePragmas ?? FAST_SQLITE_PRAGMAS;
-  const dynamicConfig = options.dynamicConfig ?? FAST_DYNAMIC_CONFIG;
+  const dynamicConfig = options.dynamicConfig ?? DEFAULT_DYNAMIC_CONFIG;
 
   // Pid file + default files; removed (after the server is stopped) once this process is gone.
   const runtime = new RuntimeDir('synthmix-temporal-');

@@ -1,7 +1,9 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { log } from '../lib/log.js';
+import { projectRoot } from '../lib/project-root.js';
 import { bundleWorkflowCode, type WorkflowBundleOption, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 const here = fileURLToPath(import.meta.url);
@@ -55,6 +57,37 @@ export async function workflowBundle(): Promise<WorkflowBundleOption> {
 export function describeWorkflowBundle(): string {
   const prebuilt = prebuiltBundle();
   return prebuilt ? `workflow bundle ${prebuilt} (prebuilt)` : `workflow bundle of ${workflowsPath} (bundled at start)`;
+}
+
+/** The folders (next to `workflows/`) whose code a workflow bundle can hold: what workflows import, transitively. */
+const BUNDLED_FOLDERS = ['workflows', 'lib', 'activities'];
+
+/**
+ * The identity of the workflow code this process would bundle, without bundling it: the prebuilt
+ * bundle's bytes when there is one; from source, a sha256 over the files of `BUNDLED_FOLDERS` (path
+ * and content, sorted) and `package-lock.json` (the bundled packages: the SDK, zod). Over-inclusive
+ * on purpose — an edit to a lib module no workflow imports is a new build too, never the reverse —
+ * and cheap, so a gpu worker (which runs no workflows) learns its build in milliseconds, not the
+ * seconds of webpack.
+ */
+export function workflowCodeIdentity(): { kind: 'prebuilt' | 'source'; digest: string } {
+  const prebuilt = prebuiltBundle();
+  if (prebuilt) return { kind: 'prebuilt', digest: createHash('sha256').update(readFileSync(prebuilt)).digest('hex') };
+  const base = path.dirname(path.dirname(workflowsPath));
+  const ext = path.extname(here);
+  const hash = createHash('sha256');
+  const files = BUNDLED_FOLDERS.flatMap((folder) => filesUnder(path.join(base, folder), ext)).sort();
+  for (const file of files) hash.update(`${path.relative(base, file)}\0`).update(readFileSync(file)).update('\0');
+  const lock = path.join(projectRoot, 'package-lock.json');
+  if (existsSync(lock)) hash.update(readFileSync(lock));
+  return { kind: 'source', digest: hash.digest('hex') };
+}
+
+function filesUnder(dir: string, ext: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith(ext))
+    .map((entry) => path.join(entry.parentPath, entry.name));
 }
 
 const noop = () => undefined;

@@ -1,8 +1,10 @@
-import { Worker, type ActivityInterceptorsFactory, type NativeConnection } from '@temporalio/worker';
+import { Worker, type ActivityInterceptorsFactory, type NativeConnection, type WorkerOptions, type WorkflowBundleOption } from '@temporalio/worker';
+import type { WorkerDeploymentVersion } from '@temporalio/common';
 import type { SynthmixConfig } from '../temporal.config.js';
 import type { ArtifactStore } from '../lib/store/types.js';
 import { createCpuActivities, createGpuActivities } from '../activities/index.js';
 import { workflowBundle } from './bundle.js';
+import { deploymentOptions, promotePolicy, promoteWhenPolling, workerVersion, type PromotionOutcome } from './deployment.js';
 import { mapActivityFailures } from './failure-mapping.js';
 import { cleanLeftovers } from '../lib/engine/leftovers.js';
 import { resolveGpuDevices, type GpuDevices } from '../lib/engine/gpu-devices.js';
@@ -17,6 +19,24 @@ export interface WorkerSetup {
   queue: QueueKind;
   /** Identity shown in Temporal (defaults to the SDK's pid@host). */
   identity?: string;
+  /**
+   * The workflow code a cpu worker runs (default: workers/bundle.ts's, the code this process was
+   * built from). Its build id derives from it, so another bundle is another build.
+   */
+  workflowBundle?: WorkflowBundleOption;
+}
+
+export interface WorkerVersioning {
+  version: WorkerDeploymentVersion;
+  /** How its attempt to make its build current ended (workers/deployment.ts `promoteWhenPolling`). */
+  promotion: Promise<PromotionOutcome>;
+}
+
+const versionings = new WeakMap<Worker, WorkerVersioning>();
+
+/** A worker's build and promotion (for its start message, and for tests that wait for a build to be current). Undefined: unversioned. */
+export function versioningOf(worker: Worker): WorkerVersioning | undefined {
+  return versionings.get(worker);
 }
 
 /**
@@ -50,11 +70,13 @@ export function gpuDevicesOf(config: SynthmixConfig, env: NodeJS.ProcessEnv = pr
  * worker gives up waiting after `workerStopSeconds`.
  */
 export async function createWorker(setup: WorkerSetup): Promise<Worker> {
-  const { config, connection, store, queue } = setup;
-  const deps = { store, config };
+  const { config, connection, queue } = setup;
   // Partial downloads and attempt folders of workers killed -9 on this machine (lib/engine/leftovers.ts).
   await cleanLeftovers(config.engine);
-  const common = {
+  // cpu and gpu workers of one build are one version: a pinned sweep's gpu activities go to its
+  // own build's gpu workers, so activity contracts may change between builds as well.
+  const version = await workerVersion(config, setup.workflowBundle);
+  const common: CommonOptions = {
     connection,
     namespace: config.temporal.namespace,
     ...(setup.identity ? { identity: setup.identity } : {}),
@@ -65,24 +87,37 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
     maxHeartbeatThrottleInterval: '3 seconds',
     defaultHeartbeatThrottleInterval: '3 seconds',
     interceptors: { activity: [mapActivityFailures] as ActivityInterceptorsFactory[] },
-  } as const;
-  if (queue === 'cpu') {
-    return Worker.create({
-      ...common,
-      taskQueue: config.queues.cpu,
-      workflowBundle: await workflowBundle(),
-      activities: createCpuActivities(deps),
-      maxConcurrentActivityTaskExecutions: config.workers.cpuConcurrency,
-      maxConcurrentWorkflowTaskExecutions: config.workers.workflowTasks,
-    });
+    ...deploymentOptions(version),
+  };
+  const worker = queue === 'cpu' ? await createCpuWorker(setup, common, setup.workflowBundle ?? (await workflowBundle())) : await createGpuWorker(setup, common);
+  if (version) {
+    const running = () => ['INITIALIZED', 'RUNNING'].includes(worker.getState());
+    versionings.set(worker, { version, promotion: promoteWhenPolling({ connection, namespace: config.temporal.namespace, version, policy: promotePolicy(config), identity: setup.identity, keepTrying: running }) });
   }
-  // One engine per GPU: as many activities as devices, each engine holding one device (GpuSlots).
+  return worker;
+}
+
+type CommonOptions = Omit<WorkerOptions, 'taskQueue'>;
+
+function createCpuWorker({ config, store }: WorkerSetup, common: CommonOptions, bundle: WorkflowBundleOption): Promise<Worker> {
+  return Worker.create({
+    ...common,
+    taskQueue: config.queues.cpu,
+    workflowBundle: bundle,
+    activities: createCpuActivities({ store, config }),
+    maxConcurrentActivityTaskExecutions: config.workers.cpuConcurrency,
+    maxConcurrentWorkflowTaskExecutions: config.workers.workflowTasks,
+  });
+}
+
+/** One engine per GPU: as many activities as devices, each engine holding one device (GpuSlots). */
+function createGpuWorker({ config, store }: WorkerSetup, common: CommonOptions): Promise<Worker> {
   const { devices } = gpuDevicesOf(config);
   registerGpuSlots(config.queues.gpu, devices.length > 0 ? new GpuSlots(devices) : undefined);
   return Worker.create({
     ...common,
     taskQueue: config.queues.gpu,
-    activities: createGpuActivities(deps),
+    activities: createGpuActivities({ store, config }),
     maxConcurrentActivityTaskExecutions: devices.length > 0 ? devices.length : config.workers.gpuConcurrency,
   });
 }

@@ -6,7 +6,7 @@ import type { ArtifactStore } from '../lib/store/types.js';
 import { createStore } from '../lib/store/index.js';
 import { connectClient, connectWorker } from '../lib/temporal/connection.js';
 import { startTemporalDevServer, type DevServer } from '../infra/temporal-dev-server.js';
-import { createWorker } from './create.js';
+import { createWorker, versioningOf } from './create.js';
 import { installWorkerTelemetry } from './telemetry.js';
 
 export interface EmbeddedWorld {
@@ -33,6 +33,8 @@ export async function withEmbeddedWorld<T>(config: SynthmixConfig, fn: (world: E
     });
     cfg = { ...config, temporal: { ...config.temporal, address: server.address } };
   }
+  // This process's workers are all the workers there are: their build takes new sweeps.
+  cfg = { ...cfg, deployment: { ...cfg.deployment, promote: cfg.deployment.promote ?? 'always' } };
   try {
     const store = createStore(cfg.storage);
     // As `synthmix worker`: the metrics endpoint and JSON logs when the config asks (the demo's workers).
@@ -42,7 +44,12 @@ export async function withEmbeddedWorld<T>(config: SynthmixConfig, fn: (world: E
     try {
       const cpu = await createWorker({ config: cfg, connection, store, queue: 'cpu' });
       const gpu = await createWorker({ config: cfg, connection, store, queue: 'gpu' });
-      return await cpu.runUntil(gpu.runUntil(fn({ config: cfg, client, store, server })));
+      // A sweep started before its build is current would wait for unversioned workers: start none before.
+      const ready = async () => {
+        await Promise.all([versioningOf(cpu)?.promotion, versioningOf(gpu)?.promotion]);
+        return fn({ config: cfg, client, store, server });
+      };
+      return await cpu.runUntil(gpu.runUntil(ready()));
     } finally {
       await client.connection.close();
       await connection.close();
