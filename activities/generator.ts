@@ -112,6 +112,9 @@ export function createGeneratorActivities({ store, config }: ActivityDeps) {
             : // Explicitly off: the engine's DreamBooth default is prior preservation on.
               { priorPreservation: null }),
           ...(input.trainTextEncoder ? { trainTextEncoder: true } : {}),
+          // Instances are curated at the classifier's size: the engine resizes them to the generator's
+          // (generator.resolution, else the model's native size; SD v1: 512).
+          resizeInputs: true,
           ...(input.resolution !== undefined ? { resolution: input.resolution } : {}),
           ...(input.scheduler !== undefined ? { scheduler: input.scheduler } : {}),
           checkpointEvery: Math.max(10, Math.ceil(input.steps / 4)),
