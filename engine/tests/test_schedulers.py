@@ -117,3 +117,19 @@ def test_unknown_scheduler_and_bad_resolution_are_permanent_and_named(sd: str, t
     expect_permanent("generate-images", spec, "params.scheduler", "heun")
     spec, _ = spec_file(str(tmp_path), "bad-res", {"source": "vanilla", "className": "cat", "indices": [0], "resolution": 25}, {"base": sd})
     expect_permanent("generate-images", spec, "resolution 25")
+
+
+def test_finetune_trains_at_the_generator_resolution_from_dataset_sized_instances(sd: str, tmp_path) -> None:
+    from synthmix_engine.diffusion.toy import make_manifest
+    from test_diffusion import one_class
+
+    # Instances curated at the classifier's size (12 px); the generator trains at 24 (native 16).
+    manifest = make_manifest(str(tmp_path / "data"), per_class=2, size=12, seed=1)
+    cats = one_class(manifest, "cat", 2, str(tmp_path / "cats.json"))
+    spec, work = spec_file(str(tmp_path), "db", {
+        "method": "dreambooth", "className": "cat", "steps": 1, "batchSize": 2, "seed": 5, "resolution": RESOLUTION,
+        "scheduler": "euler", "priorPreservation": {"weight": 1.0, "numClassImages": 1}, "classImageSteps": 2,
+    }, {"base": sd, "instances": cats})
+    summary = ok("finetune-generator", spec)[-1]["summary"]
+    assert (summary["resolution"], summary["scheduler"], summary["classImages"]) == (RESOLUTION, "euler", 1)
+    assert os.path.isdir(os.path.join(work, "adapter", "unet"))
