@@ -15,6 +15,8 @@ import { runEngine } from '../lib/engine/activity.js';
 import { parseEngineSummary } from '../lib/engine/results.js';
 import { EngineRunner, uploadOutput } from '../lib/engine/runner.js';
 import { localManifest } from '../lib/engine/local-manifest.js';
+import { BadInputError } from '../lib/errors.js';
+import { normalizeImage } from '../lib/images/normalize.js';
 import { memoize } from '../lib/memo.js';
 import { activityMetrics } from '../lib/metrics.js';
 import { log } from '../lib/log.js';
@@ -33,7 +35,12 @@ export function syntheticItem(className: string, source: string, record: Generat
     source: `${source}/${record.modelId}/${record.index}`,
     origin: 'synthetic',
     prompt: record.prompt,
-    meta: { index: record.index, seed: record.seed, steps: record.steps, guidance: record.guidance, negativePrompt: record.negativePrompt, modelId: record.modelId, ...extraMeta },
+    meta: {
+      index: record.index, seed: record.seed, steps: record.steps, guidance: record.guidance, negativePrompt: record.negativePrompt, modelId: record.modelId,
+      ...(record.generatedWidth !== undefined ? { generatedWidth: record.generatedWidth, generatedHeight: record.generatedHeight } : {}),
+      ...(record.scheduler !== undefined ? { scheduler: record.scheduler } : {}),
+      ...extraMeta,
+    },
   };
 }
 
@@ -107,6 +114,11 @@ export function createGeneratorActivities({ store, config }: ActivityDeps) {
             : // Explicitly off: the engine's DreamBooth default is prior preservation on.
               { priorPreservation: null }),
           ...(input.trainTextEncoder ? { trainTextEncoder: true } : {}),
+          // Instances are curated at the classifier's size: the engine resizes them to the generator's
+          // (generator.resolution, else the model's native size; SD v1: 512).
+          resizeInputs: true,
+          ...(input.resolution !== undefined ? { resolution: input.resolution } : {}),
+          ...(input.scheduler !== undefined ? { scheduler: input.scheduler } : {}),
           checkpointEvery: Math.max(10, Math.ceil(input.steps / 4)),
         },
         inputs: { base: { prefix: input.baseModelPrefix }, instances: { localPath: instances.path } },
@@ -140,11 +152,16 @@ export function createGeneratorActivities({ store, config }: ActivityDeps) {
             steps: input.steps,
             guidance: input.guidance,
             batchSize: input.batchSize,
-            imageSize: input.imageSize,
+            // No imageSize: the engine writes images as sampled; they are normalized here, as curated originals are.
+            ...(input.resolution !== undefined ? { resolution: input.resolution } : {}),
+            ...(input.scheduler !== undefined ? { scheduler: input.scheduler } : {}),
           },
           inputs: { base: { prefix: input.baseModelPrefix }, ...(input.adapterPrefix ? { adapter: { prefix: input.adapterPrefix } } : {}) },
           onArtifact: async (event, localPath) => {
-            const image = await store.putContentAddressed('images', await readFile(localPath), '.png');
+            // The same decode, colour and resize policy as every curated original, so the classifier and FID see both alike.
+            const normalized = await normalizeImage(await readFile(localPath), { imageSize: input.imageSize, resize: input.resize });
+            if (!normalized.ok) throw new BadInputError(`generate ${input.className}: generated image ${String(event.index)} (${localPath}) is unusable: ${normalized.reason} ${normalized.detail}`);
+            const image = await store.putContentAddressed('images', normalized.png, '.png');
             const record: GeneratedImageRecord = {
               index: Number(event.index),
               key: image.key,
@@ -155,8 +172,11 @@ export function createGeneratorActivities({ store, config }: ActivityDeps) {
               steps: Number(event.steps),
               guidance: Number(event.guidance),
               modelId: String(event.modelId),
-              width: Number(event.width),
-              height: Number(event.height),
+              width: normalized.width,
+              height: normalized.height,
+              generatedWidth: normalized.original.width,
+              generatedHeight: normalized.original.height,
+              scheduler: String(event.scheduler),
             };
             await store.putJson(recordKey(record.index), record);
             generated += 1;

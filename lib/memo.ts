@@ -36,8 +36,8 @@ export const CODE_VERSIONS = {
   curate: `curate-v1+${IMAGE_CODE_VERSION}`,
   mix: 'mix-v1',
   'pretrain-generator': '1',
-  finetune: '1',
-  generate: '2', // 2: an image's noise is seeded by (seed, class, index), not (seed, index)
+  finetune: '2', // 2: SD class images sample with the folder's scheduler and latent settings, at generator.resolution
+  generate: '3', // 3: sampler by name (SD: the folder's, not DDIM); images normalized as curated originals (lib/images/normalize.ts)
   'replicate-finetune': '1',
   'replicate-generate': '1',
   fid: '2', // 2: KID subset size capped to half the smaller set when it did not fit

@@ -203,9 +203,9 @@ describe('s3 store on SeaweedFS', () => {
     expect(head.ContentLength).toBe(6);
   });
 
-  it('treats an object without a recorded sha256 as corrupt', async () => {
+  it('treats an object with an unreadable recorded sha256 as corrupt (one without any is read: store-foreign-s3.test.ts)', async () => {
     const store = makeS3Store('foreign');
-    await s3.client().send(new PutObjectCommand({ Bucket: s3.server.bucket, Key: 'foreign/raw.txt', Body: 'written by someone else' }));
+    await s3.client().send(new PutObjectCommand({ Bucket: s3.server.bucket, Key: 'foreign/raw.txt', Body: 'written by someone else', Metadata: { sha256: 'not-a-sha' } }));
     const error = await store.get('raw.txt').then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(CorruptObjectError);
     expect((error as Error).message).toContain('raw.txt');

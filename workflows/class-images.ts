@@ -8,7 +8,8 @@
  * the checkpoint it last uploaded (test/generate-resume.test.ts).
  */
 import type { ManifestRef } from '../lib/data/manifest.js';
-import type { Source, SweepConfig } from '../lib/sweep/config.js';
+import type { ResizePolicy } from '../lib/images/normalize.js';
+import type { SamplerName, Source, SweepConfig } from '../lib/sweep/config.js';
 import type { Queues } from '../lib/temporal/queues.js';
 import { continueAsNew, executeChild } from '@temporalio/workflow';
 import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
@@ -23,10 +24,12 @@ export interface ClassImagesInput {
   /** Store prefix of the base generator (pretrained or given in the config). */
   baseModelPrefix: string;
   /** Sampling settings; `templates` are this class's (`generator.classPrompts[class]` or the common ones). */
-  generator: { templates: string[]; negativePrompt: string; steps: number; guidance: number; batchSize: number };
+  generator: { templates: string[]; negativePrompt: string; steps: number; guidance: number; batchSize: number; resolution?: number; scheduler?: SamplerName };
   finetune: Pick<SweepConfig['finetune'], 'instancesPerClass' | 'dreambooth' | 'textual'>;
   seed: number;
   imageSize: number;
+  /** `dataset.resize`: generated images are normalized to `imageSize` as curated originals are. */
+  resize: ResizePolicy;
   /** Images to generate (the sweep: `dataset.perClass`). */
   count: number;
   /** Shorter in fault tests so a killed worker's activity is retried quickly. */
@@ -65,10 +68,13 @@ export function classImagesInput(
       steps: g.steps,
       guidance: g.guidance,
       batchSize: g.batchSize,
+      ...(g.resolution !== undefined ? { resolution: g.resolution } : {}),
+      ...(g.scheduler !== undefined ? { scheduler: g.scheduler } : {}),
     },
     finetune: { instancesPerClass: config.finetune.instancesPerClass, dreambooth: config.finetune.dreambooth, textual: config.finetune.textual },
     seed: args.seed,
     imageSize: config.dataset.imageSize,
+    resize: config.dataset.resize,
     count: config.dataset.perClass,
     ...(args.heartbeatTimeout ? { heartbeatTimeout: args.heartbeatTimeout } : {}),
   };
@@ -99,6 +105,8 @@ export async function classImages(input: ClassImagesInput): Promise<ClassImagesR
       ...(source === 'dreambooth' && db.numClassImages > 0 && db.priorWeight > 0
         ? { priorPreservation: { weight: db.priorWeight, numClassImages: db.numClassImages, steps: g.steps, guidance: g.guidance } }
         : {}),
+      ...(g.resolution !== undefined ? { resolution: g.resolution } : {}),
+      ...(g.scheduler !== undefined ? { scheduler: g.scheduler } : {}),
     });
     adapterPrefix = tuned.prefix;
     finetuneResumedFromStep = tuned.resumedFromStep;
@@ -118,6 +126,9 @@ export async function classImages(input: ClassImagesInput): Promise<ClassImagesR
     guidance: g.guidance,
     batchSize: g.batchSize,
     imageSize: input.imageSize,
+    resize: input.resize,
+    ...(g.resolution !== undefined ? { resolution: g.resolution } : {}),
+    ...(g.scheduler !== undefined ? { scheduler: g.scheduler } : {}),
   });
   parts.push({ wallMs: images.wallMs, computed: images.computed });
 

@@ -4,7 +4,8 @@
  */
 import type { ManifestRef } from '../data/manifest.js';
 import type { StepTiming } from '../memo.js';
-import type { Source } from '../sweep/config.js';
+import type { ResizePolicy } from '../images/normalize.js';
+import type { SamplerName, Source } from '../sweep/config.js';
 
 export interface PretrainGeneratorInput {
   prior: ManifestRef;
@@ -36,6 +37,10 @@ export interface FinetuneInput {
   priorPreservation?: { weight: number; numClassImages: number; steps: number; guidance: number };
   /** DreamBooth: train the text encoder too (diffusers' `--train_text_encoder`). */
   trainTextEncoder?: boolean;
+  /** Training size of instance and class images (absent: the model's native size). */
+  resolution?: number;
+  /** Sampler of DreamBooth's class images (absent: the model folder's). */
+  scheduler?: SamplerName;
 }
 
 /** How a class's synthetic images are sampled, whatever the backend. */
@@ -56,6 +61,12 @@ export interface GenerateInput extends SamplingRequest {
   baseModelPrefix: string;
   adapterPrefix?: string;
   batchSize: number;
+  /** Sampling size (absent: the model's native size); images are then normalized to `imageSize`. */
+  resolution?: number;
+  /** Absent: the model folder's own scheduler. */
+  scheduler?: SamplerName;
+  /** How a generated image becomes `imageSize` square: the dataset's policy, as for curated originals. */
+  resize: ResizePolicy;
 }
 
 export interface GenerateResult extends StepTiming {
@@ -76,6 +87,12 @@ export interface GeneratedImageRecord {
   steps: number;
   guidance: number;
   modelId: string;
+  /** The stored (normalized) image: `imageSize` square. */
   width: number;
   height: number;
+  /** The size it was generated at, before normalization. */
+  generatedWidth?: number;
+  generatedHeight?: number;
+  /** The sampler that made it. */
+  scheduler?: string;
 }

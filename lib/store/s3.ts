@@ -4,7 +4,9 @@
  *
  * Layout: store key `k` is the S3 object `<prefix>/k` in the bucket (just `k` without a prefix).
  * The sha256 of the bytes is computed before the upload and stored as user metadata
- * (`x-amz-meta-sha256`); reads check the bytes against it. A PUT (or the completion of a multipart
+ * (`x-amz-meta-sha256`); reads check the bytes against it. Objects other tools wrote have no such
+ * metadata: their sha256 comes from s3-foreign.ts (the S3 full-object checksum, or a hash record
+ * under `_synthmix/foreign-sha256/`); folder markers (`dir/`, 0 bytes) are not objects of the store. A PUT (or the completion of a multipart
  * upload) is atomic per object, so readers see the old or the new object, each with its own sha256.
  * Streams are spooled to a temp file first (the hash must be known before the upload starts); large
  * files go up as multipart uploads (@aws-sdk/lib-storage) with bounded memory.
@@ -27,6 +29,7 @@ import { BadInputError, CorruptObjectError, NotFoundError, SourceChangedError, S
 import { isSha256Hex, sha256Hex } from '../hash.js';
 import { assertSafeKey, VerifyingTransform, withSpooledStream } from './common.js';
 import { createStoreCore, type OpenedObject, type Recorded } from './core.js';
+import { ForeignHashes, fullObjectSha256, versionOf, type ChecksumFields } from './s3-foreign.js';
 import type { ArtifactStore } from './types.js';
 
 export interface S3StoreOptions {
@@ -237,10 +240,21 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     }
   }
 
-  function recordedSha(key: string, metadata: Record<string, string> | undefined): string {
+  const foreign = new ForeignHashes(client, bucket, prefix ? `${prefix}/` : '');
+
+  /** The sha256 synthmix recorded with the object, undefined when none was (another tool wrote it). */
+  function recordedSha(key: string, metadata: Record<string, string> | undefined): string | undefined {
     const sha = metadata?.sha256;
-    if (!isSha256Hex(sha)) throw new CorruptObjectError(key, '(a recorded x-amz-meta-sha256)', sha === undefined ? 'none recorded' : `invalid ${JSON.stringify(sha)}`);
+    if (sha === undefined) return undefined;
+    if (!isSha256Hex(sha)) throw new CorruptObjectError(key, '(a recorded x-amz-meta-sha256)', `invalid ${JSON.stringify(sha)}`);
     return sha;
+  }
+
+  /** The version a HEAD/GET answer describes (what a hash record is bound to); a server that omits it cannot be trusted with foreign objects. */
+  function versionFor(key: string, answer: ChecksumFields) {
+    const version = versionOf(objectKey(key), answer);
+    if (!version) throw new CorruptObjectError(key, '(x-amz-meta-sha256, or an ETag, size and Last-Modified to hash it by)', 'none given by the server');
+    return version;
   }
 
   /** One upload's parameters: the sha256 goes up as user metadata `x-amz-meta-sha256`. */
@@ -325,11 +339,24 @@ export function createS3Store(options: S3StoreOptions): S3Store {
   }
 
   async function open(key: string): Promise<OpenedObject | undefined> {
-    const response = await unlessMissing(key, () => client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey(key) })));
+    const get = (ifMatch?: string) =>
+      client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey(key), ChecksumMode: 'ENABLED', ...(ifMatch ? { IfMatch: ifMatch } : {}) }));
+    let response = await unlessMissing(key, () => get());
     if (!response) return undefined;
-    const body = response.Body as Readable | undefined;
+    let body = response.Body as Readable | undefined;
     try {
-      const sha256 = recordedSha(key, response.Metadata);
+      let sha256 = recordedSha(key, response.Metadata);
+      if (sha256 === undefined) {
+        const version = versionFor(key, response);
+        sha256 = fullObjectSha256(response) ?? (await foreign.recorded(version));
+        if (sha256 === undefined) {
+          // First read of a foreign object: hash it (and record that), then read this same version again.
+          if (body instanceof Readable) body.destroy();
+          sha256 = await foreign.compute(version);
+          response = await get(version.etag);
+          body = response.Body as Readable | undefined;
+        }
+      }
       if (!(body instanceof Readable)) throw new Error(`get ${key}: response has no body stream`);
       // The recorded size is the size of the bytes we hashed; a Content-Length that disagrees is caught at the end.
       return { body, sha256, size: response.ContentLength };
@@ -340,8 +367,13 @@ export function createS3Store(options: S3StoreOptions): S3Store {
   }
 
   async function head(key: string): Promise<Recorded | undefined> {
-    const response = await unlessMissing(key, () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(key) })));
-    return response ? { sha256: recordedSha(key, response.Metadata), size: response.ContentLength ?? 0 } : undefined;
+    const response = await unlessMissing(key, () =>
+      client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(key), ChecksumMode: 'ENABLED' })),
+    );
+    if (!response) return undefined;
+    const size = response.ContentLength ?? 0;
+    const sha256 = recordedSha(key, response.Metadata) ?? (await foreign.sha256Of(versionFor(key, response), response));
+    return { sha256, size };
   }
 
   async function listKeys(listPrefix: string): Promise<string[]> {
@@ -350,7 +382,10 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     const keys: string[] = [];
     for await (const page of paginateListObjectsV2({ client, pageSize: 1000 }, { Bucket: bucket, Prefix: full })) {
       for (const object of page.Contents ?? []) {
-        if (object.Key !== undefined && object.Key.length > strip) keys.push(object.Key.slice(strip));
+        if (object.Key === undefined || object.Key.length <= strip || foreign.isRecordKey(object.Key)) continue;
+        // A folder marker (what the console's "Create folder" and some sync tools write) holds no data.
+        if (object.Key.endsWith('/') && (object.Size ?? 0) === 0) continue;
+        keys.push(object.Key.slice(strip));
       }
     }
     // Listing does not return user metadata: the core heads each key for its recorded sha256.

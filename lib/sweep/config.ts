@@ -10,6 +10,9 @@ import type { SweepImageSource } from '../steps/curate.js';
 export const SOURCES = ['vanilla', 'dreambooth', 'textual'] as const;
 export const INIT_MODES = ['scratch', 'finetune', 'frozen'] as const;
 export const DEFAULT_P_VALUES = [0, 0.25, 0.5, 0.75, 1] as const;
+/** Samplers by name (engine/synthmix_engine/diffusion/schedulers.py: the diffusers classes). */
+export const SAMPLERS = ['ddim', 'lms', 'euler', 'dpm++2m', 'pndm'] as const;
+export type SamplerName = (typeof SAMPLERS)[number];
 
 export type Source = (typeof SOURCES)[number];
 export type InitMode = (typeof INIT_MODES)[number];
@@ -81,6 +84,15 @@ export const sweepConfigSchema = z
         pretrain: z.object({ steps: z.number().int().min(1), batchSize: z.number().int().min(1), lr: z.number().positive() }).strict(),
         steps: z.number().int().min(1).default(20),
         guidance: z.number().min(0).default(3),
+        /**
+         * The size the generator fine-tunes and samples at (default: the model's native size, read
+         * from its folder: SD v1 512, the built-in model its own), apart from `dataset.imageSize`:
+         * instance images are resized up to it, generated images are normalized down to the dataset's
+         * size as curated originals are.
+         */
+        resolution: z.number().int().min(8).max(2048).multipleOf(8).optional(),
+        /** The sampler (default: the model folder's own scheduler; the built-in model's: ddim). */
+        scheduler: z.enum(SAMPLERS).optional(),
         batchSize: z.number().int().min(1).default(32),
         templates: z.array(z.string().includes('{}', { message: 'each template needs a {} for the class name' })).min(1).default(['a photo of a {}']),
         classPrompts: z.record(z.string(), z.array(z.string()).min(1)).default({}),
@@ -310,7 +322,8 @@ export const PRESETS: Record<'tiny' | 'demo' | 'paper', SweepConfigInput> = {
   paper: {
     name: 'paper',
     dataset: { demoPreset: 'paper', perClass: 700, testPerClass: 300, imageSize: 224 },
-    generator: { backend: 'stable-diffusion', pretrain: { steps: 20000, batchSize: 64, lr: 1e-4 }, steps: 50, guidance: 7.5, batchSize: 8 },
+    // LMS: the sampler the paper's code used.
+    generator: { backend: 'stable-diffusion', pretrain: { steps: 20000, batchSize: 64, lr: 1e-4 }, steps: 50, guidance: 7.5, batchSize: 8, scheduler: 'lms' },
     finetune: { instancesPerClass: 5, dreambooth: { steps: 800, lr: 5e-6, priorWeight: 1, numClassImages: 200 }, textual: { steps: 3000, lr: 5e-4 } },
     mix: { p: [...DEFAULT_P_VALUES] },
     train: paperTrain,

@@ -2,7 +2,8 @@
 
 inputs:  base       model folder (built-in or Stable Diffusion, see diffusion/model.py)
          instances  local manifest of the k instance images (all of class `className`), RGB PNGs
-                    at the model's resolution (or any size with resizeInputs: true)
+                    at the training resolution (or any size with resizeInputs: true, or when
+                    `resolution` is given: they are resized to it)
 params:  method ("dreambooth" | "textual-inversion", required), className (required),
          token ("sks" for DreamBooth, "<className>" for textual inversion),
          initializerToken (className; TI only: the new row starts at its mean embedding),
@@ -15,7 +16,10 @@ params:  method ("dreambooth" | "textual-inversion", required), className (requi
          classImageSteps (20), classImageGuidance (3.0 built-in / 7.5 SD), classImageBatch (32),
          weightDecay (1e-2), gradClip (1.0), checkpointEvery (50), progressEvery (10),
          resizeInputs (false), mixedPrecision ("no" | "bf16" | "fp16"; default bf16 for SD on CUDA),
-         gradientCheckpointing (false; saves GPU memory on SD), device ("auto").
+         gradientCheckpointing (false; saves GPU memory on SD), device ("auto"),
+         resolution (the training size of instance and class images; default the model's native
+           size: SD v1 512, whatever size the classifier's dataset is), scheduler (the class images'
+           sampler: ddim | lms | euler | dpm++2m | pndm; default the folder's, see diffusion/schedulers.py).
 outputs: adapter    folder: adapter.json + unet/ [+ text_encoder/] (DB) or learned_embeds.safetensors (TI).
 DreamBooth trains the UNet (optionally the text encoder); textual inversion trains ONLY the new
 embedding row (everything else frozen; other rows restored after each step).
@@ -30,6 +34,7 @@ from typing import Any
 
 from .. import diffusion  # noqa: F401  (forces HF offline before diffusers loads)
 from ..params import ParamReader
+from ..diffusion.schedulers import NAMES
 from ..protocol import PermanentError, Preempted, Preemption, Spec, progress, result
 
 COMMAND = "finetune-generator"
@@ -65,6 +70,8 @@ class FinetuneConfig:
     mixed_precision: str | None  # bf16 for SD on CUDA, else no
     gradient_checkpointing: bool
     device: str
+    resolution: int | None  # the model's native size
+    scheduler: str | None  # the folder's
 
     @property
     def dreambooth(self) -> bool:
@@ -117,6 +124,8 @@ class FinetuneConfig:
             mixed_precision=p.choice("mixedPrecision", PRECISIONS, None),
             gradient_checkpointing=p.bool("gradientCheckpointing", False),
             device=p.str("device", "auto"),
+            resolution=p.at_least("resolution", p.int("resolution", None), 8),
+            scheduler=p.choice("scheduler", NAMES, None),
         )
 
 
@@ -157,7 +166,10 @@ def run(spec: Spec, preemption: Preemption) -> None:
     for item, file in zip(manifest.items, manifest.files):
         if item["class"] != class_name:
             raise PermanentError(f"input 'instances': {file} is of class {item['class']!r}, expected only {class_name!r}")
-    instances = load_images(manifest, model.resolution, resize=cfg.resize_inputs)
+    # Instances are curated at the classifier's size; the generator trains at its own.
+    resolution = cfg.resolution or model.resolution
+    model.latent_shape(resolution)  # a size the VAE cannot take is bad input before any work
+    instances = load_images(manifest, resolution, resize=cfg.resize_inputs or cfg.resolution is not None)
 
     model.warn_unknown_words(class_phrase, "param 'className'")
     instance_prompt = _fill(cfg.instance_prompt, f"{token} {class_phrase}")
@@ -183,7 +195,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
     start = int(state["step"]) if state else 0
 
     # ---- DreamBooth prior preservation: class images from the base model -----------------------
-    class_images = torch.empty((0, 3, model.resolution, model.resolution), dtype=torch.uint8)
+    class_images = torch.empty((0, 3, resolution, resolution), dtype=torch.uint8)
     if state is not None and state.get("class_images") is not None:
         class_images = state["class_images"]
     if n_class > len(class_images):
@@ -197,7 +209,8 @@ def run(spec: Spec, preemption: Preemption) -> None:
             count = min(cls_batch, n_class - done)
             seeds = [derived_seed(seed, "class-image", i) for i in range(done, done + count)]
             with autocast():
-                parts.append(model.sample([class_prompt] * count, seeds, cls_steps, cls_guidance))
+                parts.append(model.sample([class_prompt] * count, seeds, cls_steps, cls_guidance,
+                                          resolution=resolution, scheduler_name=cfg.scheduler))
             done += count
             progress("class-images", done, n_class)
             if preemption.requested and done < n_class:
@@ -322,4 +335,5 @@ def run(spec: Spec, preemption: Preemption) -> None:
     result({"adapter": "adapter"}, {
         "adapterId": adapter_id, "method": method, "className": class_name, "token": token, "steps": steps,
         "resumedFrom": start, "classImages": n_class, "baseModelId": model.model_id, "device": str(device),
+        "resolution": resolution, "scheduler": cfg.scheduler or model.default_scheduler,
     })

@@ -11,9 +11,11 @@ params:  source ("vanilla" | "dreambooth" | "textual", required), className (req
            summary.unknownWords),
          negativePrompt (""), seed (0; image i's noise comes from a generator seeded by (seed, className, i), so
            image i is the same whatever batch it lands in), steps (20 DDIM steps), guidance (3.0
-           built-in / 7.5 SD; 1 = no classifier-free guidance), batchSize (32), imageSize (the
-           curated size of the written PNGs; default the model resolution), resolution (sampling
-           size; default the model's), precision ("auto": fp16 for SD on CUDA, else fp32 | "fp32" |
+           built-in / 7.5 SD; 1 = no classifier-free guidance), batchSize (32), imageSize (the size
+           of the written PNGs; default: as sampled — the sweep stores them so and normalizes them
+           to the dataset's size as it does curated originals), resolution (sampling size; default
+           the model's native size), scheduler (ddim | lms | euler | dpm++2m | pndm; default the
+           folder's own, see diffusion/schedulers.py), precision ("auto": fp16 for SD on CUDA, else fp32 | "fp32" |
            "fp16" | "bf16"), device ("auto").
 outputs: images    folder of <i>.png (RGB, imageSize x imageSize)
          records   images.jsonl, one record per image: index, path, prompt, negativePrompt, seed
@@ -31,6 +33,7 @@ import time
 from dataclasses import dataclass
 
 from .. import diffusion  # noqa: F401  (forces HF offline before diffusers loads)
+from ..diffusion.schedulers import NAMES
 from ..params import ParamReader
 from ..protocol import PermanentError, Preempted, Preemption, Spec, artifact_written, progress, result
 
@@ -56,6 +59,7 @@ class GenerateConfig:
     resolution: int | None  # the model's
     precision: str
     device: str
+    scheduler: str | None  # the folder's
 
     @staticmethod
     def parse(spec: Spec) -> "GenerateConfig":
@@ -84,6 +88,7 @@ class GenerateConfig:
             resolution=p.at_least("resolution", p.int("resolution", None), 8),
             precision=p.choice("precision", PRECISIONS, "auto"),
             device=p.str("device", "auto"),
+            scheduler=p.choice("scheduler", NAMES, None),
         )
 
 
@@ -135,6 +140,8 @@ def run(spec: Spec, preemption: Preemption) -> None:
     guidance = cfg.guidance if cfg.guidance is not None else (3.0 if builtin else 7.5)
     resolution = cfg.resolution or model.resolution
     image_size = cfg.image_size or resolution
+    model.latent_shape(resolution)  # a size the VAE cannot take is bad input before any work
+    scheduler = cfg.scheduler or model.default_scheduler
     full_prompts = [p.replace("{}", phrase) for p in prompts]
     unknown = sorted({w for text in full_prompts + [negative] for w in model.tokenizer.unknown_words(text)})
     if unknown:  # the built-in vocabulary is small: such words become <unk>; say so, do not fail
@@ -150,7 +157,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
             chunk = indices[first:first + batch_size]
             batch_prompts = [full_prompts[i % len(full_prompts)] for i in chunk]
             seeds = [image_seed(seed, class_name, i) for i in chunk]
-            images = model.sample(batch_prompts, seeds, steps, guidance, negative, resolution)
+            images = model.sample(batch_prompts, seeds, steps, guidance, negative, resolution, scheduler)
             batch_records = []
             for i, prompt, image_seed_i, image in zip(chunk, batch_prompts, seeds, images):
                 path = os.path.join(out_dir, f"{i}.png")
@@ -158,7 +165,8 @@ def run(spec: Spec, preemption: Preemption) -> None:
                 record = {"index": i, "path": os.path.relpath(path, spec.work_dir), "prompt": prompt,
                           "negativePrompt": negative, "seed": image_seed_i, "baseSeed": seed, "steps": steps,
                           "guidance": guidance, "modelId": model_id, "source": source, "className": class_name,
-                          "width": image_size, "height": image_size}
+                          "width": image_size, "height": image_size, "resolution": resolution,
+                          "scheduler": scheduler}
                 records.write(json.dumps(record, sort_keys=True) + "\n")
                 batch_records.append(record)
             records.flush()
@@ -172,6 +180,6 @@ def run(spec: Spec, preemption: Preemption) -> None:
     elapsed = time.perf_counter() - started
     result({"images": "images", "records": "images.jsonl"}, {
         "count": done, "modelId": model_id, "source": source, "className": class_name, "steps": steps,
-        "guidance": guidance, "imageSize": image_size, "resolution": resolution, "device": str(device),
+        "guidance": guidance, "imageSize": image_size, "resolution": resolution, "scheduler": scheduler, "device": str(device),
         "seconds": round(elapsed, 3), "imagesPerSecond": round(done / max(elapsed, 1e-9), 3), "unknownWords": unknown,
     })

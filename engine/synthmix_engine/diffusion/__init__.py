@@ -43,6 +43,10 @@ def _import_diffusers_lean() -> None:
     finally:
         del sys.modules["transformers"]
         import_utils._transformers_available = available
+        # diffusers.loaders fixed its lazy name table while transformers was hidden (no
+        # FromSingleFileMixin...): forget it, so a later import (StableDiffusionPipeline, as the
+        # scheduler oracle test uses) builds it again with transformers visible.
+        sys.modules.pop("diffusers.loaders", None)
 
 
 _import_diffusers_lean()

@@ -116,6 +116,8 @@ class DiffusionModel:
         self.model_id = model_id
         self.device = torch.device("cpu")
         self.dtype = torch.float32
+        # The folder's own scheduler class (scheduler_config.json `_class_name`): the default sampler.
+        self.scheduler_class: str | None = None
 
     # ---- loading and saving -------------------------------------------------------------
     @staticmethod
@@ -156,6 +158,9 @@ class DiffusionModel:
             raise PermanentError(f"input '{what}': cannot load the {kind} model in {folder}: {error}") from error
         model_id = index.get("modelId") or f"{kind}-{folder_fingerprint(folder)[:16]}"
         model = DiffusionModel(kind, unet, text_encoder, tokenizer, scheduler, vae, index, model_id)
+        scheduler_config = os.path.join(folder, "scheduler", "scheduler_config.json")
+        if os.path.isfile(scheduler_config):
+            model.scheduler_class = read_input_json(scheduler_config, what).get("_class_name")
         return model.to(device, dtype)
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "DiffusionModel":
@@ -303,18 +308,26 @@ class DiffusionModel:
         return ((pred.float() - target.float()) ** 2).mean(dim=(1, 2, 3))
 
     # ---- sampling ------------------------------------------------------------------------
+    @property
+    def default_scheduler(self) -> str:
+        from .schedulers import default_scheduler
+
+        return default_scheduler(self.scheduler_class)
+
     @torch.no_grad()
-    def sample(self, prompts: list[str], seeds: list[int], steps: int, guidance: float,
-               negative_prompt: str = "", resolution: int | None = None) -> torch.Tensor:
-        """DDIM (eta 0) with classifier-free guidance; uint8 [B, 3, R, R]. Image b depends only on
-        (prompts[b], seeds[b]) and the settings: its noise comes from its own generator."""
-        from diffusers import DDIMScheduler
+    def sample_latents(self, prompts: list[str], seeds: list[int], steps: int, guidance: float,
+                       negative_prompt: str = "", resolution: int | None = None,
+                       scheduler_name: str | None = None) -> torch.Tensor:
+        """The denoised latents (pixels for the built-in model), as diffusers' StableDiffusionPipeline
+        computes them with the same scheduler, steps, guidance and initial latents. Image b depends
+        only on (prompts[b], seeds[b]) and the settings: its noise comes from its own generator."""
+        from .schedulers import make_scheduler, step_kwargs
 
         if len(prompts) != len(seeds):
             raise ValueError("one seed per prompt")
         resolution = resolution or self.resolution
         shape = self.latent_shape(resolution)
-        scheduler = DDIMScheduler.from_config(self.scheduler.config)
+        scheduler = make_scheduler(scheduler_name or self.default_scheduler, self.scheduler.config, latent=self.vae is not None)
         scheduler.set_timesteps(int(steps), device=self.device)
         unique = sorted(set(prompts))
         table = self.encode_prompt(unique)
@@ -327,7 +340,7 @@ class DiffusionModel:
             context = cond.to(self.unet.dtype)
         noise = torch.stack([torch.randn(shape, generator=cpu_generator(s), dtype=torch.float32) for s in seeds])
         latents = noise.to(self.device, self.unet.dtype) * scheduler.init_noise_sigma
-        clip = bool(getattr(scheduler.config, "clip_sample", False))
+        extra = step_kwargs(scheduler, latent=self.vae is not None)
         for t in scheduler.timesteps:
             model_in = torch.cat([latents, latents]) if use_cfg else latents
             model_in = scheduler.scale_model_input(model_in, t)
@@ -335,8 +348,15 @@ class DiffusionModel:
             if use_cfg:
                 out_uncond, out_cond = out.chunk(2)
                 out = out_uncond + float(guidance) * (out_cond - out_uncond)
-            latents = scheduler.step(out, t, latents, eta=0.0, use_clipped_model_output=clip).prev_sample
-        return self.from_latents(latents)
+            latents = scheduler.step(out, t, latents, **extra).prev_sample
+        return latents
+
+    @torch.no_grad()
+    def sample(self, prompts: list[str], seeds: list[int], steps: int, guidance: float,
+               negative_prompt: str = "", resolution: int | None = None,
+               scheduler_name: str | None = None) -> torch.Tensor:
+        """uint8 [B, 3, R, R] images (see sample_latents)."""
+        return self.from_latents(self.sample_latents(prompts, seeds, steps, guidance, negative_prompt, resolution, scheduler_name))
 
 
 def to_pil(image_uint8: torch.Tensor, size: int | None = None) -> Any:
