@@ -11,7 +11,7 @@
  * Workflows orchestrate; activities compute (and memoize, so a re-run recomputes nothing). Every
  * activity reports `{ computed, wallMs }`, which each stage sums into `result.stages`.
  */
-import { ApplicationFailure, continueAsNew, defineQuery, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, defineQuery, executeChild, setHandler } from '@temporalio/workflow';
 import type { ManifestRef } from '../lib/data/manifest.js';
 import type { StepTiming } from '../lib/memo.js';
 import type { LeanCellOutcome } from '../lib/report/request.js';
@@ -137,10 +137,9 @@ type Timed = StepTiming | { timings: StepTiming[] } | { tally: Tally };
 
 export async function sweep(input: SweepInput): Promise<SweepResult> {
   const { config, queues } = input;
-  // Children and cpu steps go to queues.cpu: a sweep started elsewhere would leave them waiting there.
-  if (workflowInfo().taskQueue !== queues.cpu) {
-    throw ApplicationFailure.nonRetryable(`the sweep runs on task queue "${workflowInfo().taskQueue}" but its queues.cpu is "${queues.cpu}": start it on queues.cpu`, 'BadInput');
-  }
+  // Children and cpu steps go to queues.cpu, where every starter (`synthmix sweep`, the demo, the
+  // schedules) starts the sweep itself, after checking that someone polls it. Not checked here:
+  // `workflowInfo().taskQueue` is the worker's queue, which a replay of this history does not share.
   const cpu = proxyCpuActivities(queues);
   const gpu = proxyGpuActivities(queues, input.heartbeatTimeout);
   // The base models and the sample grid use the first seed, whatever the scope: the base models
