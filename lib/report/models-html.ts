@@ -2,19 +2,17 @@
  * The "Models used" block at the head of index.html (issue 13): each model with its store key and
  * sha256, and the header's statements (stand-ins, FID comparability) where a reader cannot miss them.
  */
-import type { ModelsHeader } from './models.js';
+import { ROLE_WORDS, type ModelsHeader } from './models.js';
 
 function escapeHtml(value: unknown): string {
   return String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
-const ROLE_LABELS: Record<string, string> = { generator: 'generator', 'classifier-base': 'classifier base', 'fid-extractor': 'FID extractor' };
-
 export function renderModelsHtml(models: ModelsHeader): string {
   const rows = models.models.map((m) => {
     const where = m.key ? `<code>${escapeHtml(m.key)}</code>${m.kind === 'folder' && m.files !== undefined ? ` (${m.files} files, ${m.bytes} bytes)` : ''}` : '—';
     const sha = m.sha256 ? `<code>${escapeHtml(m.sha256)}</code><br><span class="small">of ${escapeHtml(m.sha256Of)}</span>` : escapeHtml(m.problem ?? m.sha256Of);
-    return `<tr><th class="l">${escapeHtml(ROLE_LABELS[m.role] ?? m.role)}</th><td class="l">${escapeHtml(m.what)}${m.standIn ? ' <b>(stand-in)</b>' : ''}</td><td class="l">${where}</td><td class="l">${sha}</td></tr>`;
+    return `<tr><th class="l">${escapeHtml(ROLE_WORDS[m.role])}</th><td class="l">${escapeHtml(m.what)}${m.standIn ? ' <b>(stand-in)</b>' : ''}</td><td class="l">${where}</td><td class="l">${sha}</td></tr>`;
   });
   const statements = models.statements.length > 0 ? `<div class="alert"><ul>${models.statements.map((s) => `<li>${escapeHtml(s)}</li>`).join('')}</ul></div>` : '';
   return [

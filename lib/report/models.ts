@@ -13,6 +13,8 @@ import type { FidRow, ReportInput } from './types.js';
 
 export type ModelRole = 'generator' | 'classifier-base' | 'fid-extractor';
 
+export const ROLE_WORDS: Record<ModelRole, string> = { generator: 'generator', 'classifier-base': 'classifier base', 'fid-extractor': 'FID extractor' };
+
 export interface ModelEntry {
   role: ModelRole;
   /** What the model is, in words. */
@@ -38,7 +40,7 @@ export interface ModelsHeader {
   models: ModelEntry[];
   /** Plain statements the header makes (stand-ins, FID comparability, mismatches), in order. */
   statements: string[];
-  /** When the sha256s were read: at report time, from this store. */
+  /** Where and when the sha256s were read: at report time, from the artifact store. */
   sha256Source: string;
 }
 
@@ -62,14 +64,14 @@ export function folderListingSha256(files: ReadonlyArray<{ path: string; sha256:
 
 async function objectEntry(store: ArtifactStore, role: ModelRole, what: string, key: string, standIn: string | null): Promise<ModelEntry> {
   const info = await store.stat(key);
-  return { role, what, kind: 'object', key, sha256: info?.sha256 ?? null, sha256Of: OBJECT_SHA256_OF, standIn, ...(info ? {} : { problem: `not in ${store.description}` }) };
+  return { role, what, kind: 'object', key, sha256: info?.sha256 ?? null, sha256Of: OBJECT_SHA256_OF, standIn, ...(info ? {} : { problem: 'not in the store' }) };
 }
 
 async function folderEntry(store: ArtifactStore, role: ModelRole, what: string, prefix: string, standIn: string | null): Promise<ModelEntry> {
   const folder = folderPrefix(prefix);
   const objects = await store.list(folder);
   const base = { role, what, kind: 'folder' as const, key: folder, sha256Of: FOLDER_SHA256_OF, standIn };
-  if (objects.length === 0) return { ...base, sha256: null, problem: `no files under it in ${store.description}` };
+  if (objects.length === 0) return { ...base, sha256: null, problem: 'no files under it in the store' };
   const files = objects.map((o) => ({ path: o.key.slice(folder.length), sha256: o.sha256 }));
   return { ...base, sha256: folderListingSha256(files), files: objects.length, bytes: objects.reduce((s, o) => s + o.size, 0) };
 }
@@ -125,8 +127,15 @@ export async function resolveModels(store: ArtifactStore, input: Pick<ReportInpu
 
   for (const model of models) if (model.standIn) statements.push(model.standIn);
   statements.push(...fidMismatches(input.fid, fidEntry));
-  for (const model of models) if (model.problem) statements.push(`The ${model.role} ${model.key ? `at ${model.key} ` : ''}has no sha256 here: ${model.problem}.`);
-  return { models, statements, sha256Source: `${store.description}, when this report was written` };
+  // A key named twice (the built-in extractor's weights are the classifier base's) is said once.
+  const said = new Set<string>();
+  for (const model of models) {
+    if (!model.problem || said.has(model.key)) continue;
+    said.add(model.key);
+    statements.push(`The ${ROLE_WORDS[model.role]} ${model.key ? `at ${model.key} ` : ''}has no sha256 here: ${model.problem}.`);
+  }
+  // Not the store's description: the same sweep reported from a copy of the store gives the same bytes.
+  return { models, statements, sha256Source: 'the artifact store, when this report was written' };
 }
 
 /** FID rows record the weights' sha256 the fid step used; say so when the store holds other bytes now. */

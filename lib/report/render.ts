@@ -7,7 +7,7 @@
  *   accuracy-<mode>.svg|.png|.vl.json   accuracy vs p per source, only-original line (Figs 3–5)
  *   per-class-<mode>.svg|.png|.vl.json  per-class accuracy vs p, one panel per class (Fig 6)
  *   samples.png                         rows classes, columns original + sources (Fig 7)
- *   results.csv, results.json           every cell, every number (+ config and run metadata in the JSON)
+ *   results.csv, results.json           every cell, every number (+ config, run metadata and the models used in the JSON)
  *   summary.csv                         every plotted point: mean, sd, 95 % t CI over seeds
  *   fid.csv, fid.json                   FID / KID per class and overall per source (Table 1)
  *   history.csv                         nightly re-evaluations (only when there are some)
