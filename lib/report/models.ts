@@ -93,7 +93,8 @@ export async function resolveModels(store: ArtifactStore, input: Pick<ReportInpu
   // Generator.
   const gen = config.generator;
   const generatorPrefix = input.baseModels?.generatorPrefix ?? gen.modelPrefix;
-  if (gen.backend === 'replicate' && !gen.modelPrefix) {
+  // Replicate generates remotely (the sweep pretrains nothing and reads no folder for it).
+  if (gen.backend === 'replicate') {
     const remote = gen.replicate ? `${gen.replicate.model}${gen.replicate.version ? `:${gen.replicate.version}` : ''}` : 'the configured Replicate model';
     models.push({ role: 'generator', what: 'remote model on Replicate (its weights are Replicate\'s: no store key, no sha256)', kind: 'remote', key: remote, sha256: null, sha256Of: 'nothing: the model runs remotely', standIn: null });
   } else {
