@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeReport } from '../activities/report.js';
 import { exampleReport } from '../lib/report/example.js';
 import { escapeHtml } from '../lib/report/html.js';
-import { BUILTIN_FID_STATEMENT, CLASSIFIER_STAND_IN, GENERATOR_STAND_IN, type ModelsHeader } from '../lib/report/models.js';
+import { BUILTIN_FID_STATEMENT, CLASSIFIER_STAND_IN, demoDatasetStatement, GENERATOR_STAND_IN, type ModelsHeader } from '../lib/report/models.js';
 import type { ReportInput } from '../lib/report/types.js';
 import { createLocalStore, type LocalStore } from '../lib/store/index.js';
 import { resolveSweepConfig } from '../lib/sweep/config.js';
@@ -77,6 +77,7 @@ describe('the report header names the models used', () => {
     const config = resolveSweepConfig('demo', {
       name: 'models',
       seeds: [0],
+      dataset: { source: { kind: 'store', prefix: 'datasets/mine' } },
       generator: { backend: 'stable-diffusion', modelPrefix: 'models/sd' },
       train: { base: 'weights', pretrainedKey: 'weights/resnet18.pth' },
       fid: { extractor: 'inception-v3-fid', inceptionWeightsKey: 'weights/inception.pth' },
@@ -138,7 +139,7 @@ describe('the report header names the models used', () => {
     expect(entry(models, 'classifier-base')).toMatchObject({ key: classifierKey, sha256: classifierSha, standIn: CLASSIFIER_STAND_IN });
     // The built-in extractor's weights are the classifier base's.
     expect(entry(models, 'fid-extractor')).toMatchObject({ key: classifierKey, sha256: classifierSha, standIn: BUILTIN_FID_STATEMENT });
-    expect(models.statements).toEqual([GENERATOR_STAND_IN, CLASSIFIER_STAND_IN, BUILTIN_FID_STATEMENT]);
+    expect(models.statements).toEqual([demoDatasetStatement(base.config.dataset.demoPreset), GENERATOR_STAND_IN, CLASSIFIER_STAND_IN, BUILTIN_FID_STATEMENT]);
     expect(BUILTIN_FID_STATEMENT).toContain('not comparable with published FID numbers');
     for (const statement of models.statements) expect(html).toContain(escapeHtml(statement));
     // The header comes before the findings.

@@ -56,6 +56,10 @@ export const GENERATOR_STAND_IN =
 export const CLASSIFIER_STAND_IN =
   "Stand-in: the classifier base is a ResNet-18 pretrained here on the demo world's prior domain, not ImageNet weights — finetune and frozen start from it.";
 
+export function demoDatasetStatement(preset: string): string {
+  return `Stand-in: the dataset is the embedded demo world (preset "${preset}"), not a real dataset.`;
+}
+
 /** sha256 of a folder's listing in sha256sum's format (see FOLDER_SHA256_OF). */
 export function folderListingSha256(files: ReadonlyArray<{ path: string; sha256: string }>): string {
   const lines = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map((f) => `${f.sha256}  ${f.path}\n`);
@@ -126,6 +130,8 @@ export async function resolveModels(store: ArtifactStore, input: Pick<ReportInpu
   }
   models.push(fidEntry);
 
+  // Not a model, but a stand-in all the same (as `synthmix plan` lists it): the data the numbers are about.
+  if (config.dataset.source.kind === 'demo') statements.push(demoDatasetStatement(config.dataset.demoPreset));
   for (const model of models) if (model.standIn) statements.push(model.standIn);
   statements.push(...fidMismatches(input.fid, fidEntry));
   // A key named twice (the built-in extractor's weights are the classifier base's) is said once.
