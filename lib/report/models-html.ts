@@ -10,7 +10,7 @@ function escapeHtml(value: unknown): string {
 
 export function renderModelsHtml(models: ModelsHeader): string {
   const rows = models.models.map((m) => {
-    const where = m.key ? `<code>${escapeHtml(m.key)}</code>${m.kind === 'folder' && m.files !== undefined ? ` (${m.files} files, ${m.bytes} bytes)` : ''}` : '—';
+    const where = m.key ? `<code>${escapeHtml(m.key)}</code>${m.kind === 'folder' && m.files !== undefined ? ` (${m.files} file${m.files === 1 ? '' : 's'}, ${m.bytes} bytes)` : ''}` : '—';
     const sha = m.sha256 ? `<code>${escapeHtml(m.sha256)}</code><br><span class="small">of ${escapeHtml(m.sha256Of)}</span>` : escapeHtml(m.problem ?? m.sha256Of);
     return `<tr><th class="l">${escapeHtml(ROLE_WORDS[m.role])}</th><td class="l">${escapeHtml(m.what)}${m.standIn ? ' <b>(stand-in)</b>' : ''}</td><td class="l">${where}</td><td class="l">${sha}</td></tr>`;
   });
