@@ -17,6 +17,7 @@ import type { ArtifactStore } from '../lib/store/types.js';
 import { historyPoints, readHistory, saveSweepRecord } from '../lib/report/record.js';
 import { fetchTestResults } from '../lib/report/evaluations.js';
 import { resolveReportRequest, type ReportRequest } from '../lib/report/request.js';
+import { resolveModels } from '../lib/report/models.js';
 
 export type { ReportInput, ReportOutput } from '../lib/report/types.js';
 
@@ -61,7 +62,9 @@ export async function writeReport(store: ArtifactStore, input: ReportInput): Pro
   const prefix = reportPrefix(input?.sweepId);
   await saveSweepRecord(store, input);
   const samples = await fetchSamples(store, input);
-  const files: RenderedFile[] = await renderReport(input, samples, await fetchTestResults(store, input));
+  // The models' sha256s are read now, from the store (the request carries their keys only).
+  const models = await resolveModels(store, input);
+  const files: RenderedFile[] = await renderReport(input, samples, await fetchTestResults(store, input), models);
   const keyOf = (name: string): string => `${prefix}/${name}`;
   const ordered = [...files.filter((f) => f.name !== 'index.html'), ...files.filter((f) => f.name === 'index.html')];
   for (const file of ordered) await store.put(keyOf(file.name), file.bytes, { contentType: file.contentType });

@@ -6,6 +6,7 @@ import { PRESETS, resolveSweepConfig, type PresetName, type SweepConfig } from '
 import { connectClient, workflowUiLink } from '../lib/temporal/connection.js';
 import { createStore } from '../lib/store/index.js';
 import { downloadReport } from '../activities/report.js';
+import { writeCurves } from '../lib/report/curves.js';
 import { sweep } from '../workflows/index.js';
 import { renderProgress, snapshotJson } from './sweep-progress.js';
 import { readSnapshot } from './progress-read.js';
@@ -143,8 +144,15 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
     .command('report <id>')
     .description("Copy a finished sweep's report from the artifact store into a folder.")
     .requiredOption('--out <dir>', 'destination folder')
-    .action(async (id: string, options: { out: string }) => {
-      const files = await downloadReport(createStore(config().storage), id, options.out);
+    .option('--curves', "also draw every cell's training curves (train loss, val accuracy per epoch; one panel per cell) into curves.svg/.png", false)
+    .action(async (id: string, options: { out: string; curves: boolean }) => {
+      const store = createStore(config().storage);
+      const files = await downloadReport(store, id, options.out);
       console.log(`${files.length} files in ${options.out} (open ${options.out}/index.html)`);
+      if (options.curves) {
+        // Drawn on demand from the sweep record and each cell's metrics.json (as `synthmix export` reads them).
+        const curves = await writeCurves(store, id, options.out);
+        console.log(`training curves: ${curves.join(', ')}`);
+      }
     });
 }

@@ -59,6 +59,8 @@ export interface SweepData {
   original: ManifestRef;
   test: ManifestRef;
   pretrainedKey: string;
+  /** The base generator's store prefix ('' for a remote model): named in the report's header. */
+  generatorPrefix: string;
   /** Per generation seed, per source: its synthetic images (all classes). */
   synthetic: SyntheticSets;
   /** Per generation seed, per source: its per-class manifests in class order, as stored pages (they grow with the classes). */
@@ -222,6 +224,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       original: curated.trainManifest,
       test: curated.testManifest,
       pretrainedKey: base.classifierKey,
+      generatorPrefix: base.generatorPrefix,
       synthetic,
       syntheticPerClass,
       fid: fid.rows,
@@ -382,6 +385,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       finishedAt: new Date().toISOString(),
       // Stored with the report (sweep record): what a nightly re-evaluation needs.
       evaluationContext: { test: sweepData.test, arch: sweepData.arch },
+      // Keys only: the report reads their sha256s from the store (lib/report/models.ts).
+      baseModels: { generatorPrefix: sweepData.generatorPrefix, classifierKey: sweepData.pretrainedKey },
     });
   }
 }

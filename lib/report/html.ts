@@ -6,6 +6,8 @@ import { stableStringify } from '../hash.js';
 import { compareText, fidOverSeeds, MODE_LABELS, seriesLabel, sourceLabel, type ReportData, type SummaryRow } from './data.js';
 import type { Findings } from './findings.js';
 import { FINDINGS_CSS, renderFindingsHtml } from './findings-html.js';
+import type { ModelsHeader } from './models.js';
+import { renderModelsHtml } from './models-html.js';
 import type { FidRow, ReportInput } from './types.js';
 
 export function escapeHtml(value: unknown): string {
@@ -92,6 +94,8 @@ export interface HtmlContext {
   samples: { file: string; problems: string[]; perCellMax: number };
   /** Every file of the report (for the file list), index.html excluded. */
   files: string[];
+  /** The models used, with store keys and sha256s (absent: none resolved, e.g. a preview). */
+  models?: ModelsHeader;
 }
 
 function pointTable(data: ReportData, mode: string, className: string): string {
@@ -211,6 +215,8 @@ export function renderHtml(ctx: HtmlContext): string {
     `<span><b>code</b> <code>${escapeHtml(input.codeVersion)}</code></span>`,
     '</div>',
   );
+  // The models head the page: a stand-in or incomparable FID must be read before any number.
+  if (ctx.models) out.push(renderModelsHtml(ctx.models));
   if (data.failed.length > 0) {
     out.push(`<div class="alert"><b>${data.failed.length} cell${data.failed.length === 1 ? '' : 's'} failed</b>: they are marked × on the bottom edge of the figures, shown as “failed” in the tables, and listed with their reasons under <a href="#failed">Failed cells</a>.</div>`);
   }
@@ -218,7 +224,7 @@ export function renderHtml(ctx: HtmlContext): string {
     out.push(`<div class="note"><b>Notes on the input</b><ul>${[...data.warnings, ...samples.problems.map((p) => `sample image ${p}`)].map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></div>`);
   }
   out.push(
-    '<nav><a href="#findings">Findings</a><a href="#accuracy">Accuracy vs p</a><a href="#per-class">Per-class accuracy</a><a href="#fid">FID</a><a href="#samples">Samples</a><a href="#failed">Failed cells</a><a href="#run">Run</a>' +
+    `<nav>${ctx.models ? '<a href="#models">Models</a>' : ''}<a href="#findings">Findings</a><a href="#accuracy">Accuracy vs p</a><a href="#per-class">Per-class accuracy</a><a href="#fid">FID</a><a href="#samples">Samples</a><a href="#failed">Failed cells</a><a href="#run">Run</a>` +
       `${input.history?.length ? '<a href="#history">Re-evaluations</a>' : ''}<a href="#files">Files</a></nav>`,
   );
 

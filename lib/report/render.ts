@@ -7,7 +7,7 @@
  *   accuracy-<mode>.svg|.png|.vl.json   accuracy vs p per source, only-original line (Figs 3–5)
  *   per-class-<mode>.svg|.png|.vl.json  per-class accuracy vs p, one panel per class (Fig 6)
  *   samples.png                         rows classes, columns original + sources (Fig 7)
- *   results.csv, results.json           every cell, every number (+ config and run metadata in the JSON)
+ *   results.csv, results.json           every cell, every number (+ config, run metadata and the models used in the JSON)
  *   summary.csv                         every plotted point: mean, sd, 95 % t CI over seeds
  *   fid.csv, fid.json                   FID / KID per class and overall per source (Table 1)
  *   history.csv                         nightly re-evaluations (only when there are some)
@@ -19,6 +19,7 @@ import { computeFindings } from './findings.js';
 import { buildReportData, fidCsv, historyCsv, resultsCsv, summaryCsv, type ReportData } from './data.js';
 import { accuracySpec, perClassSpec, renderSvg, svgToPng } from './figures.js';
 import { renderHtml, type HtmlContext } from './html.js';
+import type { ModelsHeader } from './models.js';
 import { composeSampleGrid, MAX_SAMPLES_PER_CELL } from './samples.js';
 import type { ReportInput } from './types.js';
 
@@ -72,9 +73,10 @@ function json(value: unknown): Buffer {
 }
 
 /** results.json: the whole report's data, one document. */
-export function resultsJson(input: ReportInput, data: ReportData, extra: { samples: unknown; files: string[] }): unknown {
+export function resultsJson(input: ReportInput, data: ReportData, extra: { samples: unknown; files: string[]; models?: ModelsHeader }): unknown {
   return {
     sweepId: input.sweepId,
+    ...(extra.models ? { models: extra.models } : {}),
     codeVersion: input.codeVersion,
     startedAt: input.startedAt,
     finishedAt: input.finishedAt,
@@ -105,8 +107,12 @@ export function resultsJson(input: ReportInput, data: ReportData, extra: { sampl
   };
 }
 
-/** Render every file of the report. Deterministic: same input and image bytes ⇒ same files, same bytes. */
-export async function renderReport(input: ReportInput, samples: SampleImages, tests?: TestResults): Promise<RenderedFile[]> {
+/**
+ * Render every file of the report. Deterministic: same input, image bytes and models ⇒ same files,
+ * same bytes. `models` (read from the store by the report step, lib/report/models.ts) heads the page
+ * and goes to results.json.
+ */
+export async function renderReport(input: ReportInput, samples: SampleImages, tests?: TestResults, models?: ModelsHeader): Promise<RenderedFile[]> {
   const data = buildReportData(input, tests);
   const findings = computeFindings(data, data.tests);
   const files = new Map<string, Buffer>();
@@ -157,9 +163,9 @@ export async function renderReport(input: ReportInput, samples: SampleImages, te
     maxPerCell: MAX_SAMPLES_PER_CELL,
     tilePixels: grid.tile,
   };
-  files.set('results.json', json(resultsJson(input, data, { samples: samplesInfo, files: ['index.html', ...listed] })));
+  files.set('results.json', json(resultsJson(input, data, { samples: samplesInfo, files: ['index.html', ...listed], ...(models ? { models } : {}) })));
 
-  const html = renderHtml({ input, data, findings, figures, samples: { file: 'samples.png', problems: grid.problems, perCellMax: MAX_SAMPLES_PER_CELL }, files: listed });
+  const html = renderHtml({ input, data, findings, figures, ...(models ? { models } : {}), samples: { file: 'samples.png', problems: grid.problems, perCellMax: MAX_SAMPLES_PER_CELL }, files: listed });
   files.set('index.html', Buffer.from(html, 'utf8'));
 
   return [...files.entries()]

@@ -89,8 +89,20 @@ export interface ReportInput {
   finishedAt: string;
   /** Earlier re-evaluations (nightly schedule) appended to the sweep's history. */
   history?: Array<{ at: string; testManifestKey: string; cells: Array<{ cellId: string; overallAccuracy: number }> }>;
+  /**
+   * The base models the sweep used, by store key (absent in inputs recorded before): the report
+   * reads their sha256s from the store when it is written (lib/report/models.ts).
+   */
+  baseModels?: BaseModelKeys;
   /** What a later re-evaluation needs (the sweep's test set, its classifiers' shape); when present the report step stores the sweep record (lib/report/record.ts). */
   evaluationContext?: { test: ManifestRef; arch: ClassifierArch };
+}
+
+export interface BaseModelKeys {
+  /** Store prefix of the base generator folder: `generator.modelPrefix`, or the one pretrained here; '' for a remote (Replicate) model. */
+  generatorPrefix: string;
+  /** Store key of the classifier base's weights: `train.pretrainedKey`, or the prior-domain pretrain's `best.pt`. */
+  classifierKey: string;
 }
 
 export interface ReportOutput {
