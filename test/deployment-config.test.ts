@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
 import { buildIdOfCode, deploymentOptions, promotePolicy, workerVersion } from '../workers/deployment.js';
-import { workflowCodeIdentity } from '../workers/bundle.js';
+import { WORKFLOW_BUNDLE_ENV, workflowCodeIdentity } from '../workers/bundle.js';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { formatDeployment } from '../lib/temporal/deployments.js';
 
 describe('worker deployment settings', () => {
@@ -14,11 +16,19 @@ describe('worker deployment settings', () => {
     const config = loadConfig({ env: {} });
     expect(config.deployment).toEqual({ name: 'synthmix', versioning: true });
     expect(promotePolicy(config)).toBe('if-none');
-    const version = await workerVersion(config);
-    // From source: the package version and a hash of the files the bundle is made from.
-    expect(version?.deploymentName).toBe('synthmix');
+    // The test run hands every worker one prebuilt bundle (test/global-setup.ts): its build is that
+    // file's sha256; without it, from source, a hash of the files the bundle is made from.
+    const bundleFile = process.env[WORKFLOW_BUNDLE_ENV] as string;
+    const prebuilt = await workerVersion(config);
+    expect(prebuilt?.deploymentName).toBe('synthmix');
+    expect(prebuilt?.buildId).toBe(`${prebuilt?.buildId.split('-')[0]}-${createHash('sha256').update(readFileSync(bundleFile)).digest('hex').slice(0, 12)}`);
+    delete process.env[WORKFLOW_BUNDLE_ENV];
+    const version = await workerVersion(config).finally(() => (process.env[WORKFLOW_BUNDLE_ENV] = bundleFile));
     expect(version?.buildId).toMatch(/^\d+\.\d+\.\d+-src-[0-9a-f]{12}$/);
-    expect(version?.buildId).toBe(`${version?.buildId.split('-src-')[0]}-src-${workflowCodeIdentity().digest.slice(0, 12)}`);
+    delete process.env[WORKFLOW_BUNDLE_ENV];
+    const sourceDigest = workflowCodeIdentity().digest;
+    process.env[WORKFLOW_BUNDLE_ENV] = bundleFile;
+    expect(version?.buildId).toBe(`${version?.buildId.split('-src-')[0]}-src-${sourceDigest.slice(0, 12)}`);
     // A derived id may be set by hand (a worker told to join a known build).
     expect(loadConfig({ env: { SYNTHMIX_BUILD_ID: version?.buildId } }).deployment.buildId).toBe(version?.buildId);
     expect(deploymentOptions(version).workerDeploymentOptions).toEqual({ version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' });
