@@ -72,13 +72,17 @@ it('the gpu worker serves the SDK’s metrics and synthmix’s engine counters o
   expect(sample(text, 'synthmix_engine_step_seconds_bucket', { command: 'dummy-train', outcome: 'ok', le: '3600' }), ours).toBe(1);
 
   // Logs: every line the worker wrote to stdout is a JSON object (stderr carries nothing of ours).
-  const lines = gpu.output.join('').split('\n').filter((l) => l.startsWith('{'));
-  const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  // The worker wrote them before its activities ended; this process reads its pipe when its event
+  // loop gets to it, so wait (bounded) until the last line looked for has arrived.
+  const isFailureLine = (e: Record<string, unknown>) => typeof e.message === 'string' && e.message.startsWith('engine dummy-train permanent');
+  const parsed = () => gpu.output.join('').split('\n').filter((l) => l.startsWith('{') && l.endsWith('}')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  await expect.poll(() => parsed().some(isFailureLine), { timeout: 15_000, interval: 200 }).toBe(true);
+  const entries = parsed();
   expect(entries.find((e) => typeof e.message === 'string' && e.message.startsWith('synthmix gpu worker on'))).toMatchObject({ level: 'INFO' });
   const engineInfo = entries.find((e) => e.message === 'engine info started');
   expect(engineInfo).toMatchObject({ sweepId: 'health-1', cellId: 'original-p0-scratch-s0', activity: 'engineInfo', attempt: 1, workflowId, command: 'info' });
   expect(engineInfo?.time).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT/));
-  expect(entries.find((e) => e.message === 'engine dummy-train permanent' || (typeof e.message === 'string' && e.message.startsWith('engine dummy-train permanent')))).toMatchObject({
+  expect(entries.find(isFailureLine)).toMatchObject({
     level: 'WARN',
     sweepId: 'health-1',
     cellId: 'failing',
