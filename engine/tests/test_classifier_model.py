@@ -10,8 +10,8 @@ from safetensors.torch import save_file
 
 from synthmix_engine.classifier.data import load_dataset
 from synthmix_engine.classifier.evaluate import confusion_matrix, evaluation_report
-from synthmix_engine.classifier.resnet import (build_resnet18, choose_stem, cpu_state_dict, load_pretrained,
-                                               read_state_dict)
+from synthmix_engine.classifier.resnet import (build_resnet18, choose_stem, cpu_state_dict, load_exact,
+                                               load_pretrained, read_state_dict)
 from synthmix_engine.classifier.train import Trainer, TrainConfig
 from synthmix_engine.protocol import PermanentError
 from test_classifier_support import CLASSES, toy_images, torchvision_resnet18_shapes, write_manifest
@@ -93,6 +93,19 @@ def test_wrong_shape_or_foreign_pretrained_names_the_parameter():
     missing = {k: v for k, v in state.items() if k != "layer3.1.bn2.running_var"}
     with pytest.raises(PermanentError, match=r"lack the parameter 'layer3\.1\.bn2\.running_var'"):
         load_pretrained(build_resnet18(10, 64, "imagenet"), missing, "w.pt")
+
+
+def test_pretrained_without_bn_counters_loads_but_a_checkpoint_must_have_them():
+    """Published torchvision files may lack `num_batches_tracked`: pretrained weights load without
+    them (the counters stay 0), a checkpoint (`load_exact`, exact resume) still needs every buffer."""
+    state = {k: v for k, v in _torchvision_state(1000).items() if not k.endswith("num_batches_tracked")}
+    model = build_resnet18(1000, 64, "imagenet")
+    assert load_pretrained(model, state, "w.pt") is False
+    after = model.state_dict()
+    assert torch.equal(after["layer3.1.bn2.running_var"], state["layer3.1.bn2.running_var"])
+    assert after["layer3.1.bn2.num_batches_tracked"].item() == 0
+    with pytest.raises(PermanentError, match=r"ckpt lack the parameter 'bn1\.num_batches_tracked'"):
+        load_exact(build_resnet18(1000, 64, "imagenet"), state, "ckpt")
 
 
 def test_confusion_and_per_class_numbers_are_exact():

@@ -149,10 +149,22 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
 
 
-def _check_keys_and_shapes(model: nn.Module, state: Mapping[str, torch.Tensor], source: str, skip: tuple[str, ...]) -> None:
+BN_COUNTER = "num_batches_tracked"
+
+
+def _optional_bn_counter(name: str, state: Mapping[str, torch.Tensor]) -> bool:
+    """A BatchNorm `num_batches_tracked` buffer that the file lacks. Published torchvision files may
+    omit them (they predate the buffer, or were saved without buffers); eval-mode outputs never read
+    them and, at the default momentum, neither does training, so the model keeps its own (0), as
+    torch's own BatchNorm loader does for such files."""
+    return name.endswith("." + BN_COUNTER) and name not in state
+
+
+def _check_keys_and_shapes(model: nn.Module, state: Mapping[str, torch.Tensor], source: str, skip: tuple[str, ...],
+                           allow_missing_bn_counters: bool = False) -> None:
     own = model.state_dict()
     for name, tensor in own.items():
-        if name.startswith(skip):
+        if name.startswith(skip) or (allow_missing_bn_counters and _optional_bn_counter(name, state)):
             continue
         if name not in state:
             raise PermanentError(f"weights {source} lack the parameter '{name}' (expected shape {tuple(tensor.shape)})")
@@ -169,15 +181,16 @@ def _check_keys_and_shapes(model: nn.Module, state: Mapping[str, torch.Tensor], 
 
 def load_pretrained(model: ResNet18, state: Mapping[str, torch.Tensor], source: str = "pretrained") -> bool:
     """Load a torchvision-named state dict into `model`. `fc` is loaded only when its shape matches
-    (same class count); otherwise the model keeps its freshly initialised `fc`. Any other missing,
+    (same class count); otherwise the model keeps its freshly initialised `fc`. BatchNorm
+    `num_batches_tracked` buffers may be absent (the model keeps its own 0). Any other missing,
     unexpected or differently shaped parameter ⇒ PermanentError naming it and both shapes.
     Returns True when `fc` was replaced (kept fresh)."""
-    _check_keys_and_shapes(model, state, source, skip=("fc.",))
+    _check_keys_and_shapes(model, state, source, skip=("fc.",), allow_missing_bn_counters=True)
     own = model.state_dict()
     fc_matches = all(k in state and tuple(state[k].shape) == tuple(own[k].shape) for k in ("fc.weight", "fc.bias"))
     with torch.no_grad():
         for name, tensor in own.items():
-            if name.startswith("fc.") and not fc_matches:
+            if (name.startswith("fc.") and not fc_matches) or _optional_bn_counter(name, state):
                 continue
             tensor.copy_(state[name].to(dtype=tensor.dtype))
     return not fc_matches
