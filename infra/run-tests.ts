@@ -1,9 +1,10 @@
 /**
- * `npm test`: everything CI checks, on a fresh clone. Setup (tools and venvs; idempotent) and lint
- * run side by side — lint needs only node_modules, and setup spends its minutes in pip unpacking
- * wheels, one core at most — then the vitest suite, then the engine's pytest suite. Lint's output is
- * held back and printed when it ends, so the two do not interleave. The exit status is the first
- * failure's (or 0).
+ * `npm test`: everything CI checks, on a fresh clone. Setup (tools and venvs; idempotent), the
+ * oracle venv's setup (GBs, needed by pytest only) and lint start side by side — lint needs only
+ * node_modules, and setup spends its minutes in pip unpacking wheels, one core at most each — then
+ * the vitest suite (once setup and lint are done), then the engine's pytest suite (once the oracle
+ * venv is there too). Lint's and the oracle setup's output is held back and printed when each
+ * ends, so nothing interleaves. The exit status is the first failure's (or 0).
  *
  *   npx tsx infra/run-tests.ts            what `npm test` runs
  */
@@ -42,18 +43,21 @@ function run(step: Step, quiet = false): Promise<number> {
 }
 
 const tsx = bin('tsx');
-const setup: Step = { name: 'setup', command: tsx, args: ['infra/setup.ts', '--deploy-tools', '--oracles'] };
+const setup: Step = { name: 'setup', command: tsx, args: ['infra/setup.ts', '--deploy-tools'] };
+const oracleSetup: Step = { name: 'setup (oracle venv)', command: tsx, args: ['infra/setup.ts', '--oracles', '--only', 'oracles'] };
 const typecheck: Step = { name: 'lint (tsc)', command: bin('tsc'), args: ['--noEmit', '-p', '.'] };
 const eslint: Step = { name: 'lint (eslint)', command: bin('eslint'), args: ['.'] };
 const vitest: Step = { name: 'vitest', command: bin('vitest'), args: ['run'] };
 const pytest: Step = { name: 'pytest', command: tsx, args: ['infra/run-pytest.ts'] };
 
 async function main(): Promise<number> {
+  const oracles = run(oracleSetup, true);
   const lint = (async () => (await run(typecheck, true)) || (await run(eslint, true)))();
   const [setupCode, lintCode] = await Promise.all([run(setup), lint]);
-  if (setupCode !== 0) return setupCode;
-  if (lintCode !== 0) return lintCode;
-  return (await run(vitest)) || (await run(pytest));
+  const vitestCode = setupCode || lintCode || (await run(vitest));
+  // Wait for the oracle setup whatever happened, so it never outlives this process half-done.
+  const oracleCode = await oracles;
+  return vitestCode || oracleCode || (await run(pytest));
 }
 
 process.exitCode = await main();

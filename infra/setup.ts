@@ -15,6 +15,9 @@
  *      oracle tests (engine/tests/test_oracle_*.py). Its own torch (2.14.1, a CUDA build that runs on
  *      the CPU, ~5.5 GB): PyPI's torchvision does not import beside the engine's torch 2.13 CPU build.
  *
+ * `--only LABEL[,LABEL]` (tools, deploy-tools, oracles, engine) sets up just those venvs; each venv has
+ * its own lock, so setups of different venvs run side by side (infra/run-tests.ts does).
+ *
  * Idempotent and fast: each venv carries a stamp with the hash of its pins; when the stamp matches
  * (and the binaries exist) nothing runs. Without a stamp (a venv made by hand) the installed versions
  * are verified against the pins and only a mismatch triggers pip. Node built-ins only.
@@ -207,13 +210,18 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** A lock file so two concurrent setups (parallel `npm test`) never pip into the same venv at once. */
-async function withLock<T>(work: () => T): Promise<T> {
+/**
+ * A lock file per venv, so two concurrent setups (parallel `npm test`) never pip into the same venv
+ * at once, while different venvs install side by side (`npm test` installs the oracle venv in a
+ * setup of its own, beside the others: infra/run-tests.ts).
+ */
+async function withLock<T>(label: string, work: () => T): Promise<T> {
+  const lock = `${setupPaths.lock}.${label}`;
   mkdirSync(setupPaths.stateDir, { recursive: true });
   let waited = false;
   for (;;) {
     try {
-      const fd = openSync(setupPaths.lock, 'wx');
+      const fd = openSync(lock, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
       break;
@@ -221,12 +229,12 @@ async function withLock<T>(work: () => T): Promise<T> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       let holder = NaN;
       try {
-        holder = Number(readFileSync(setupPaths.lock, 'utf8').trim());
+        holder = Number(readFileSync(lock, 'utf8').trim());
       } catch {
         continue; // removed between our open and read: try again
       }
       if (!processAlive(holder)) {
-        rmSync(setupPaths.lock, { force: true });
+        rmSync(lock, { force: true });
         continue;
       }
       if (!waited) say(`another setup (pid ${holder}) is running; waiting for it`);
@@ -237,7 +245,7 @@ async function withLock<T>(work: () => T): Promise<T> {
   try {
     return work();
   } finally {
-    rmSync(setupPaths.lock, { force: true });
+    rmSync(lock, { force: true });
   }
 }
 
@@ -382,31 +390,34 @@ function oracleStep(): VenvStep {
 async function main(): Promise<void> {
   // The deployment kit's linters serve `npm test` (test/deploy-kit.test.ts) only: `npm run demo`
   // does not wait for them (`--deploy-tools` asks for them).
-  const steps: VenvStep[] = [toolsStep()];
-  if (process.argv.includes('--deploy-tools')) steps.push(deployToolsStep());
+  const all: VenvStep[] = [toolsStep()];
+  if (process.argv.includes('--deploy-tools')) all.push(deployToolsStep());
   // Likewise the oracle venv (GBs): the engine's oracle tests only, never the demo or the workers.
-  if (process.argv.includes('--oracles')) steps.push(oracleStep());
+  if (process.argv.includes('--oracles')) all.push(oracleStep());
   if (process.env.SYNTHMIX_SKIP_ENGINE === '1') {
     say('engine: skipped (SYNTHMIX_SKIP_ENGINE=1)');
   } else {
-    steps.push(engineStep());
+    all.push(engineStep());
   }
-  const pending = steps.filter((step) => {
-    if (!fastPathOk(step)) return true;
-    say(`${step.label}: up to date (${rel(step.venv)}, stamp matches pins)`);
-    return false;
-  });
-  if (pending.length === 0) return;
-  await withLock(() => {
-    for (const step of pending) {
-      // Another setup may have finished the work while we waited for the lock.
-      if (fastPathOk(step)) {
-        say(`${step.label}: up to date (done by a concurrent setup)`);
-        continue;
-      }
-      ensureStep(step);
+  // `--only LABEL[,LABEL]`: just those venvs (infra/run-tests.ts runs the oracle venv's install apart).
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt >= 0 ? (process.argv[onlyAt + 1] ?? '').split(',').filter(Boolean) : undefined;
+  if (only) {
+    const unknown = only.filter((label) => !all.some((step) => step.label === label));
+    if (unknown.length > 0) throw new SetupError(`--only: unknown venv ${unknown.join(', ')} (known here: ${all.map((s) => s.label).join(', ')})`);
+  }
+  const steps = only ? all.filter((step) => only.includes(step.label)) : all;
+  for (const step of steps) {
+    if (fastPathOk(step)) {
+      say(`${step.label}: up to date (${rel(step.venv)}, stamp matches pins)`);
+      continue;
     }
-  });
+    await withLock(step.label, () => {
+      // Another setup may have finished the work while we waited for the lock.
+      if (fastPathOk(step)) say(`${step.label}: up to date (done by a concurrent setup)`);
+      else ensureStep(step);
+    });
+  }
 }
 
 main().catch((error: unknown) => {
