@@ -3,16 +3,46 @@
  * `evaluate-classifier`). Outputs are memoized by a hash of their inputs (lib/memo.ts); a retried
  * attempt resumes from the checkpoint in its last heartbeat. Types: lib/steps/classifier.ts.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { ActivityDeps } from '../lib/deps.js';
 import type { ManifestRef } from '../lib/data/manifest.js';
 import { runEngine } from '../lib/engine/activity.js';
-import { evaluationFileSchema, parseEngineOutput, parseEngineSummary } from '../lib/engine/results.js';
+import { engineSummaries, evaluationFileSchema, parseEngineOutput, parseEngineSummary, type EngineSummary } from '../lib/engine/results.js';
 import { EngineRunner } from '../lib/engine/runner.js';
 import { localManifest } from '../lib/engine/local-manifest.js';
-import { memoize } from '../lib/memo.js';
+import { memoize, type StepTiming } from '../lib/memo.js';
+import { findShipped, uploadShipped, type ShippedOrigin } from '../lib/shipped-models.js';
 import type { EvaluateInput, EvaluateResult, TrainInput, TrainResult } from '../lib/steps/classifier.js';
 
 export type { ClassifierArch, EvaluateInput, EvaluateResult, TrainInput, TrainResult } from '../lib/steps/classifier.js';
+
+/** What the train step reads by name (its key includes their content): the start weights, unless it trains from scratch. */
+export function trainReads(input: TrainInput): { keys: Array<string | undefined> } {
+  return { keys: [input.mode !== 'scratch' ? input.pretrainedKey : undefined] };
+}
+
+/** The train step's files under its prefix. */
+export const TRAIN_OUTPUTS = { best: 'best.pt', final: 'final.pt', metrics: 'metrics.json' } as const;
+/** A shipped train folder's engine summary (what the training run returned), beside TRAIN_OUTPUTS. */
+export const SHIPPED_SUMMARY = 'summary.json';
+
+function trainResult(prefix: string, summary: EngineSummary<'train-classifier'>, shipped?: ShippedOrigin): Omit<TrainResult, keyof StepTiming> {
+  return {
+    weightsKey: `${prefix}/${TRAIN_OUTPUTS.best}`,
+    finalKey: `${prefix}/${TRAIN_OUTPUTS.final}`,
+    metricsKey: `${prefix}/${TRAIN_OUTPUTS.metrics}`,
+    bestValAcc: summary.bestValAcc,
+    bestEpoch: summary.bestEpoch,
+    epochs: summary.epochs,
+    trainImages: summary.trainImages,
+    valImages: summary.valImages,
+    imagesPerSec: summary.imagesPerSec,
+    resumedFromEpoch: summary.resumedFromEpoch ?? 0,
+    environment: summary.environment,
+    ...(shipped ? { shipped } : {}),
+  };
+}
 
 export function createClassifierActivities({ store, config }: ActivityDeps) {
   const runner = new EngineRunner(store, config.engine);
@@ -22,6 +52,13 @@ export function createClassifierActivities({ store, config }: ActivityDeps) {
 
   async function train(input: TrainInput): Promise<TrainResult> {
     return memoize(store, 'train', input, async (prefix) => {
+      // The demo and tiny presets' prior-domain classifiers ship with synthmix (lib/shipped-models.ts): uploaded, and said so.
+      const shipped = await findShipped(prefix);
+      if (shipped) {
+        await uploadShipped(store, shipped, prefix);
+        const summary = parseEngineOutput('train-classifier', path.join(shipped.origin.folder, SHIPPED_SUMMARY), engineSummaries['train-classifier'], JSON.parse(await readFile(path.join(shipped.dir, SHIPPED_SUMMARY), 'utf8')));
+        return trainResult(prefix, summary, shipped.origin);
+      }
       const result = await runEngine(store, config.engine, {
         command: 'train-classifier',
         params: {
@@ -44,27 +81,14 @@ export function createClassifierActivities({ store, config }: ActivityDeps) {
         checkpointKey: `${prefix}/checkpoint`,
       });
       const summary = parseEngineSummary('train-classifier', result.summary);
-      const weightsKey = `${prefix}/best.pt`;
-      await store.putFile(weightsKey, result.outputs.best);
-      await store.putFile(`${prefix}/final.pt`, result.outputs.final);
-      await store.putFile(`${prefix}/metrics.json`, result.outputs.metrics);
+      await store.putFile(`${prefix}/${TRAIN_OUTPUTS.best}`, result.outputs.best);
+      await store.putFile(`${prefix}/${TRAIN_OUTPUTS.final}`, result.outputs.final);
+      await store.putFile(`${prefix}/${TRAIN_OUTPUTS.metrics}`, result.outputs.metrics);
       await result.cleanup();
-      return {
-        weightsKey,
-        finalKey: `${prefix}/final.pt`,
-        metricsKey: `${prefix}/metrics.json`,
-        bestValAcc: summary.bestValAcc,
-        bestEpoch: summary.bestEpoch,
-        epochs: summary.epochs,
-        trainImages: summary.trainImages,
-        valImages: summary.valImages,
-        imagesPerSec: summary.imagesPerSec,
-        resumedFromEpoch: summary.resumedFromEpoch ?? 0,
-        environment: summary.environment,
-      };
+      return trainResult(prefix, summary);
     }, {
       references: (r) => [{ key: r.weightsKey }, { key: r.finalKey }, { key: r.metricsKey }],
-      reads: { keys: [input.mode !== 'scratch' ? input.pretrainedKey : undefined] },
+      reads: trainReads(input),
     });
   }
 

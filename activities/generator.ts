@@ -5,21 +5,20 @@
  * so a killed attempt's retry generates only the images still missing. Memoized (lib/memo.ts);
  * types: lib/steps/generator.ts.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { projectRoot } from '../lib/config/load.js';
+import { z } from 'zod';
 import type { ActivityDeps } from '../lib/deps.js';
 import { makeManifest, writeManifest, type ManifestItem } from '../lib/data/manifest.js';
 import { runEngine } from '../lib/engine/activity.js';
-import { parseEngineSummary } from '../lib/engine/results.js';
+import { parseEngineOutput, parseEngineSummary } from '../lib/engine/results.js';
 import { EngineRunner, uploadOutput } from '../lib/engine/runner.js';
 import { localManifest } from '../lib/engine/local-manifest.js';
 import { BadInputError } from '../lib/errors.js';
 import { normalizeImage } from '../lib/images/normalize.js';
 import { memoize } from '../lib/memo.js';
 import { activityMetrics } from '../lib/metrics.js';
-import { log } from '../lib/log.js';
+import { findShipped, uploadShipped } from '../lib/shipped-models.js';
 import type { FinetuneInput, GeneratedImageRecord, GenerateInput, GenerateResult, ModelRef, PretrainGeneratorInput } from '../lib/steps/generator.js';
 
 export type { FinetuneInput, GeneratedImageRecord, GenerateInput, GenerateResult, ModelRef, PretrainGeneratorInput, SamplingRequest } from '../lib/steps/generator.js';
@@ -44,41 +43,20 @@ export function syntheticItem(className: string, source: string, record: Generat
   };
 }
 
-/**
- * Models the project ships under `engine/pretrained/<step prefix>/` (the demo's pretrained
- * generator, so `npm run demo` need not spend minutes pretraining it): a pretrain whose exact
- * inputs were run before is uploaded instead of retrained. The folder's SHA256SUMS is verified;
- * on any mismatch the model is trained as usual. engine/pretrained/README.md says how to remake it.
- */
-export async function findShippedModel(prefix: string): Promise<{ dir: string; modelId: string } | undefined> {
-  const root = path.join(projectRoot, 'engine', 'pretrained', ...prefix.split('/'));
-  let sums: string;
-  try {
-    sums = await readFile(path.join(root, 'SHA256SUMS'), 'utf8');
-  } catch {
-    return undefined;
-  }
-  for (const line of sums.split('\n').filter(Boolean)) {
-    const [sha, file] = line.split(/\s+\*?/, 2);
-    const bytes = await readFile(path.join(root, file)).catch(() => undefined);
-    if (!bytes || createHash('sha256').update(bytes).digest('hex') !== sha) {
-      log.warn(`shipped model ${root}: ${file} is missing or does not match SHA256SUMS; training instead`);
-      return undefined;
-    }
-  }
-  const index = JSON.parse(await readFile(path.join(root, 'model', 'model_index.json'), 'utf8')) as { modelId?: string };
-  return { dir: path.join(root, 'model'), modelId: String(index.modelId ?? 'shipped') };
-}
+/** What a shipped generator's `model_index.json` must say (the engine wrote it; a model without an id is `shipped`). */
+const shippedModelIndexSchema = z.object({ modelId: z.union([z.string(), z.number()]).transform(String).default('shipped') });
 
 export function createGeneratorActivities({ store, config }: ActivityDeps) {
   const runner = new EngineRunner(store, config.engine);
 
   async function pretrainGenerator(input: PretrainGeneratorInput): Promise<ModelRef> {
     return memoize(store, 'pretrain-generator', input, async (prefix) => {
-      const shipped = await findShippedModel(prefix);
+      // The demo and tiny presets' generators ship with synthmix (lib/shipped-models.ts): uploaded, and said so in the result.
+      const shipped = await findShipped(prefix);
       if (shipped) {
-        await uploadOutput(store, shipped.dir, `${prefix}/model`);
-        return { prefix: `${prefix}/model`, id: shipped.modelId };
+        await uploadShipped(store, shipped, prefix);
+        const index = parseEngineOutput('pretrain-generator', 'model/model_index.json', shippedModelIndexSchema, JSON.parse(await readFile(path.join(shipped.dir, 'model', 'model_index.json'), 'utf8')));
+        return { prefix: `${prefix}/model`, id: index.modelId, shipped: shipped.origin };
       }
       const prior = await localManifest(store, runner, config.engine.cacheDir, input.prior);
       const result = await runEngine(store, config.engine, {

@@ -13,6 +13,7 @@ const benches: Array<{ name: string; argv: string[]; python?: boolean }> = [
   { name: 'curate', argv: ['bench/curate.ts'] },
   { name: 'roundtrip', argv: ['bench/roundtrip.ts', '100'] },
   { name: 'orchestration', argv: ['bench/orchestration.ts', '10000', '50'] },
+  { name: 'shipped-pretrain', argv: ['bench/shipped-pretrain.ts'] },
   { name: 'classifier', argv: ['engine/bench/bench_classifier.py'], python: true },
   { name: 'cell', argv: ['engine/bench/bench_cell.py'], python: true },
   { name: 'fid', argv: ['engine/bench/bench_fid.py'], python: true },

@@ -101,6 +101,18 @@ export function stepPrefix(step: StepName, inputs: unknown): string {
 }
 
 /**
+ * Where `memoize` puts a step's outputs for these inputs and options (`under`, `reads`): so a caller
+ * that must know the folder before the step runs (the shipped models: infra/ship-pretrained.ts, its
+ * test) computes it the one way memoize does.
+ */
+export async function memoPrefix(store: ArtifactStore, step: StepName, inputs: unknown, options: Pick<MemoOptions<object>, 'under' | 'reads'> = {}): Promise<string> {
+  // Steps without `reads` keep the keys they had (the shipped generator is found by its pretrain key).
+  const keyed = options.reads ? { inputs, reads: await readContents(store, options.reads) } : inputs;
+  if (options.under !== undefined) return `${options.under}/${hashJson({ code: CODE_VERSIONS[step], ...(keyed as object) })}`;
+  return stepPrefix(step, keyed);
+}
+
+/**
  * Run `compute` once per distinct (step, inputs): see the module comment. `compute` gets the
  * output prefix and the inputs' hash (its last segment). Outputs written under the prefix by an
  * interrupted attempt are simply overwritten.
@@ -113,17 +125,8 @@ export async function memoize<T extends object>(
   options: MemoOptions<T> = {},
 ): Promise<T & StepTiming> {
   const started = options.startedAt ?? Date.now();
-  // Steps without `reads` keep the keys they had (the shipped generator is found by its pretrain key).
-  const keyed = options.reads ? { inputs, reads: await readContents(store, options.reads) } : inputs;
-  let prefix: string;
-  let hash: string;
-  if (options.under !== undefined) {
-    hash = hashJson({ code: CODE_VERSIONS[step], ...(keyed as object) });
-    prefix = `${options.under}/${hash}`;
-  } else {
-    prefix = stepPrefix(step, keyed);
-    hash = prefix.slice(prefix.lastIndexOf('/') + 1);
-  }
+  const prefix = await memoPrefix(store, step, inputs, options);
+  const hash = prefix.slice(prefix.lastIndexOf('/') + 1);
   const marker = `${prefix}/result.json`;
   const earlier = await loadIntact(store, marker, options.references);
   if (earlier) return { ...earlier, computed: false, wallMs: Date.now() - started };

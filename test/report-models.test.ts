@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeReport } from '../activities/report.js';
 import { exampleReport } from '../lib/report/example.js';
 import { escapeHtml } from '../lib/report/html.js';
-import { BUILTIN_FID_STATEMENT, CLASSIFIER_STAND_IN, demoDatasetStatement, GENERATOR_STAND_IN, type ModelsHeader } from '../lib/report/models.js';
+import { BUILTIN_FID_STATEMENT, CLASSIFIER_STAND_IN, demoDatasetStatement, GENERATOR_STAND_IN, SHIPPED_WORDS, shippedStatement, type ModelsHeader } from '../lib/report/models.js';
 import type { ReportInput } from '../lib/report/types.js';
 import { createLocalStore, type LocalStore } from '../lib/store/index.js';
 import { resolveSweepConfig } from '../lib/sweep/config.js';
@@ -145,6 +145,29 @@ describe('the report header names the models used', () => {
     // The header comes before the findings.
     expect(html.indexOf('id="models"')).toBeGreaterThan(0);
     expect(html.indexOf('id="models"')).toBeLessThan(html.indexOf('id="findings"'));
+  });
+
+  it('base models shipped with synthmix rather than trained for the sweep are said to be so, with their folder and SHA256SUMS sha256', async () => {
+    const generatorPrefix = 'steps/pretrain-generator/89abcdef';
+    const classifierKey = 'steps/train/fedcba98/best.pt';
+    await putLocal('shipped-gen/config.json', `${generatorPrefix}/config.json`, '{"kind": "builtin"}\n');
+    await putLocal('shipped-best.pt', classifierKey, bytesOf('shipped classifier', 2048));
+    const shipped = {
+      generator: { folder: 'engine/pretrained/steps/pretrain-generator/89abcdef', sha256sums: sha256sum(path.join(files, 'shipped-gen/config.json')) },
+      classifier: { folder: 'engine/pretrained/steps/train/fedcba98', sha256sums: sha256sum(path.join(files, 'shipped-best.pt')) },
+    };
+    // (Trained here, the same header has no such statement: the stand-ins test above lists them all.)
+    const { models, html } = await report({ ...base, baseModels: { generatorPrefix, classifierKey, shipped } });
+    expect(entry(models, 'generator')).toMatchObject({ shipped: shipped.generator, what: expect.stringContaining(SHIPPED_WORDS), standIn: GENERATOR_STAND_IN });
+    expect(entry(models, 'classifier-base')).toMatchObject({ shipped: shipped.classifier, what: expect.stringContaining(SHIPPED_WORDS), sha256: sha256sum(path.join(files, 'shipped-best.pt')) });
+    // The built-in FID extractor is the classifier base's weights: its origin is said once, on the base.
+    expect(entry(models, 'fid-extractor').shipped).toBeUndefined();
+    expect(models.statements).toEqual(expect.arrayContaining([shippedStatement('generator', shipped.generator), shippedStatement('classifier-base', shipped.classifier)]));
+    expect(models.statements.filter((st) => st.includes('was not trained for this sweep'))).toHaveLength(2);
+    for (const origin of Object.values(shipped)) {
+      expect(html).toContain(escapeHtml(origin.folder));
+      expect(html).toContain(origin.sha256sums);
+    }
   });
 
   it('a model missing from the store is named, not hashed', async () => {

@@ -6,7 +6,7 @@
  *
  * A slice of the tiny preset on a real dev server, real workers and engines, and a real image
  * folder: 3 classes (gamma with 3 images: tooFew "all" splits them 2 train + 1 test; k = 3), vanilla + dreambooth, p 0 and
- * 0.5, scratch only, one epoch.
+ * 0.5, scratch only, one epoch; the preset's shipped base models.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweep } from '../workflows/index.js';
 import { classImagesWorkflowId } from '../workflows/class-images.js';
+import type { ModelsHeader } from '../lib/report/models.js';
 import { enumerateCells, resolveSweepConfig } from '../lib/sweep/config.js';
 import { startTestWorld, type TestWorld } from './support/world.js';
 
@@ -47,11 +48,12 @@ describe('a class with fewer than k instance images', () => {
       dataset: { source: { kind: 'local', path: root }, perClass: 6, testPerClass: 2, tooFew: 'all' },
       sources: ['vanilla', 'dreambooth'],
       // As little work as the graph allows: what is tested is which steps run, not their numbers.
-      generator: { pretrain: { steps: 5, batchSize: 16, lr: 2e-3 }, steps: 2 },
+      // The base models are the preset's own, which ship with synthmix (engine/pretrained/): uploaded, not trained.
+      generator: { steps: 2 },
       finetune: { dreambooth: { steps: 2, lr: 5e-4, priorWeight: 0, numClassImages: 0 }, textual: { steps: 2, lr: 5e-3 } },
       fid: { kidSubsets: 2, kidSubsetSize: 4 },
       mix: { p: [0, 0.5], onlyOriginal: false },
-      train: { modes: ['scratch'], epochs: { scratch: 1, finetune: 1, frozen: 1 }, pretrainEpochs: 1 },
+      train: { modes: ['scratch'], epochs: { scratch: 1, finetune: 1, frozen: 1 } },
     });
     const k = config.finetune.instancesPerClass;
     expect(k).toBe(3);
@@ -63,9 +65,15 @@ describe('a class with fewer than k instance images', () => {
     expect(blocked).toEqual(['dreambooth-p0.5-scratch-s0']);
     expect(result.cells).toMatchObject({ total: cells.length, done: cells.length - 1, failed: 1 });
 
-    const reported = await world.store.getJson<{ cells: Array<{ cellId: string; status: string; error: string | null; overallAccuracy: number | null }> }>(
+    const reported = await world.store.getJson<{ cells: Array<{ cellId: string; status: string; error: string | null; overallAccuracy: number | null }>; models: ModelsHeader }>(
       result.report.files.find((key) => key.endsWith('/results.json')) as string,
     );
+    // The base models were the shipped ones, and the report says so.
+    const shippedFolder = (role: string) => reported.models.models.find((m) => m.role === role)?.shipped?.folder;
+    expect(shippedFolder('generator')).toMatch(/^engine\/pretrained\/steps\/pretrain-generator\/[0-9a-f]{64}$/);
+    expect(shippedFolder('classifier-base')).toMatch(/^engine\/pretrained\/steps\/train\/[0-9a-f]{64}$/);
+    // Stage timings for the CI-time record (printed, never asserted).
+    console.log(result.stages.map((st) => `  ${st.stage.padEnd(12)} ${(st.wallMs / 1000).toFixed(1)} s wall, ${(st.activityMs / 1000).toFixed(1)} s in ${st.activities} activities`).join('\n'));
     const failed = reported.cells.filter((c) => c.status === 'failed');
     expect(failed.map((c) => c.cellId)).toEqual(blocked);
     expect(failed[0].error).toContain('source dreambooth has no synthetic images of 1 class(es): "gamma" has 2 curated training image(s)');

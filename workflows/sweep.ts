@@ -15,7 +15,7 @@ import { ApplicationFailure, continueAsNew, defineQuery, executeChild, setHandle
 import type { ManifestRef } from '../lib/data/manifest.js';
 import type { StepTiming } from '../lib/memo.js';
 import type { LeanCellOutcome } from '../lib/report/request.js';
-import type { FidRow, ReportOutput, StageTiming } from '../lib/report/types.js';
+import type { BaseModelKeys, FidRow, ReportOutput, StageTiming } from '../lib/report/types.js';
 import type { StoredList } from '../lib/store/values.js';
 import type { ClassifierArch } from '../lib/steps/classifier.js';
 import type { SyntheticSets } from '../lib/sweep/experiment-input.js';
@@ -61,6 +61,8 @@ export interface SweepData {
   pretrainedKey: string;
   /** The base generator's store prefix ('' for a remote model): named in the report's header. */
   generatorPrefix: string;
+  /** The base models uploaded from the ones synthmix ships rather than trained (the report's header says so). */
+  shipped?: BaseModelKeys['shipped'];
   /** Per generation seed, per source: its synthetic images (all classes). */
   synthetic: SyntheticSets;
   /** Per generation seed, per source: its per-class manifests in class order, as stored pages (they grow with the classes). */
@@ -225,6 +227,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       test: curated.testManifest,
       pretrainedKey: base.classifierKey,
       generatorPrefix: base.generatorPrefix,
+      ...(base.shipped ? { shipped: base.shipped } : {}),
       synthetic,
       syntheticPerClass,
       fid: fid.rows,
@@ -248,14 +251,22 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       timings.push(result);
       return result;
     };
+    const shipped: NonNullable<BaseModelKeys['shipped']> = {};
     const [classifierKey, generatorPrefix] = await Promise.all([
-      config.train.pretrainedKey || pretrainClassifier(prior!, arch).then((r) => timed(r).weightsKey),
+      config.train.pretrainedKey ||
+        pretrainClassifier(prior!, arch).then((r) => {
+          if (r.shipped) shipped.classifier = r.shipped;
+          return timed(r).weightsKey;
+        }),
       // Replicate generates remotely: no local base model.
       config.generator.modelPrefix || config.generator.backend === 'replicate'
         ? (config.generator.modelPrefix ?? '')
-        : gpu.pretrainGenerator(pretrainGeneratorInput(config, prior!.trainManifest)).then((r) => timed(r).prefix),
+        : gpu.pretrainGenerator(pretrainGeneratorInput(config, prior!.trainManifest)).then((r) => {
+            if (r.shipped) shipped.generator = r.shipped;
+            return timed(r).prefix;
+          }),
     ]);
-    return { classifierKey, generatorPrefix, timings };
+    return { classifierKey, generatorPrefix, timings, ...(shipped.classifier || shipped.generator ? { shipped } : {}) };
   }
 
   /**
@@ -386,7 +397,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       // Stored with the report (sweep record): what a nightly re-evaluation needs.
       evaluationContext: { test: sweepData.test, arch: sweepData.arch },
       // Keys only: the report reads their sha256s from the store (lib/report/models.ts).
-      baseModels: { generatorPrefix: sweepData.generatorPrefix, classifierKey: sweepData.pretrainedKey },
+      baseModels: { generatorPrefix: sweepData.generatorPrefix, classifierKey: sweepData.pretrainedKey, ...(sweepData.shipped ? { shipped: sweepData.shipped } : {}) },
     });
   }
 }

@@ -5,9 +5,12 @@
  * ImageNet weights, built-in FID extractor for InceptionV3). The keys travel in the report request
  * (`ReportInput.baseModels`); the sha256s are read here from the store when the report is written,
  * so workflow history never carries them and a re-rendered report shows what the store holds then.
+ * A base model uploaded from the ones synthmix ships (engine/pretrained/) rather than trained for
+ * the sweep is said to be so, with the shipped folder and its SHA256SUMS' sha256.
  */
 import { sha256Hex } from '../hash.js';
 import { folderPrefix } from '../store/common.js';
+import type { ShippedOrigin } from '../shipped-models.js';
 import type { ArtifactStore } from '../store/types.js';
 import type { FidRow, ReportInput } from './types.js';
 
@@ -34,6 +37,8 @@ export interface ModelEntry {
   standIn: string | null;
   /** Why no sha256 could be given (not in the store, not recorded), when so. */
   problem?: string;
+  /** Set when the model was not trained for this sweep but uploaded from the ones synthmix ships (engine/pretrained/). */
+  shipped?: ShippedOrigin;
 }
 
 export interface ModelsHeader {
@@ -55,6 +60,17 @@ export const GENERATOR_STAND_IN =
   "Stand-in: the generator is synthmix's built-in pixel diffusion model, not Stable Diffusion — the paper's generator was not used.";
 export const CLASSIFIER_STAND_IN =
   "Stand-in: the classifier base is a ResNet-18 pretrained here on the demo world's prior domain, not ImageNet weights — finetune and frozen start from it.";
+
+/** What a shipped base model's `what` adds: it was not trained for this sweep. */
+export const SHIPPED_WORDS = 'shipped with synthmix, not trained for this sweep';
+
+/** The plain statement of a base model uploaded from the ones synthmix ships rather than trained for this sweep. */
+export function shippedStatement(role: ModelRole, origin: ShippedOrigin): string {
+  return (
+    `The ${ROLE_WORDS[role]} was not trained for this sweep: it is the output of this same pretrain step with the same inputs, ` +
+    `computed once on synthmix's own machine and shipped in ${origin.folder} (its SHA256SUMS has sha256 ${origin.sha256sums}; every file was checked against it before use).`
+  );
+}
 
 export function demoDatasetStatement(preset: string): string {
   return `Stand-in: the dataset is the embedded demo world (preset "${preset}"), not a real dataset.`;
@@ -104,20 +120,30 @@ export async function resolveModels(store: ArtifactStore, input: Pick<ReportInpu
   } else {
     const builtin = gen.backend !== 'stable-diffusion';
     const given = Boolean(gen.modelPrefix);
+    const shipped = given ? undefined : input.baseModels?.shipped?.generator;
     const what = builtin
-      ? given ? 'built-in pixel diffusion model folder (given: generator.modelPrefix)' : "built-in pixel diffusion model, pretrained here on the demo world's prior domain"
+      ? given
+        ? 'built-in pixel diffusion model folder (given: generator.modelPrefix)'
+        : shipped
+          ? `built-in pixel diffusion model, pretrained on the demo world's prior domain (${SHIPPED_WORDS})`
+          : "built-in pixel diffusion model, pretrained here on the demo world's prior domain"
       : 'Stable Diffusion folder in diffusers layout (given: generator.modelPrefix)';
     const standIn = builtin ? GENERATOR_STAND_IN : null;
-    models.push(generatorPrefix ? await folderEntry(store, 'generator', what, generatorPrefix, standIn) : notRecorded('generator', what, standIn));
+    const entry = generatorPrefix ? await folderEntry(store, 'generator', what, generatorPrefix, standIn) : notRecorded('generator', what, standIn);
+    models.push(shipped ? { ...entry, shipped } : entry);
   }
 
   // Classifier base.
   const classifierKey = input.baseModels?.classifierKey ?? config.train.pretrainedKey;
   const classifierStandIn = config.train.pretrainedKey ? null : CLASSIFIER_STAND_IN;
+  const classifierShipped = config.train.pretrainedKey ? undefined : input.baseModels?.shipped?.classifier;
   const classifierWhat = config.train.pretrainedKey
     ? 'ResNet-18 weights (torchvision state dict; given: train.pretrainedKey)'
-    : `ResNet-18 pretrained here on the demo world's prior domain (${config.train.pretrainEpochs} epochs, its own classes; the head is replaced)`;
-  const classifier = classifierKey ? await objectEntry(store, 'classifier-base', classifierWhat, classifierKey, classifierStandIn) : notRecorded('classifier-base', classifierWhat, classifierStandIn);
+    : classifierShipped
+      ? `ResNet-18 pretrained on the demo world's prior domain (${config.train.pretrainEpochs} epochs, its own classes; the head is replaced; ${SHIPPED_WORDS})`
+      : `ResNet-18 pretrained here on the demo world's prior domain (${config.train.pretrainEpochs} epochs, its own classes; the head is replaced)`;
+  const classifierEntry = classifierKey ? await objectEntry(store, 'classifier-base', classifierWhat, classifierKey, classifierStandIn) : notRecorded('classifier-base', classifierWhat, classifierStandIn);
+  const classifier = classifierShipped ? { ...classifierEntry, shipped: classifierShipped } : classifierEntry;
   models.push(classifier);
 
   // FID extractor: InceptionV3 weights, or the built-in extractor over the classifier base's weights.
@@ -126,13 +152,16 @@ export async function resolveModels(store: ArtifactStore, input: Pick<ReportInpu
     fidEntry = await objectEntry(store, 'fid-extractor', 'InceptionV3 FID weights (pt_inception-2015-12-05; given: fid.inceptionWeightsKey)', config.fid.inceptionWeightsKey, null);
   } else {
     const what = 'built-in extractor synthmix-builtin-v1: the classifier base\'s weights';
-    fidEntry = { ...classifier, role: 'fid-extractor', what, standIn: BUILTIN_FID_STATEMENT };
+    // Its shipped origin, if any, is said once: on the classifier base.
+    const { shipped: _shipped, ...weights } = classifier;
+    fidEntry = { ...weights, role: 'fid-extractor', what, standIn: BUILTIN_FID_STATEMENT };
   }
   models.push(fidEntry);
 
   // Not a model, but a stand-in all the same (as `synthmix plan` lists it): the data the numbers are about.
   if (config.dataset.source.kind === 'demo') statements.push(demoDatasetStatement(config.dataset.demoPreset));
   for (const model of models) if (model.standIn) statements.push(model.standIn);
+  for (const model of models) if (model.shipped) statements.push(shippedStatement(model.role, model.shipped));
   statements.push(...fidMismatches(input.fid, fidEntry));
   // A key named twice (the built-in extractor's weights are the classifier base's) is said once.
   const said = new Set<string>();

@@ -6,6 +6,7 @@ import type { Cell, SweepConfig } from '../sweep/config.js';
 import type { ManifestRef } from '../data/manifest.js';
 import type { ClassifierArch } from '../steps/classifier.js';
 import type { EngineEnvironment } from '../engine/results.js';
+import type { ShippedOrigin } from '../shipped-models.js';
 
 export interface CellEvaluation {
   overallAccuracy: number;
@@ -103,6 +104,11 @@ export interface BaseModelKeys {
   generatorPrefix: string;
   /** Store key of the classifier base's weights: `train.pretrainedKey`, or the prior-domain pretrain's `best.pt`. */
   classifierKey: string;
+  /**
+   * The pretrained ones that were not trained for this sweep's store but uploaded from the models
+   * synthmix ships (engine/pretrained/, lib/shipped-models.ts), by role; absent: trained here.
+   */
+  shipped?: { generator?: ShippedOrigin; classifier?: ShippedOrigin };
 }
 
 export interface ReportOutput {

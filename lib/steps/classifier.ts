@@ -6,6 +6,7 @@ import type { ManifestRef } from '../data/manifest.js';
 import type { StepTiming } from '../memo.js';
 import type { InitMode } from '../sweep/config.js';
 import type { EngineEnvironment } from '../engine/results.js';
+import type { ShippedOrigin } from '../shipped-models.js';
 
 export interface ClassifierArch {
   width: number;
@@ -51,6 +52,11 @@ export interface TrainResult extends StepTiming {
   resumedFromEpoch: number;
   /** Where it was trained (absent in results stored before this was recorded). */
   environment?: EngineEnvironment;
+  /**
+   * Set when these weights were not trained in this store but shipped with synthmix (the presets'
+   * prior-domain classifiers, lib/shipped-models.ts); `environment` is then where they were trained.
+   */
+  shipped?: ShippedOrigin;
 }
 
 export interface EvaluateInput {

@@ -5,6 +5,7 @@
 import type { ManifestRef } from '../data/manifest.js';
 import type { StepTiming } from '../memo.js';
 import type { ResizePolicy } from '../images/normalize.js';
+import type { ShippedOrigin } from '../shipped-models.js';
 import type { SamplerName, Source } from '../sweep/config.js';
 
 export interface PretrainGeneratorInput {
@@ -22,6 +23,8 @@ export interface ModelRef extends StepTiming {
   id: string;
   /** finetune: the step of the checkpoint the computing attempt resumed from (0: from the start). */
   resumedFromStep?: number;
+  /** pretrain-generator: set when the model was not trained here but shipped with synthmix (lib/shipped-models.ts). */
+  shipped?: ShippedOrigin;
 }
 
 export interface FinetuneInput {

@@ -1,8 +1,9 @@
 /**
  * The inputs of the sweep's data and base-model stages, from its config: the curations, the
  * prior-domain classifier's pretrain (it plays ImageNet) and the built-in generator's pretrain (it
- * plays Stable Diffusion). Pure, so the workflow and the check that the shipped generator
- * (engine/pretrained/) still matches the demo preset compute the very same inputs.
+ * plays Stable Diffusion). Pure, so the workflow, infra/ship-pretrained.ts and the check that the
+ * shipped base models (engine/pretrained/) still match the demo and tiny presets
+ * (test/shipped-models.test.ts) compute the very same inputs.
  */
 import type { ManifestRef } from '../data/manifest.js';
 import type { ClassifierArch, TrainInput } from '../steps/classifier.js';
