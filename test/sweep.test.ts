@@ -188,9 +188,10 @@ describe('the sweep workflow', () => {
   }, 300_000);
 
   it('recomputes through a Temporal server restart and an S3 outage to the same numbers', async () => {
-    // Wipe what the sweep trained, so the run below really recomputes the classifier pretrain and
-    // every cell (mix, training, evaluation). Fine-tunes, generated images and FID are kept (CI
-    // time); a worker killed mid-generation is test/generate-resume.test.ts's.
+    // Wipe what the sweep trained, so the run below redoes the classifier pretrain (the tiny preset's
+    // is shipped: uploaded again, engine/pretrained/) and recomputes every cell (mix, training,
+    // evaluation). Fine-tunes, generated images and FID are kept (CI time); a worker killed
+    // mid-generation is test/generate-resume.test.ts's.
     for (const prefix of ['steps/train/', 'steps/evaluate/', 'mix/']) {
       for (const object of await store.list(prefix)) await store.delete(object.key);
     }
@@ -201,8 +202,8 @@ describe('the sweep workflow', () => {
       args: [{ sweepId: workflowId, config: sweepConfig, queues: config.queues, heartbeatTimeout: '20 seconds' }],
     });
 
-    // The server dies while the classifier pretrain runs (or, on a fast machine, a later stage).
-    console.log(`Temporal server killed in stage ${await waitForStage(workflowId, 'pretrain')}`);
+    // The server dies while the cells train: activities in flight on the workers lose their server.
+    console.log(`Temporal server killed in stage ${await waitForStage(workflowId, 'experiments')}`);
     await server.kill();
     await new Promise((r) => setTimeout(r, 2000));
     await server.restart();
