@@ -33,6 +33,8 @@ export interface FidInput {
   synthetic: Record<string, ManifestRef[] | StoredList>;
   extractor: FeatureExtractor;
   kid: { subsets: number; subsetSize: number; seed: number };
+  /** The basic bootstrap of each FID over images (engine fid/bootstrap.py); absent: none. */
+  bootstrap?: { resamples: number; seed: number; level: number };
 }
 
 export interface FidResult extends StepTiming {
@@ -120,7 +122,7 @@ export function createFidActivities({ store, config }: ActivityDeps) {
         const spec = path.join(scratch, 'groups.json');
         await writeFile(
           spec,
-          JSON.stringify({ groups: groupFiles, comparisons, kid: input.kid, extractor: { id: input.extractor.id, weightsSha256: weights.sha256 } }),
+          JSON.stringify({ groups: groupFiles, comparisons, kid: input.kid, bootstrap: input.bootstrap ?? false, extractor: { id: input.extractor.id, weightsSha256: weights.sha256 } }),
         );
         const table = await runEngine(store, config.engine, { command: 'fid-table', params: {}, inputs: { groups: { localPath: spec } } });
         const tableKey = `${prefix}/fid.json`;
@@ -144,6 +146,10 @@ export function createFidActivities({ store, config }: ActivityDeps) {
             epsilonUsed: row.epsilonUsed ?? 0,
             extractorId: row.extractorId,
             weightsSha256: row.weightsSha256,
+            ...(row.kidLow != null && row.kidHigh != null && row.kidLevel != null ? { kidInterval: { low: row.kidLow, high: row.kidHigh, level: row.kidLevel } } : {}),
+            ...(row.fidLow != null && row.fidHigh != null && row.fidBias != null && row.fidLevel != null && row.fidResamples != null
+              ? { fidInterval: { low: row.fidLow, high: row.fidHigh, bias: row.fidBias, level: row.fidLevel, resamples: row.fidResamples } }
+              : {}),
           };
         });
         return { rows, tableKey, csvKey, extracted };
