@@ -4,6 +4,7 @@ with scipy / numpy, and by coverage: on Gaussian features whose true FID is know
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -40,6 +41,16 @@ def test_resampled_fid_from_counts_equals_scipy_on_copied_rows() -> None:
         i, j = rng.integers(0, n1, n1), rng.integers(0, n2, n2)
         got = fid_of_counts(x, np.bincount(i, minlength=n1), y, np.bincount(j, minlength=n2))
         assert got == pytest.approx(reference_fid(x[i], y[j]), rel=1e-8)
+    # A constant feature (a dead unit): the scatter is singular, the factor comes from a QR instead.
+    x, y = rng.normal(size=(80, 6)), rng.normal(size=(90, 6)) + 0.5
+    x[:, 2], y[:, 2] = 1.0, 3.0
+    i, j = rng.integers(0, 80, 80), rng.integers(0, 90, 90)
+    got = fid_of_counts(x, np.bincount(i, minlength=80), y, np.bincount(j, minlength=90))
+    with warnings.catch_warnings():
+        # sqrtm warns on the singular product; its zero row and column are exact, the rest is regular.
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        expected = reference_fid(x[i], y[j])
+    assert got == pytest.approx(expected, rel=1e-8)
 
 
 def test_basic_interval_covers_the_true_fid_where_the_percentile_one_does_not() -> None:

@@ -24,8 +24,8 @@ candidate[j]. It is computed from the draw counts, never from copied rows: with 
     Tr((Σ1*Σ2*)^½) = ‖A1A2ᵀ‖_* / √((n1−1)(n2−1))      (‖·‖_*: the sum of singular values)
 
 since Σ1*Σ2* = A1ᵀ(A1A2ᵀA2)/c shares its non-zero spectrum with (A1A2ᵀ)(A1A2ᵀ)ᵀ/c. A side with
-more drawn rows than dimensions is replaced by the R of its QR (same RᵀR = AᵀA), so the SVD is at
-most min(rows, d) on a side: 38×38 for a demo class, d×d for a large set. No d×d square root, no
+more drawn rows than dimensions is replaced by a d×d R with RᵀR = AᵀA (Cholesky of the scatter,
+or QR of A where the scatter is singular), so the SVD is at most min(rows, d) on a side: 38×38 for a demo class, d×d for a large set. No d×d square root, no
 εI guard (an SVD always exists).
 """
 from __future__ import annotations
@@ -77,7 +77,12 @@ def _weighted_factor(x: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.
     mean = (w @ rows) / w.sum()
     a = np.sqrt(w)[:, None] * (rows - mean)
     if a.shape[0] > a.shape[1]:
-        a = np.linalg.qr(a, mode="r")
+        # Cholesky of the scatter (half the flops of a QR); a singular scatter (a constant feature)
+        # takes the QR, which needs no positive definiteness.
+        try:
+            return mean, np.linalg.cholesky(a.T @ a).T
+        except np.linalg.LinAlgError:
+            return mean, np.linalg.qr(a, mode="r")
     return mean, a
 
 
