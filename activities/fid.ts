@@ -15,6 +15,7 @@ import { hashJson } from '../lib/hash.js';
 import { memoize, type StepTiming } from '../lib/memo.js';
 import { encodeNpyFloat32, matrixRow, parseNpyFloat32 } from '../lib/npy.js';
 import type { FidRow } from '../lib/report/types.js';
+import { fidRowOf } from '../lib/report/fid-row.js';
 import { BadInputError } from '../lib/errors.js';
 import { uniqueSuffix } from '../lib/temp-files.js';
 import { loopBeat } from '../lib/heartbeat.js';
@@ -130,28 +131,7 @@ export function createFidActivities({ store, config }: ActivityDeps) {
         await store.putFile(tableKey, table.outputs.fid);
         await store.putFile(csvKey, table.outputs.csv);
         await table.cleanup();
-        const rows: FidRow[] = parseEngineSummary('fid-table', table.summary).rows.map((row) => {
-          const [source, className] = row.name.split('/');
-          return {
-            source,
-            className,
-            fid: row.fid,
-            // Never null here: the sweep always asks for KID.
-            kidMean: row.kidMean ?? 0,
-            kidStd: row.kidStd ?? 0,
-            kidSubsetSize: row.kidSubsetSize ?? null,
-            kidSubsetCapped: row.kidSubsetCapped ?? false,
-            n1: row.n1,
-            n2: row.n2,
-            epsilonUsed: row.epsilonUsed ?? 0,
-            extractorId: row.extractorId,
-            weightsSha256: row.weightsSha256,
-            ...(row.kidLow != null && row.kidHigh != null && row.kidLevel != null ? { kidInterval: { low: row.kidLow, high: row.kidHigh, level: row.kidLevel } } : {}),
-            ...(row.fidLow != null && row.fidHigh != null && row.fidBias != null && row.fidLevel != null && row.fidResamples != null
-              ? { fidInterval: { low: row.fidLow, high: row.fidHigh, bias: row.fidBias, level: row.fidLevel, resamples: row.fidResamples } }
-              : {}),
-          };
-        });
+        const rows: FidRow[] = parseEngineSummary('fid-table', table.summary).rows.map(fidRowOf);
         return { rows, tableKey, csvKey, extracted };
       } finally {
         await rm(scratch, { recursive: true, force: true });
