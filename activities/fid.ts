@@ -15,6 +15,7 @@ import { hashJson } from '../lib/hash.js';
 import { memoize, type StepTiming } from '../lib/memo.js';
 import { encodeNpyFloat32, matrixRow, parseNpyFloat32 } from '../lib/npy.js';
 import type { FidRow } from '../lib/report/types.js';
+import { fidRowOf } from '../lib/report/fid-row.js';
 import { BadInputError } from '../lib/errors.js';
 import { uniqueSuffix } from '../lib/temp-files.js';
 import { loopBeat } from '../lib/heartbeat.js';
@@ -33,6 +34,8 @@ export interface FidInput {
   synthetic: Record<string, ManifestRef[] | StoredList>;
   extractor: FeatureExtractor;
   kid: { subsets: number; subsetSize: number; seed: number };
+  /** The basic bootstrap of each FID over images (engine fid/bootstrap.py); absent: none. */
+  bootstrap?: { resamples: number; seed: number; level: number };
 }
 
 export interface FidResult extends StepTiming {
@@ -120,7 +123,7 @@ export function createFidActivities({ store, config }: ActivityDeps) {
         const spec = path.join(scratch, 'groups.json');
         await writeFile(
           spec,
-          JSON.stringify({ groups: groupFiles, comparisons, kid: input.kid, extractor: { id: input.extractor.id, weightsSha256: weights.sha256 } }),
+          JSON.stringify({ groups: groupFiles, comparisons, kid: input.kid, bootstrap: input.bootstrap ?? false, extractor: { id: input.extractor.id, weightsSha256: weights.sha256 } }),
         );
         const table = await runEngine(store, config.engine, { command: 'fid-table', params: {}, inputs: { groups: { localPath: spec } } });
         const tableKey = `${prefix}/fid.json`;
@@ -128,24 +131,7 @@ export function createFidActivities({ store, config }: ActivityDeps) {
         await store.putFile(tableKey, table.outputs.fid);
         await store.putFile(csvKey, table.outputs.csv);
         await table.cleanup();
-        const rows: FidRow[] = parseEngineSummary('fid-table', table.summary).rows.map((row) => {
-          const [source, className] = row.name.split('/');
-          return {
-            source,
-            className,
-            fid: row.fid,
-            // Never null here: the sweep always asks for KID.
-            kidMean: row.kidMean ?? 0,
-            kidStd: row.kidStd ?? 0,
-            kidSubsetSize: row.kidSubsetSize ?? null,
-            kidSubsetCapped: row.kidSubsetCapped ?? false,
-            n1: row.n1,
-            n2: row.n2,
-            epsilonUsed: row.epsilonUsed ?? 0,
-            extractorId: row.extractorId,
-            weightsSha256: row.weightsSha256,
-          };
-        });
+        const rows: FidRow[] = parseEngineSummary('fid-table', table.summary).rows.map(fidRowOf);
         return { rows, tableKey, csvKey, extracted };
       } finally {
         await rm(scratch, { recursive: true, force: true });

@@ -17,6 +17,7 @@ const benches: Array<{ name: string; argv: string[]; python?: boolean }> = [
   { name: 'classifier', argv: ['engine/bench/bench_classifier.py'], python: true },
   { name: 'cell', argv: ['engine/bench/bench_cell.py'], python: true },
   { name: 'fid', argv: ['engine/bench/bench_fid.py'], python: true },
+  { name: 'fid-bootstrap', argv: ['engine/bench/bench_fid_bootstrap.py'], python: true },
   { name: 'diffusion', argv: ['engine/bench/bench_diffusion.py'], python: true },
 ];
 

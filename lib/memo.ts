@@ -40,7 +40,7 @@ export const CODE_VERSIONS = {
   generate: '3', // 3: sampler by name (SD: the folder's, not DDIM); images normalized as curated originals (lib/images/normalize.ts)
   'replicate-finetune': '1',
   'replicate-generate': '1',
-  fid: '2', // 2: KID subset size capped to half the smaller set when it did not fit
+  fid: '3', // 2: KID subset size capped to half the smaller set when it did not fit; 3: KID and FID (basic bootstrap) intervals over images
   train: '1',
   evaluate: '2', // 2: evaluation.json has labels and predictions per test image
 } as const;

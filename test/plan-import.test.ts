@@ -72,6 +72,9 @@ it('plan checks the models and data a sweep names, prints its stages, and starts
   expect(ok.output).toContain('generator: the built-in pixel diffusion model');
   expect(ok.output).not.toContain('classifier base: a ResNet pretrained here');
   expect(ok.output).toMatch(/experiments +22 step\(s\)/);
+  // tiny's KID subsets (12) fit its 24 images a class: not capped; each FID gets its interval over images.
+  expect(ok.output).toContain('KID subsets of 12), each FID with a 200-resample bootstrap interval over images');
+  expect(ok.output).not.toContain('per-class subsets capped');
 
   const bad = path.join(tmp, 'bad.json');
   writeFileSync(bad, JSON.stringify({ dataset: { source: { kind: 'store', prefix: 'datasets/nope' } }, train: { pretrainedKey: 'models/missing.pth' } }));

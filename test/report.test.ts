@@ -9,6 +9,8 @@ import { loadConfig } from '../lib/config/load.js';
 import { BadInputError, NotFoundError } from '../lib/errors.js';
 import { sha256Hex } from '../lib/hash.js';
 import { buildReportData } from '../lib/report/data.js';
+import { computeFindings } from '../lib/report/findings.js';
+import { renderHtml } from '../lib/report/html.js';
 import { exampleReport } from '../lib/report/example.js';
 import { accuracySpec } from '../lib/report/figures.js';
 import { parseCsv } from '../lib/report/render.js';
@@ -157,7 +159,12 @@ describe('report activity', () => {
     expect(fidJson.extractors).toEqual([input.config.fid.extractor]);
     for (const r of input.fid) {
       const line = fid.find((f) => f[0] === r.source && f[1] === r.className);
-      expect(line).toEqual([r.source, r.className, String(r.fid), String(r.kidMean), String(r.kidStd), String(r.n1), String(r.n2), String(r.epsilonUsed), r.extractorId, r.weightsSha256, String(r.kidSubsetSize), String(r.kidSubsetCapped), r.seed === undefined ? '' : String(r.seed)]);
+      const kid = r.kidInterval as NonNullable<typeof r.kidInterval>;
+      const over = r.fidInterval as NonNullable<typeof r.fidInterval>;
+      expect(line).toEqual([
+        r.source, r.className, String(r.fid), String(r.kidMean), String(r.kidStd), String(r.n1), String(r.n2), String(r.epsilonUsed), r.extractorId, r.weightsSha256, String(r.kidSubsetSize), String(r.kidSubsetCapped), r.seed === undefined ? '' : String(r.seed),
+        String(kid.low), String(kid.high), String(kid.level), String(over.low), String(over.high), String(over.bias), String(over.level), String(over.resamples),
+      ]);
       expect(fidJson.rows).toContainEqual(r);
     }
     // History: every re-evaluated number.
@@ -234,8 +241,13 @@ describe('report activity', () => {
     expect(html).toContain(`synthmix report: ${input.sweepId}`);
     expect(html).toContain(input.config.fid.extractor);
     expect(html).toContain('87.2');
-    // The demo's 60 images per class do not fit KID's 100-image subsets: capped, and the report says so.
-    expect(html).toContain('capped to half the smaller set (30 images)');
+    // The demo's KID subsets (30) fit its 60 images per class: no row capped, no note (the note: 'FID table' below).
+    expect(input.fid.some((r) => r.kidSubsetCapped)).toBe(false);
+    expect(html).not.toContain('capped to half the smaller set');
+    // Each FID with its interval over images, each KID with its interval from the subsets.
+    const cat = input.fid.find((r) => r.source === 'vanilla' && r.className === input.classes[0]) as (typeof input.fid)[number];
+    expect(html).toContain(`95% [${cat.fidInterval?.low.toFixed(1)}, ${cat.fidInterval?.high.toFixed(1)}]`);
+    expect(html).toContain(`KID ${(cat.kidMean * 1000).toFixed(2)} [${((cat.kidInterval?.low ?? NaN) * 1000).toFixed(2)}, ${((cat.kidInterval?.high ?? NaN) * 1000).toFixed(2)}] ×10⁻³`);
     // Findings first, with their JSON linked.
     expect(html.indexOf('id="findings"')).toBeLessThan(html.indexOf('id="accuracy"'));
     expect(html).toContain('href="findings.json"');
@@ -298,6 +310,38 @@ describe('report activity', () => {
     const listed = (await other.list(`${second.prefix}/`)).map((o) => o.key).sort();
     expect(listed).toEqual([...second.files].sort());
     expect(listed.some((k) => k.includes('frozen') || k.endsWith('history.csv'))).toBe(false);
+  });
+});
+
+describe('FID table', () => {
+  const render = (fixture: ReportInput): string => {
+    const data = buildReportData(fixture);
+    return renderHtml({ input: fixture, data, findings: computeFindings(data, data.tests), figures: [], samples: { file: 'samples.png', problems: [], perCellMax: 1 }, files: [] });
+  };
+
+  it('says where the FID interval lies below the FID (bias beyond the spread) and where KID subsets were capped', () => {
+    const rows = input.fid;
+    const below = rows.filter((r) => r.fidInterval && r.fidInterval.high < r.fid);
+    expect(below.length).toBeGreaterThan(0);
+    expect(below.length).toBeLessThan(rows.length);
+    const plain = render(input);
+    expect(plain).toContain(`In ${below.length} row(s) the FID interval lies below the FID itself: from 60 images a side`);
+    expect(plain).not.toContain('capped to half the smaller set');
+    // The paper preset's 1000-image subsets on 700 images a class: capped, and the table says so.
+    const capped = { ...input, fid: rows.map((r) => (r.className === 'overall' ? r : { ...r, kidSubsetSize: 350, kidSubsetCapped: true })) };
+    expect(render(capped)).toContain(`the configured size did not fit ${rows.filter((r) => r.className !== 'overall').length} row(s)`);
+    // Rows without intervals (computed before them): KID as mean ± std over subsets, no FID interval, no note.
+    const old = { ...input, fid: rows.map(({ kidInterval: _k, fidInterval: _f, ...r }) => r) };
+    const oldHtml = render(old);
+    expect(oldHtml).toMatch(/KID [0-9.-]+ ± [0-9.]+ ×10⁻³/);
+    expect(oldHtml).not.toContain('lies below the FID itself');
+  });
+
+  it('findings (c) name the class FIDs\' intervals over images', () => {
+    const data = buildReportData(input);
+    const c = computeFindings(data, data.tests).observations.find((o) => o.id === 'c');
+    expect(c?.rows.length).toBeGreaterThan(0);
+    for (const row of c?.rows ?? []) expect(row.caveats.join(' ')).toMatch(/each class's FID has its own 95% interval over images \(median width [0-9.]+/);
   });
 });
 

@@ -347,6 +347,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
           : // The base classifier's features; its class count (prior domain or ImageNet) is read from its head.
             { id: 'synthmix-builtin-v1', weightsKey: pretrainedKey, options: { width: arch.width, stem: arch.stem, imageSize: arch.imageSize } },
       kid: { subsets: config.fid.kidSubsets, subsetSize: config.fid.kidSubsetSize, seed },
+      ...(config.fid.bootstrapResamples > 0 ? { bootstrap: { resamples: config.fid.bootstrapResamples, seed, level: 0.95 } } : {}),
     };
   }
 

@@ -74,6 +74,16 @@ export const engineSummaries = {
         epsilonUsed: z.number().nullish(),
         extractorId: z.string(),
         weightsSha256: z.string(),
+        /** KID's interval over images from its subsets (null without KID; absent from older engines). */
+        kidLow: z.number().nullish(),
+        kidHigh: z.number().nullish(),
+        kidLevel: z.number().gt(0).lt(1).nullish(),
+        /** The FID's basic bootstrap interval over images and the point value's estimated bias (null without a bootstrap). */
+        fidLow: z.number().min(0).nullish(),
+        fidHigh: z.number().min(0).nullish(),
+        fidBias: z.number().nullish(),
+        fidLevel: z.number().gt(0).lt(1).nullish(),
+        fidResamples: count.nullish(),
       }),
     ),
   }),

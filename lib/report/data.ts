@@ -450,8 +450,18 @@ export function fidOverSeeds(data: Pick<ReportData, 'fid'>, source: string, clas
 /** `seed` last: the generation seed (empty in rows recorded before it was). */
 export const FID_COLUMNS = ['source', 'className', 'fid', 'kidMean', 'kidStd', 'n1', 'n2', 'epsilonUsed', 'extractorId', 'weightsSha256', 'kidSubsetSize', 'kidSubsetCapped', 'seed'] as const;
 
+/** The intervals over images after `seed` (empty where a row has none). */
+export const FID_INTERVAL_COLUMNS = ['kidLow', 'kidHigh', 'kidLevel', 'fidLow', 'fidHigh', 'fidBias', 'fidLevel', 'fidResamples'] as const;
+
 export function fidCsv(data: ReportData): string {
-  return toCsv(FID_COLUMNS, data.fid.map((r) => FID_COLUMNS.map((k) => r[k])));
+  return toCsv(
+    [...FID_COLUMNS, ...FID_INTERVAL_COLUMNS],
+    data.fid.map((r) => {
+      const kid = r.kidInterval;
+      const fid = r.fidInterval;
+      return [...FID_COLUMNS.map((k) => r[k]), kid?.low, kid?.high, kid?.level, fid?.low, fid?.high, fid?.bias, fid?.level, fid?.resamples];
+    }),
+  );
 }
 
 export function historyCsv(input: ReportInput): string {

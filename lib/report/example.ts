@@ -116,13 +116,24 @@ export async function exampleReport(options: ExampleOptions = {}): Promise<Examp
       const n = className === 'overall' ? config.dataset.perClass * classes.length : config.dataset.perClass;
       // As the engine: a subset size that does not fit the smaller set is capped to half of it.
       const capped = config.fid.kidSubsetSize >= n;
+      const kidSubsetSize = capped ? Math.max(2, Math.floor(n / 2)) : config.fid.kidSubsetSize;
+      const kidMean = Math.round(value * 0.9 + rng.normal() * 3) / 1000;
+      const kidStd = Math.round(2 + rng.nextFloat() * 4) / 1000;
+      // As the engine's intervals over images: KID's from its subsets (fid/kid.py); the FID's basic
+      // bootstrap, whose point value is biased upward by more than it varies at 60 images a class.
+      const mh = kidSubsetSize / n;
+      const kidHalf = 1.96 * kidStd * Math.sqrt(mh / (1 - mh) + 1 / config.fid.kidSubsets);
+      const bias = value * (className === 'overall' ? 0.02 : 0.3);
+      const fidHalf = (value * 1.5) / Math.sqrt(n);
       fid.push({
         source,
         className,
         fid: value,
-        kidMean: Math.round(value * 0.9 + rng.normal() * 3) / 1000,
-        kidStd: Math.round(2 + rng.nextFloat() * 4) / 1000,
-        kidSubsetSize: capped ? Math.max(2, Math.floor(n / 2)) : config.fid.kidSubsetSize,
+        kidMean,
+        kidStd,
+        kidInterval: { low: kidMean - kidHalf, high: kidMean + kidHalf, level: 0.95 },
+        fidInterval: { low: Math.max(0, value - bias - fidHalf), high: value - bias + fidHalf, bias, level: 0.95, resamples: config.fid.bootstrapResamples },
+        kidSubsetSize,
         kidSubsetCapped: capped,
         n1: n,
         n2: n,

@@ -286,6 +286,8 @@ function observationC(data: ReportData, sources: string[]): FindingRow[] {
       const [lo, hi] = [ps[0], ps[ps.length - 1]];
       const fid: number[] = [];
       const drop: number[] = [];
+      // Each class FID's own interval over images (Table 1), stated beside ρ, not propagated into it.
+      const fidWidths: number[] = [];
       let seeds = Infinity;
       for (const className of data.classes) {
         // With several generation seeds, the class's FID is their mean (each seed's images are one draw of the generator).
@@ -296,12 +298,20 @@ function observationC(data: ReportData, sources: string[]): FindingRow[] {
         if (!f || a?.mean == null || b?.mean == null) continue;
         fid.push(f.fid);
         drop.push(a.mean - b.mean);
+        for (const r of f.rows) if (r.fidInterval) fidWidths.push(r.fidInterval.high - r.fidInterval.low);
         seeds = Math.min(seeds, a.n, b.n);
       }
       const rho = spearman(fid, drop, { level: FINDINGS_LEVEL });
       if (!rho) continue;
       const effect: Effect = { name: `Spearman ρ(FID, accuracy drop p = ${fmtP(lo)} → ${fmtP(hi)}) over ${rho.n} classes`, unit: 'rank correlation', ...rho, seeds: Number.isFinite(seeds) ? seeds : 0, units: rho.n };
       const caveats = ["the interval is over classes only: each class's drop has its own test-set and seed noise, not propagated"];
+      if (fidWidths.length > 0) {
+        const sorted = [...fidWidths].sort((x, y) => x - y);
+        const mid = Math.floor(sorted.length / 2);
+        const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        const spread = Math.max(...fid) - Math.min(...fid);
+        caveats.push(`each class's FID has its own 95% interval over images (median width ${median.toFixed(1)} against a spread of ${spread.toFixed(1)} between classes; Table 1), not propagated`);
+      }
       if (data.extractors.length > 1) caveats.push(`FID from extractor ${extractor}`);
       // Below 5 classes a perfect ranking happens by chance too often (1 in 24 for 4) and the Fisher z
       // interval degenerates at |ρ| = 1: no verdict.

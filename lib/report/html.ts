@@ -124,6 +124,19 @@ function pointTable(data: ReportData, mode: string, className: string): string {
   return `<table>\n${head}\n${body}\n</table>\n${note}`;
 }
 
+/** The smallest interval holding every seed's (one seed: its own); undefined when any seed has none. */
+function envelope<T extends { low: number; high: number; level: number }>(intervals: Array<T | undefined>): { low: number; high: number; level: number } | undefined {
+  if (intervals.length === 0 || intervals.some((i) => i === undefined)) return undefined;
+  const all = intervals as T[];
+  return { low: Math.min(...all.map((i) => i.low)), high: Math.max(...all.map((i) => i.high)), level: all[0].level };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 function fidTable(data: ReportData, extractorId: string): string {
   const rows = data.fid.filter((r) => r.extractorId === extractorId);
   const sources = data.fidSources.filter((s) => rows.some((r) => r.source === s));
@@ -148,8 +161,13 @@ function fidTable(data: ReportData, extractorId: string): string {
         const kidStd = r.rows.reduce((sum, row) => sum + row.kidStd, 0) / r.rows.length;
         const fids = r.rows.map((row) => row.fid);
         const range = r.rows.length > 1 ? `<span class="kid">${r.rows.length} seeds: ${formatNumber(Math.min(...fids), 1)}–${formatNumber(Math.max(...fids), 1)}</span>` : '';
-        const kid = `<span class="kid">KID ${formatNumber(kidMean * 1000, 2)} ± ${formatNumber(kidStd * 1000, 2)} ×10⁻³</span>`;
-        return `<td${best !== undefined && r.fid === best ? ' class="best"' : ''}>${formatNumber(r.fid, 1)}${range}${kid}</td>`;
+        const fidOver = envelope(r.rows.map((row) => row.fidInterval));
+        const overImages = fidOver ? `<span class="kid">${Math.round(fidOver.level * 100)}% [${formatNumber(fidOver.low, 1)}, ${formatNumber(fidOver.high, 1)}]${r.rows.length > 1 ? ' (all seeds)' : ''}</span>` : '';
+        const kidOver = envelope(r.rows.map((row) => row.kidInterval));
+        const kid = kidOver
+          ? `<span class="kid">KID ${formatNumber(kidMean * 1000, 2)} [${formatNumber(kidOver.low * 1000, 2)}, ${formatNumber(kidOver.high * 1000, 2)}] ×10⁻³</span>`
+          : `<span class="kid">KID ${formatNumber(kidMean * 1000, 2)} ± ${formatNumber(kidStd * 1000, 2)} ×10⁻³</span>`;
+        return `<td${best !== undefined && r.fid === best ? ' class="best"' : ''}>${formatNumber(r.fid, 1)}${range}${overImages}${kid}</td>`;
       });
       return `<tr${c === 'overall' ? ' class="overall"' : ''}><td class="l">${escapeHtml(c === 'overall' ? 'OVERALL' : c)}</td>${cells.join('')}</tr>`;
     })
@@ -162,8 +180,13 @@ function fidTable(data: ReportData, extractorId: string): string {
   const kidNote = capped.length > 0
     ? ` KID subset size: the configured size did not fit ${capped.length} row(s) (fewer images per side than a subset), so it was capped to half the smaller set (${cappedSizes.join(', ')} images) — otherwise every subset would be the whole set and the ± would be 0.`
     : '';
+  // The basic bootstrap subtracts the point value's upward bias: where that bias exceeds the spread, the interval lies below the FID.
+  const below = rows.filter((r) => r.fidInterval !== undefined && r.fidInterval.high < r.fid);
+  const belowNote = below.length > 0
+    ? ` In ${below.length} row(s) the FID interval lies below the FID itself: from ${[...new Set(below.map((r) => r.n1))].sort((a, b) => a - b).join(', ')} images a side the point value is biased upward (by about ${formatNumber(median(below.map((r) => r.fidInterval?.bias ?? 0)), 1)}, the bootstrap's median estimate) more than it varies; the interval is for the FID of the two image distributions. Sources compared at the same number of images share much of that bias.`
+    : '';
   return [
-    `<p class="small">Feature extractor <code>${escapeHtml(extractorId)}</code>${sha.length ? `, weights sha256 ${sha.map((s) => `<code>${escapeHtml(s.slice(0, 16))}…</code>`).join(', ')}` : ''}; images per side (original/synthetic): ${escapeHtml(n.join(', '))}.${eps.length ? ` ${eps.length} row(s) needed a diagonal ε added to the covariances (see fid.csv).` : ''}${escapeHtml(kidNote)}</p>`,
+    `<p class="small">Feature extractor <code>${escapeHtml(extractorId)}</code>${sha.length ? `, weights sha256 ${sha.map((s) => `<code>${escapeHtml(s.slice(0, 16))}…</code>`).join(', ')}` : ''}; images per side (original/synthetic): ${escapeHtml(n.join(', '))}.${eps.length ? ` ${eps.length} row(s) needed a diagonal ε added to the covariances (see fid.csv).` : ''}${escapeHtml(kidNote)}${escapeHtml(belowNote)}</p>`,
     `<table>\n${head}\n${body}\n</table>`,
   ].join('\n');
 }
@@ -255,7 +278,11 @@ export function renderHtml(ctx: HtmlContext): string {
   out.push('<h2 id="fid">FID between the original and each synthetic set (paper Table 1)</h2>');
   if (data.fid.length === 0) out.push('<p>No FID rows in this sweep.</p>');
   else {
-    out.push('<p>Fréchet distance per class and overall (lower is closer to the originals; the best source per row is highlighted), with KID (mean ± std over subsets) below each value. All numbers: <a href="fid.csv">fid.csv</a>, <a href="fid.json">fid.json</a>.</p>');
+    out.push(
+      '<p>Fréchet distance per class and overall (lower is closer to the originals; the best source per row is highlighted). Below each value: with several generation seeds, their range (the value is their mean); ' +
+        'the 95% interval over images — a basic bootstrap of the images of both sides, for the FID of the two image distributions (several seeds: the span of their intervals); ' +
+        'and KID ×10⁻³ with its 95% interval over images from its subsets (rows without one show mean ± std over subsets). All numbers: <a href="fid.csv">fid.csv</a>, <a href="fid.json">fid.json</a>.</p>',
+    );
     for (const extractor of data.extractors) out.push(fidTable(data, extractor));
   }
 

@@ -57,6 +57,15 @@ export interface FidRow {
   epsilonUsed: number;
   extractorId: string;
   weightsSha256: string;
+  /** Interval of KID over images, from its subsets (engine fid/kid.py); absent in rows computed before it existed. */
+  kidInterval?: { low: number; high: number; level: number };
+  /**
+   * Basic ("pivotal") bootstrap interval of the FID over images (engine fid/bootstrap.py): an interval
+   * for the FID of the two image distributions. `bias` is the bootstrap's estimate of how far the point
+   * value (from n1/n2 images) lies above it: where it exceeds the half-width, the interval lies below
+   * `fid`. Absent when the sweep asked for none (`fid.bootstrapResamples: 0`) or before it existed.
+   */
+  fidInterval?: { low: number; high: number; bias: number; level: number; resamples: number };
 }
 
 /** Sample image keys for the grid (paper Fig 7): rows are classes, columns `original` + sources. */

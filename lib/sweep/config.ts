@@ -175,7 +175,17 @@ export const sweepConfigSchema = z
         /** Store key of the FID Inception weights (pt_inception-2015-12-05-6726825d.pth). */
         inceptionWeightsKey: z.string().optional(),
         kidSubsets: z.number().int().min(1).default(50),
+        /**
+         * Images per KID subset. Above the smaller set of a comparison (a class: `dataset.perClass` a
+         * side) the engine caps it to half that set and the report says so; below, every row uses it.
+         */
         kidSubsetSize: z.number().int().min(2).default(1000),
+        /**
+         * Resamples of the basic bootstrap over images that puts a 95 % interval on each FID (a
+         * per-class FID from tens of images is noisy and biased); 0: none. Each resample is one more
+         * FID of the comparison, computed from draw counts (cheap next to extracting features).
+         */
+        bootstrapResamples: z.number().int().min(0).default(200),
       })
       .strict(),
     /** Experiment cells trained at once (bounded fan-out). */
@@ -299,7 +309,8 @@ export const PRESETS: Record<'tiny' | 'demo' | 'paper', SweepConfigInput> = {
     finetune: { instancesPerClass: 3, dreambooth: { steps: 8, lr: 5e-4, priorWeight: 1, numClassImages: 4 }, textual: { steps: 8, lr: 5e-3 } },
     mix: { p: [0, 0.5, 1] },
     train: { modes: ['scratch', 'frozen'], epochs: { scratch: 20, finetune: 10, frozen: 10 }, lr: 0.05, width: 8, stem: 'cifar', batchSize: 32, pretrainEpochs: 10, checkpointEvery: 5 },
-    fid: { kidSubsets: 10, kidSubsetSize: 50 },
+    // Subsets of half a class (24 images a side), so per-class KID is never capped.
+    fid: { kidSubsets: 10, kidSubsetSize: 12 },
     concurrency: 2,
   },
   /** `npm run demo`: the full graph (3 sources × 5 p × 3 modes + only-original) on 2 CPU cores. */
@@ -310,7 +321,8 @@ export const PRESETS: Record<'tiny' | 'demo' | 'paper', SweepConfigInput> = {
     finetune: { instancesPerClass: 5, dreambooth: { steps: 60, lr: 1e-3, priorWeight: 1, numClassImages: 10 }, textual: { steps: 100, lr: 2e-2 } },
     mix: { p: [...DEFAULT_P_VALUES] },
     train: { epochs: { scratch: 12, finetune: 4, frozen: 4 }, width: 16, stem: 'cifar', batchSize: 32, pretrainEpochs: 10 },
-    fid: { kidSubsets: 20, kidSubsetSize: 100 },
+    // Subsets of half a class (60 images a side): 100 did not fit, every per-class row was capped.
+    fid: { kidSubsets: 20, kidSubsetSize: 30 },
     concurrency: 2,
   },
   /**

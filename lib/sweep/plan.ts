@@ -100,7 +100,10 @@ export async function planSweep(config: SweepConfig, store: ArtifactStore): Prom
     steps: perClassSteps(config.sources.length * generationSeeds(config).length),
     detail: `per class, source and generation seed (${generationSeeds(config).join(', ')}; seed scope ${config.seedScope}): ${fineTuned ? `${fineTuned} fine-tune(s) (${config.sources.filter((s) => s !== 'vanilla').join(', ')}) with ${config.finetune.instancesPerClass} images, then ` : ''}${config.dataset.perClass} images (${config.generator.backend}, ${config.generator.steps} steps)`,
   });
-  stages.push({ stage: 'fid', steps: generationSeeds(config).length, detail: `FID/KID per class and source (${config.fid.extractor})` });
+  // A class has dataset.perClass images a side: a KID subset that large is capped (said here, before it runs).
+  const kidCapped = config.fid.kidSubsetSize >= config.dataset.perClass ? `, per-class subsets capped to ${Math.max(2, Math.floor(config.dataset.perClass / 2))} (kidSubsetSize ${config.fid.kidSubsetSize} ≥ ${config.dataset.perClass} images per class)` : '';
+  const boot = config.fid.bootstrapResamples > 0 ? `, each FID with a ${config.fid.bootstrapResamples}-resample bootstrap interval over images` : '';
+  stages.push({ stage: 'fid', steps: generationSeeds(config).length, detail: `FID/KID per class and source (${config.fid.extractor}; KID subsets of ${config.fid.kidSubsetSize}${kidCapped})${boot}` });
   stages.push({ stage: 'experiments', steps: cells.length, detail: `${cells.length} cells: mix → train → evaluate (${config.train.modes.join(', ')}; p ${config.mix.p.join(', ')}; seeds ${config.seeds.join(', ')})` });
   stages.push({ stage: 'report', steps: 1, detail: 'report, figures, findings' });
   return { name: config.name, cells: cells.length, stages, inputs, standIns, problems };

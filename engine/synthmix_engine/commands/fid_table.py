@@ -3,7 +3,8 @@
 inputs:  groups — JSON file:
            {"groups": {NAME: {"features": [npy paths], "rows": [int]?}},
             "comparisons": [{"name": "vanilla/cat", "reference": NAME, "candidate": NAME}],
-            "kid": {"subsets": 100, "subsetSize": 1000, "seed": 0} | false,
+            "kid": {"subsets": 100, "subsetSize": 1000, "seed": 0, "level": 0.95} | false,
+            "bootstrap": {"resamples": 200, "seed": 0, "level": 0.95} | false (absent: none),
             "extractor": {"id": str, "weightsSha256": str}}
            A features path is the name of another spec input, an absolute path, or a path relative
            to the groups file. "rows" selects rows of the files' concatenation (default: all).
@@ -11,11 +12,15 @@ inputs:  groups — JSON file:
 params:  eps (default 1e-6: the εI guard of the Fréchet distance), device ("auto": KID on CUDA
          when present), chunkRows (default 4096: rows per streaming-statistics batch)
 outputs: fid  fid.json — list of rows {name, reference, candidate, fid, kidMean, kidStd,
-              kidSubsetSize, kidSubsetCapped, n1, n2, epsilonUsed, extractorId, weightsSha256}
+              kidSubsetSize, kidSubsetCapped, kidLow, kidHigh, kidLevel, n1, n2, epsilonUsed,
+              extractorId, weightsSha256, fidLow, fidHigh, fidBias, fidLevel, fidResamples}
               (kidSubsetCapped: the requested subsetSize did not fit the smaller set and was
-              capped to half of it, see fid/kid.py)
+              capped to half of it, see fid/kid.py, which also gives kidLow/kidHigh: the interval
+              over images from the subsets; fidLow/fidHigh/fidBias: the basic bootstrap interval
+              over images and the point value's estimated bias, fid/bootstrap.py; null without
+              "kid" / "bootstrap")
          csv  fid.csv  — the same rows
-Each comparison is computed independently (KID: a fresh default_rng(seed) per comparison), a
+Each comparison is computed independently (KID, bootstrap: a fresh default_rng(seed) per comparison), a
 checkpoint (rows so far) is written after each, and a resumed run skips the finished ones.
 """
 from __future__ import annotations
@@ -33,6 +38,7 @@ from ..protocol import PermanentError, Preempted, Preemption, Spec, atomic_write
 COLUMNS = [
     "name", "reference", "candidate", "fid", "kidMean", "kidStd", "kidSubsetSize", "kidSubsetCapped",
     "n1", "n2", "epsilonUsed", "extractorId", "weightsSha256",
+    "kidLow", "kidHigh", "kidLevel", "fidLow", "fidHigh", "fidBias", "fidLevel", "fidResamples",
 ]
 
 
@@ -57,14 +63,19 @@ class KidConfig:
     subsets: int
     subset_size: int
     seed: int
+    level: float
 
     @staticmethod
     def parse(value: Any, groups_path: str) -> "KidConfig | None":
-        """The groups file's "kid": an object (defaults 100 subsets of 1000, seed 0), or false / null for none."""
+        """The groups file's "kid": an object (defaults 100 subsets of 1000, seed 0, a 95 % interval), or false / null for none."""
         if value is False or value is None:
             return None
-        k = ParamReader(value, f"groups file {groups_path}: kid")
-        return KidConfig(k.int("subsets", 100), k.int("subsetSize", 1000), k.int("seed", 0))
+        where = f"groups file {groups_path}: kid"
+        k = ParamReader(value, where)
+        level = k.float("level", 0.95)
+        if not 0.0 < level < 1.0:
+            raise PermanentError(f"{where}: level must lie in (0, 1), got {level}")
+        return KidConfig(k.int("subsets", 100), k.int("subsetSize", 1000), k.int("seed", 0), level)
 
 
 def _load_groups(path: str) -> tuple[dict[str, Any], bytes]:
@@ -96,9 +107,12 @@ def _write_json(path: str, value: Any) -> None:
 
 
 def run(spec: Spec, preemption: Preemption) -> None:
+    import numpy as np
+
     from ..fid.features import FeatureSet
     from ..fid.frechet import Gaussian, fid_between
     from ..fid.kid import kernel_inception_distance
+    from ..fid.bootstrap import BootstrapConfig, fid_bootstrap
 
     groups_path = spec.input("groups")
     doc, raw = _load_groups(groups_path)
@@ -131,6 +145,7 @@ def run(spec: Spec, preemption: Preemption) -> None:
                 raise PermanentError(f"comparison '{comp['name']}': {role} group '{comp[role]}' is not defined")
 
     kid = KidConfig.parse(doc.get("kid", {}), groups_path)
+    boot = BootstrapConfig.parse(doc.get("bootstrap"), f"groups file {groups_path}: bootstrap")
 
     def open_group(name: str) -> FeatureSet:
         entry = groups[name]
@@ -200,6 +215,14 @@ def run(spec: Spec, preemption: Preemption) -> None:
             "epsilonUsed": fr.epsilon_used,
             "extractorId": ext_id,
             "weightsSha256": ext_sha,
+            "kidLow": None,
+            "kidHigh": None,
+            "kidLevel": None,
+            "fidLow": None,
+            "fidHigh": None,
+            "fidBias": None,
+            "fidLevel": None,
+            "fidResamples": None,
         }
         if kid is not None:
             if device is None:
@@ -208,9 +231,18 @@ def run(spec: Spec, preemption: Preemption) -> None:
                 device = select_device(cfg.device)
             kr = kernel_inception_distance(
                 sets[ref], sets[cand], kid.subsets, kid.subset_size, kid.seed,
-                str(device), (f"'{ref}' ({name})", f"'{cand}' ({name})"),
+                str(device), (f"'{ref}' ({name})", f"'{cand}' ({name})"), kid.level,
             )
-            row.update(kidMean=kr.mean, kidStd=kr.std, kidSubsetSize=kr.subset_size, kidSubsetCapped=kr.capped)
+            row.update(
+                kidMean=kr.mean, kidStd=kr.std, kidSubsetSize=kr.subset_size, kidSubsetCapped=kr.capped,
+                kidLow=kr.low, kidHigh=kr.high, kidLevel=kr.level,
+            )
+        if boot is not None:
+            # Both sets in memory once (rows × dim float64: a class, or one overall set per side).
+            x = sets[ref].take(np.arange(len(sets[ref])))
+            y = sets[cand].take(np.arange(len(sets[cand])))
+            fi = fid_bootstrap(x, y, fr.fid, boot, name)
+            row.update(fidLow=fi.low, fidHigh=fi.high, fidBias=fi.bias, fidLevel=fi.level, fidResamples=fi.resamples)
         rows.append(row)
         for g in (ref, cand):
             remaining[g] -= 1
