@@ -21,6 +21,10 @@ import { memoize } from '../lib/memo.js';
 import { activityMetrics } from '../lib/metrics.js';
 import { log } from '../lib/log.js';
 import type { FinetuneInput, GeneratedImageRecord, GenerateInput, GenerateResult, ModelRef, PretrainGeneratorInput } from '../lib/steps/generator.js';
+import type { StoredPrompts } from '../lib/steps/prompts.js';
+import { displayName, llmPromptTemplates } from '../lib/prompts/templates.js';
+import { getValue } from '../lib/store/values.js';
+import type { ArtifactStore } from '../lib/store/types.js';
 
 export type { FinetuneInput, GeneratedImageRecord, GenerateInput, GenerateResult, ModelRef, PretrainGeneratorInput, SamplingRequest } from '../lib/steps/generator.js';
 
@@ -68,6 +72,17 @@ export async function findShippedModel(prefix: string): Promise<{ dir: string; m
   }
   const index = JSON.parse(await readFile(path.join(root, 'model', 'model_index.json'), 'utf8')) as { modelId?: string };
   return { dir: path.join(root, 'model'), modelId: String(index.modelId ?? 'shipped') };
+}
+
+/** The engine's prompts for one class: its stored LLM prompts when given (§6.1), else the templates. */
+export async function generationPrompts(store: ArtifactStore, input: Pick<GenerateInput, 'templates' | 'llmPrompts' | 'className' | 'source'>): Promise<string[]> {
+  if (!input.llmPrompts) return input.templates;
+  const stored = await getValue<StoredPrompts>(store, input.llmPrompts);
+  const texts = stored.prompts?.[input.className];
+  if (!Array.isArray(texts) || texts.length === 0) {
+    throw new BadInputError(`generate ${input.className}: the stored LLM prompts ${input.llmPrompts.key} have none for class "${input.className}" (they have: ${Object.keys(stored.prompts ?? {}).join(', ')})`);
+  }
+  return llmPromptTemplates(texts, displayName(input.className), input.source !== 'vanilla');
 }
 
 export function createGeneratorActivities({ store, config }: ActivityDeps) {
@@ -140,12 +155,13 @@ export function createGeneratorActivities({ store, config }: ActivityDeps) {
       const stored = new Set((await store.list(`${prefix}/records/`)).map((o) => Number(o.key.slice(`${prefix}/records/`.length, -5))));
       const missing = Array.from({ length: input.count }, (_, i) => i).filter((i) => !stored.has(i));
       if (missing.length > 0) {
+        const prompts = await generationPrompts(store, input);
         const result = await runEngine(store, config.engine, {
           command: 'generate-images',
           params: {
             source: input.source,
             className: input.className,
-            prompts: input.templates,
+            prompts,
             negativePrompt: input.negativePrompt,
             indices: missing,
             seed: input.seed,
