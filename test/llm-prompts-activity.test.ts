@@ -238,7 +238,9 @@ describe('generation and the report use the stored prompts', () => {
     const { writeLlmPrompts } = createPromptsActivities({ store, config });
     const written = await writeLlmPrompts(stepInput({ classes: input.classes, perClass: 2 }));
     const stored = await getValue<StoredPrompts>(store, written.prompts);
-    const output = await createReportActivities({ store, config }).report({ ...input, llmPrompts: written.prompts });
+    // One mode's cells: a third of the figures to draw (the prompts section does not depend on them).
+    const cells = input.cells.filter((c) => c.cell.mode === 'scratch');
+    const output = await createReportActivities({ store, config }).report({ ...input, cells, llmPrompts: written.prompts });
     const html = (await store.get(output.htmlKey)).toString('utf8');
     expect(html).toContain('id="prompts"');
     expect(html).toContain(`<code>${chat.baseUrl}/completions</code>`);
