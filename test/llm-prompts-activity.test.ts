@@ -141,10 +141,30 @@ describe('writeLlmPrompts (cpu activity)', () => {
     expect(error.nonRetryable).toBe(true);
     expect((error as LlmPromptError).status).toBe(401);
     expect(error.message).toContain(`${chat.baseUrl}/completions`);
+    expect(error.message).toContain('class "airplane"');
     expect(error.message).toMatch(/invalid_api_key/);
     expect(`${error.message}\n${String(error.stack)}`).not.toContain(wrongKey);
     expect(chat.statuses).toEqual([401]);
     expect(await store.list('steps/llm-prompts/')).toEqual([]);
+  });
+
+  it('a retried attempt keeps the classes already answered and asks only for the rest', async () => {
+    const { writeLlmPrompts } = createPromptsActivities({ store, config });
+    const input = stepInput({ classes: ['cat', 'dog'], perClass: 1 });
+    chat.refuse('dog');
+    const refused = await rejection(writeLlmPrompts(input));
+    expect(refused.nonRetryable).toBe(true);
+    expect(refused.message).toMatch(/class "dog".*content_policy_violation/);
+    const catPrompt = chat.completionRequests.map((b) => b.prompt);
+    expect(catPrompt).toEqual(['Describe what a cat looks like?']);
+
+    chat.refuse(undefined);
+    const retried = await writeLlmPrompts(input);
+    expect(chat.completionRequests.map((b) => b.prompt)).toEqual(['Describe what a cat looks like?', 'Describe what a dog looks like?']);
+    const stored = await getValue<StoredPrompts>(store, retried.prompts);
+    expect(Object.keys(stored.prompts)).toEqual(['cat', 'dog']);
+    expect(stored.record.calls.map((c) => c.className)).toEqual(['cat', 'dog']);
+    expect(stored.record.calls[0].responseId).toBe('cmpl-fake000001'); // the first attempt's answer, not a new one
   });
 
   it('a model of the other API is a permanent 404 with the API\'s hint; the chat API works with a chat model', async () => {

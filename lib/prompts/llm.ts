@@ -209,7 +209,9 @@ export async function writePromptsWithLlm(classNames: readonly string[], options
   const maxRetryAfter = options.maxRetryAfterMs ?? 60_000;
   const endpoint = `${url.origin}${url.pathname}`;
 
-  const call = async (message: string): Promise<LlmResponse> => {
+  const call = async (message: string, className: string): Promise<LlmResponse> => {
+    // Errors name the endpoint and the class being asked about (a refusal is often about one class).
+    const where = `LLM ${endpoint} (model ${options.model}, class "${className}")`;
     const body = JSON.stringify({
       model: options.model,
       ...(api === 'chat' ? { messages: [{ role: 'user', content: message }] } : { prompt: message }),
@@ -236,18 +238,18 @@ export async function writePromptsWithLlm(classNames: readonly string[], options
           try {
             return JSON.parse(text) as LlmResponse;
           } catch {
-            throw new LlmPromptError(`LLM ${endpoint}: response is not JSON`, false, response.status);
+            throw new LlmPromptError(`${where}: response is not JSON`, false, response.status);
           }
         }
         failure = `HTTP ${response.status}: ${errorText(text)}`;
         const retryable = response.status === 429 || response.status === 408 || response.status >= 500;
-        if (!retryable) throw new LlmPromptError(redactKey(`LLM ${endpoint} (model ${options.model}): ${failure}`, key), true, response.status);
+        if (!retryable) throw new LlmPromptError(redactKey(`${where}: ${failure}`, key), true, response.status);
       }
       failure = redactKey(failure, key);
-      if (retry >= maxRetries) throw new LlmPromptError(`LLM ${endpoint}: still failing after ${retry + 1} tries: ${failure}`, false, response?.status);
+      if (retry >= maxRetries) throw new LlmPromptError(`${where}: still failing after ${retry + 1} tries: ${failure}`, false, response?.status);
       const wait = response ? retryAfterMs(response) : undefined;
       if (wait !== undefined && wait > maxRetryAfter) {
-        throw new LlmPromptError(`LLM ${endpoint}: ${failure}; Retry-After ${Math.ceil(wait / 1000)} s is over the limit (retry later)`, false, response?.status);
+        throw new LlmPromptError(`${where}: ${failure}; Retry-After ${Math.ceil(wait / 1000)} s is over the limit (retry later)`, false, response?.status);
       }
       await sleep(wait ?? baseDelayMs * 2 ** retry + Math.random() * baseDelayMs * 0.5, options.signal);
     }
@@ -262,7 +264,7 @@ export async function writePromptsWithLlm(classNames: readonly string[], options
     for (let index = 0; index < perClass; index += 1) {
       const template = templates[index % templates.length];
       const message = fillTemplate(template, subject);
-      const response = await call(message);
+      const response = await call(message, className);
       const choice = Array.isArray(response.choices) ? response.choices[0] : undefined;
       const content = api === 'chat' ? choice?.message?.content : choice?.text;
       if (typeof content !== 'string') {

@@ -60,6 +60,8 @@ export interface FakeChat {
   readonly statuses: number[];
   rateLimitNext(n: number, retryAfterSeconds?: number): void;
   failNext(n: number, status?: number): void;
+  /** Refuse (400 content_policy_violation, as OpenAI's safety system does) every request whose text contains `text`; undefined: none. */
+  refuse(text: string | undefined): void;
   close(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ export async function startFakeChat(options: FakeChatOptions = {}): Promise<Fake
   const statuses: number[] = [];
   let rateLimit = { n: 0, retryAfter: 1 };
   let failures = { n: 0, status: 500 };
+  let refused: string | undefined;
   let counter = 0;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
@@ -130,6 +133,10 @@ export async function startFakeChat(options: FakeChatOptions = {}): Promise<Fake
     }
     if (!(chat ? models : completionModels).includes(model)) {
       return sendError(res, 404, `The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found');
+    }
+    const asked = chat ? (parsed as ChatRequestBody).messages?.at?.(-1)?.content : (parsed as CompletionRequestBody).prompt;
+    if (refused !== undefined && typeof asked === 'string' && asked.includes(refused)) {
+      return sendError(res, 400, 'Your request was rejected as a result of our safety system.', 'invalid_request_error', 'content_policy_violation');
     }
     if (!chat) return completion(res, parsed as CompletionRequestBody);
     const body = parsed as ChatRequestBody;
@@ -219,6 +226,9 @@ export async function startFakeChat(options: FakeChatOptions = {}): Promise<Fake
     statuses,
     rateLimitNext(n, retryAfterSeconds = 1) {
       rateLimit = { n, retryAfter: retryAfterSeconds };
+    },
+    refuse(text) {
+      refused = text;
     },
     failNext(n, status = 500) {
       failures = { n, status };
