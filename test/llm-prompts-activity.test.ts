@@ -20,6 +20,7 @@ import { createLocalStore, type LocalStore } from '../lib/store/index.js';
 import { getValue } from '../lib/store/values.js';
 import { resolveSweepConfig, type SweepConfig } from '../lib/sweep/config.js';
 import { llmPromptsInput } from '../lib/sweep/prompts-input.js';
+import { planSweep } from '../lib/sweep/plan.js';
 import { classImagesInput } from '../workflows/class-images.js';
 import { startFakeChat, type FakeChat } from './fakes/chat-server.js';
 
@@ -203,6 +204,14 @@ describe('generator.prompts in the sweep config', () => {
     expect(llmPromptsInput(resolveSweepConfig('tiny', { generator: { prompts: { kind: 'templates' } } }), ['cat'])).toBeUndefined();
     const mixed = sweepConfig({}, { classPrompts: { cat: ['a drawing of a {}'] } });
     expect(llmPromptsInput(mixed, ['cat', 'dog'])?.classes).toEqual(['dog']);
+  });
+
+  it('synthmix plan shows the prompts stage right after curate (none with templates)', async () => {
+    const stages = (await planSweep(sweepConfig({ perClass: 3 }), store)).stages.map((s) => s.stage);
+    expect(stages.slice(0, 2)).toEqual(['curate', 'prompts']);
+    const detail = (await planSweep(sweepConfig({ perClass: 3 }), store)).stages[1].detail;
+    expect(detail).toContain(`3 prompts per class from davinci-002 (completions API at ${chat.baseUrl})`);
+    expect((await planSweep(resolveSweepConfig('tiny'), store)).stages.map((s) => s.stage)).not.toContain('prompts');
   });
 
   it('refuses a key in the endpoint URL, a non-URL, the replicate backend and a bad field, naming each', () => {
