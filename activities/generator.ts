@@ -20,6 +20,10 @@ import { memoize } from '../lib/memo.js';
 import { activityMetrics } from '../lib/metrics.js';
 import { findShipped, uploadShipped } from '../lib/shipped-models.js';
 import type { FinetuneInput, GeneratedImageRecord, GenerateInput, GenerateResult, ModelRef, PretrainGeneratorInput } from '../lib/steps/generator.js';
+import type { StoredPrompts } from '../lib/steps/prompts.js';
+import { displayName, llmPromptTemplates } from '../lib/prompts/templates.js';
+import { getValue } from '../lib/store/values.js';
+import type { ArtifactStore } from '../lib/store/types.js';
 
 export type { FinetuneInput, GeneratedImageRecord, GenerateInput, GenerateResult, ModelRef, PretrainGeneratorInput, SamplingRequest } from '../lib/steps/generator.js';
 
@@ -45,6 +49,17 @@ export function syntheticItem(className: string, source: string, record: Generat
 
 /** What a shipped generator's `model_index.json` must say (the engine wrote it; a model without an id is `shipped`). */
 const shippedModelIndexSchema = z.object({ modelId: z.union([z.string(), z.number()]).transform(String).default('shipped') });
+
+/** The engine's prompts for one class: its stored LLM prompts when given (§6.1), else the templates. */
+export async function generationPrompts(store: ArtifactStore, input: Pick<GenerateInput, 'templates' | 'llmPrompts' | 'className' | 'source'>): Promise<string[]> {
+  if (!input.llmPrompts) return input.templates;
+  const stored = await getValue<StoredPrompts>(store, input.llmPrompts);
+  const texts = stored.prompts?.[input.className];
+  if (!Array.isArray(texts) || texts.length === 0) {
+    throw new BadInputError(`generate ${input.className}: the stored LLM prompts ${input.llmPrompts.key} have none for class "${input.className}" (they have: ${Object.keys(stored.prompts ?? {}).join(', ')})`);
+  }
+  return llmPromptTemplates(texts, displayName(input.className), input.source !== 'vanilla');
+}
 
 export function createGeneratorActivities({ store, config }: ActivityDeps) {
   const runner = new EngineRunner(store, config.engine);
@@ -118,12 +133,13 @@ export function createGeneratorActivities({ store, config }: ActivityDeps) {
       const stored = new Set((await store.list(`${prefix}/records/`)).map((o) => Number(o.key.slice(`${prefix}/records/`.length, -5))));
       const missing = Array.from({ length: input.count }, (_, i) => i).filter((i) => !stored.has(i));
       if (missing.length > 0) {
+        const prompts = await generationPrompts(store, input);
         const result = await runEngine(store, config.engine, {
           command: 'generate-images',
           params: {
             source: input.source,
             className: input.className,
-            prompts: input.templates,
+            prompts,
             negativePrompt: input.negativePrompt,
             indices: missing,
             seed: input.seed,

@@ -15,10 +15,11 @@ import { createHistoryActivities } from './history.js';
 import { createReplicateActivities } from './replicate.js';
 import { createValueActivities } from './values.js';
 import { createQueueActivities } from './queues.js';
+import { createPromptsActivities } from './prompts.js';
 
 /**
- * cpu: curate, mix, report and the small dataset steps around them; and the Replicate generator
- * backend, which waits on a remote API and needs no local GPU (a gpu slot would sit idle).
+ * cpu: curate, mix, report and the small dataset steps around them; and the remote calls (the
+ * Replicate generator backend, the LLM prompt writer), which wait on an API and need no local GPU.
  */
 export function createCpuActivities(deps: ActivityDeps) {
   const { storeRoundTrip, trivialJoin } = createSmokeActivities(deps);
@@ -32,6 +33,7 @@ export function createCpuActivities(deps: ActivityDeps) {
     ...createReplicateActivities(deps),
     ...createValueActivities(deps),
     ...createQueueActivities(deps),
+    ...createPromptsActivities(deps),
   };
 }
 

@@ -11,6 +11,7 @@ import type { ManifestRef } from '../lib/data/manifest.js';
 import type { ResizePolicy } from '../lib/images/normalize.js';
 import type { SamplerName, Source, SweepConfig } from '../lib/sweep/config.js';
 import type { Queues } from '../lib/temporal/queues.js';
+import type { StoredValue } from '../lib/store/values.js';
 import { continueAsNew, executeChild } from '@temporalio/workflow';
 import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
 import { runPage, type PageInput, type PageResult, type Tally } from './fan-out.js';
@@ -23,8 +24,12 @@ export interface ClassImagesInput {
   original: ManifestRef;
   /** Store prefix of the base generator (pretrained or given in the config). */
   baseModelPrefix: string;
-  /** Sampling settings; `templates` are this class's (`generator.classPrompts[class]` or the common ones). */
-  generator: { templates: string[]; negativePrompt: string; steps: number; guidance: number; batchSize: number; resolution?: number; scheduler?: SamplerName };
+  /**
+   * Sampling settings; `templates` are this class's (`generator.classPrompts[class]` or the common
+   * ones); `llmPrompts` (the stored LLM prompts, when the config asks an LLM and the class has no
+   * `classPrompts`) replace them at generation.
+   */
+  generator: { templates: string[]; llmPrompts?: StoredValue; negativePrompt: string; steps: number; guidance: number; batchSize: number; resolution?: number; scheduler?: SamplerName };
   finetune: Pick<SweepConfig['finetune'], 'instancesPerClass' | 'dreambooth' | 'textual'>;
   seed: number;
   imageSize: number;
@@ -53,9 +58,11 @@ export interface ClassImagesResult {
 /** The child's input for one class of one source, from the sweep config (pure: usable in workflows). */
 export function classImagesInput(
   config: SweepConfig,
-  args: { queues: Queues; source: Source; className: string; original: ManifestRef; baseModelPrefix: string; seed: number; heartbeatTimeout?: string },
+  args: { queues: Queues; source: Source; className: string; original: ManifestRef; baseModelPrefix: string; seed: number; llmPrompts?: StoredValue; heartbeatTimeout?: string },
 ): ClassImagesInput {
   const g = config.generator;
+  // A class's own classPrompts win: the LLM was not asked about it (lib/sweep/prompts-input.ts).
+  const llmPrompts = args.llmPrompts && g.classPrompts[args.className] === undefined ? args.llmPrompts : undefined;
   return {
     queues: args.queues,
     source: args.source,
@@ -64,6 +71,7 @@ export function classImagesInput(
     baseModelPrefix: args.baseModelPrefix,
     generator: {
       templates: g.classPrompts[args.className] ?? g.templates,
+      ...(llmPrompts ? { llmPrompts } : {}),
       negativePrompt: g.negativePrompt,
       steps: g.steps,
       guidance: g.guidance,
@@ -119,6 +127,7 @@ export async function classImages(input: ClassImagesInput): Promise<ClassImagesR
     baseModelPrefix: input.baseModelPrefix,
     ...(adapterPrefix ? { adapterPrefix } : {}),
     templates: g.templates,
+    ...(g.llmPrompts ? { llmPrompts: g.llmPrompts } : {}),
     negativePrompt: g.negativePrompt,
     count: input.count,
     seed,
@@ -151,6 +160,8 @@ export interface ClassImagesPageContext {
   original: ManifestRef;
   baseModelPrefix: string;
   seed: number;
+  /** The stored LLM prompts (`generator.prompts.kind: "llm"`). */
+  llmPrompts?: StoredValue;
   heartbeatTimeout?: string;
 }
 

@@ -74,6 +74,27 @@ export function proxyReplicateActivities(queues: Queues, heartbeatTimeout: strin
   );
 }
 
+/**
+ * The LLM prompt writer (§6.1): remote calls, so on the cpu queue. Long for a cpu step (one request
+ * per class × prompt, Retry-After waits of up to a minute in-process), heartbeating per request; a
+ * retry (a 5xx / 429 storm that outlasted the client's own retries, a lost worker) asks again from
+ * the start (nothing is stored before every class has its prompts). A missing key, a refused
+ * endpoint, 401 / 403 / 404 are permanent (`LlmPromptError` non-retryable, `BadInput`).
+ */
+export function proxyLlmActivities(queues: Queues) {
+  return startBounded(
+    proxyActivities<Pick<CpuActivities, 'writeLlmPrompts'>>({
+      taskQueue: queues.cpu,
+      scheduleToStartTimeout: scheduleToStart(queues),
+      startToCloseTimeout: '6 hours',
+      heartbeatTimeout: '3 minutes',
+      retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 6, nonRetryableErrorTypes },
+    }),
+    queues,
+    'cpu',
+  );
+}
+
 function scheduleToStart(queues: Queues): string {
   return `${queues.scheduleToStartSeconds ?? DEFAULT_SCHEDULE_TO_START_SECONDS} seconds`;
 }

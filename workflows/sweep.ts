@@ -1,7 +1,7 @@
 /**
  * The whole experiment of the paper, top to bottom (DESIGN §1):
  *
- *   curate ─► base models ─► per generation seed × source, in parallel: (finetune per class) ─► generate
+ *   curate ─► (LLM prompts) ─► base models ─► per generation seed × source, in parallel: (finetune per class) ─► generate
  *          per class ─► join ─► fid per seed  ║  fan-out: one `experiment` child per cell (bounded) ─► join ─► report
  *
  * Generation seeds (`generationSeeds`): every seed at `seedScope: "all"` (each seed fine-tunes,
@@ -16,7 +16,7 @@ import type { ManifestRef } from '../lib/data/manifest.js';
 import type { StepTiming } from '../lib/memo.js';
 import type { LeanCellOutcome } from '../lib/report/request.js';
 import type { BaseModelKeys, FidRow, ReportOutput, StageTiming } from '../lib/report/types.js';
-import type { StoredList } from '../lib/store/values.js';
+import type { StoredList, StoredValue } from '../lib/store/values.js';
 import type { ClassifierArch } from '../lib/steps/classifier.js';
 import type { SyntheticSets } from '../lib/sweep/experiment-input.js';
 import type { CurateResult } from '../lib/steps/curate.js';
@@ -32,9 +32,10 @@ import {
 import type { Source, SweepConfig } from '../lib/sweep/config.js';
 import { enumerateCells, generationSeeds, unknownClassPromptsProblem } from '../lib/sweep/config.js';
 import { isFineTuned, shortClasses, type ShortClasses } from '../lib/sweep/instances.js';
+import { llmPromptsInput } from '../lib/sweep/prompts-input.js';
 import type { Queues } from '../lib/temporal/queues.js';
 import type { FidInput } from '../activities/fid.js';
-import { proxyCpuActivities, proxyGpuActivities } from './proxies.js';
+import { proxyCpuActivities, proxyGpuActivities, proxyLlmActivities } from './proxies.js';
 import { cellPagesPrefix, cellTally, experimentPage, runCell, type CellContext } from './experiment.js';
 import { addTallies, fanOutBounded, fanOutPaged, joinPages, pagesOf, type PageResult, type Tally } from './fan-out.js';
 import { classImagesPage } from './class-images.js';
@@ -69,6 +70,8 @@ export interface SweepData {
   syntheticPerClass: PerClassSets;
   /** Every generation seed's FID rows, each tagged with its seed. */
   fid: FidRow[];
+  /** `generator.prompts.kind: "llm"`: the stored prompts (lib/steps/prompts.ts StoredPrompts), shown in the report. */
+  llmPrompts?: StoredValue;
   arch: ClassifierArch;
   /** Per fine-tuned source that lacks classes (fewer than k curated images): why its cells at p > 0 fail. */
   blocked?: Partial<Record<Source, string>>;
@@ -213,12 +216,14 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     // The classes are known from here on: a prompt for a class the dataset lacks fails before any other work.
     const promptsProblem = unknownClassPromptsProblem(config, curated.classes);
     if (promptsProblem) throw ApplicationFailure.nonRetryable(promptsProblem, 'BadInput');
+    // §6.1: an LLM writes the prompts (once per config: memoized) before any other work needs them; absent with templates.
+    const llmPrompts = await writeLlmPrompts(curated.classes);
     const prior = needsPriorDomain(config) ? await stage('curate-prior', () => cpu.curateDataset(priorCurateInput(config))) : undefined;
     // Counts are known from here on: a class with fewer than k images is fine-tuned by no source (lib/sweep/instances.ts).
     const short = shortClasses(config, curated.classes, curated.counts);
     const arch = classifierArch(config, curated.classes.length);
     const base = await stage('pretrain', () => baseModels(prior, curated.classes, arch));
-    const generated = await stage('generate', () => generateSeeds(curated, base.generatorPrefix, short));
+    const generated = await stage('generate', () => generateSeeds(curated, base.generatorPrefix, short, llmPrompts));
     const fid = await stage('fid', () => fidPerSeed(curated, generated.syntheticPerClass, base.classifierKey, arch));
     const { synthetic, syntheticPerClass } = generated;
     data = {
@@ -231,6 +236,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       synthetic,
       syntheticPerClass,
       fid: fid.rows,
+      ...(llmPrompts ? { llmPrompts } : {}),
       arch,
       ...(short.classes.length > 0 ? { blocked: short.reasons } : {}),
     };
@@ -243,6 +249,14 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   return { sweepId: input.sweepId, report, cells: { total: cells.length, done: tally.items - tally.failed, failed: tally.failed, computed: tally.computed }, stages };
 
   // ── the steps, in the order of the graph ──────────────────────────────────────────────────
+
+  /** The LLM's prompts for the classes (a stage only when the config asks an LLM): a stored reference. */
+  async function writeLlmPrompts(classes: string[]): Promise<StoredValue | undefined> {
+    const request = llmPromptsInput(config, classes);
+    if (!request) return undefined;
+    const written = await stage('prompts', () => proxyLlmActivities(queues).writeLlmPrompts(request));
+    return written.prompts;
+  }
 
   /** Base models: given in the config (no activity), or pretrained on the prior domain (plays ImageNet / SD). */
   async function baseModels(prior: CurateResult | undefined, classes: string[], arch: ClassifierArch) {
@@ -282,8 +296,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
    * Fan-out per generation seed (a handful: the config's seeds), each over the sources in parallel;
    * join: the seeds' synthetic sets, in seed order.
    */
-  async function generateSeeds(curated: CurateResult, baseModelPrefix: string, short: ShortClasses) {
-    const perSeed = await Promise.all(generationSeeds(config).map((generationSeed) => generateSources(generationSeed, curated, baseModelPrefix, short)));
+  async function generateSeeds(curated: CurateResult, baseModelPrefix: string, short: ShortClasses, llmPrompts: StoredValue | undefined) {
+    const perSeed = await Promise.all(generationSeeds(config).map((generationSeed) => generateSources(generationSeed, curated, baseModelPrefix, short, llmPrompts)));
     return {
       synthetic: perSeed.map((g): SyntheticSets[number] => ({ seed: g.seed, sources: g.synthetic })),
       syntheticPerClass: perSeed.map((g): PerClassSets[number] => ({ seed: g.seed, sources: g.syntheticPerClass })),
@@ -296,10 +310,10 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
    * manifest per source. A fine-tuned source skips the short classes (no fine-tune can learn them);
    * one left with no class at all has no manifest (its p = 0 cells draw none, the others are blocked).
    */
-  async function generateSources(generationSeed: number, curated: CurateResult, baseModelPrefix: string, short: ShortClasses) {
+  async function generateSources(generationSeed: number, curated: CurateResult, baseModelPrefix: string, short: ShortClasses, llmPrompts: StoredValue | undefined) {
     const skipped = new Set(short.classes);
     const classesOf = (source: Source) => (isFineTuned(source) ? curated.classes.filter((name) => !skipped.has(name)) : curated.classes);
-    const generated = await Promise.all(config.sources.map((source) => generateSource(source, generationSeed, classesOf(source), curated.trainManifest, baseModelPrefix)));
+    const generated = await Promise.all(config.sources.map((source) => generateSource(source, generationSeed, classesOf(source), curated.trainManifest, baseModelPrefix, llmPrompts)));
     const syntheticPerClass: Partial<Record<Source, StoredList>> = {};
     const synthetic: Partial<Record<Source, ManifestRef>> = {};
     for (const [i, source] of config.sources.entries()) {
@@ -309,7 +323,14 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     return { seed: generationSeed, synthetic, syntheticPerClass, tally: addTallies(generated.map((g) => g.tally)) };
   }
 
-  async function generateSource(source: Source, generationSeed: number, classes: string[], original: ManifestRef, baseModelPrefix: string): Promise<{ manifests: StoredList; tally: Tally }> {
+  async function generateSource(
+    source: Source,
+    generationSeed: number,
+    classes: string[],
+    original: ManifestRef,
+    baseModelPrefix: string,
+    llmPrompts: StoredValue | undefined,
+  ): Promise<{ manifests: StoredList; tally: Tally }> {
     const heartbeat = input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {};
     if (config.generator.backend === 'replicate') {
       const remote = await generateSourceWithReplicate({ config, queues, source, classes, original, seed: generationSeed, ...heartbeat });
@@ -321,7 +342,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     const state = { source, seed: generationSeed, classes: classes.length, outcomes: new Map<string, PageResult>(), running: new Set<string>() };
     generating.set(`${generationSeed}/${source}`, state);
     const results = state.outcomes;
-    const context = { sweepId: input.sweepId, config, queues, source, original, baseModelPrefix, seed: generationSeed, ...heartbeat };
+    const context = { sweepId: input.sweepId, config, queues, source, original, baseModelPrefix, seed: generationSeed, ...(llmPrompts ? { llmPrompts } : {}), ...heartbeat };
     const startPage = (page: (typeof pages)[number]) =>
       executeChild(classImagesPage, { args: [{ page, context }], workflowId: generatePageWorkflowId(generationSeed, source, page.id), taskQueue: queues.cpu });
     // The sweep's history grows by a few events per page: the generate stage never needs to hand over.
@@ -399,6 +420,8 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       evaluationContext: { test: sweepData.test, arch: sweepData.arch },
       // Keys only: the report reads their sha256s from the store (lib/report/models.ts).
       baseModels: { generatorPrefix: sweepData.generatorPrefix, classifierKey: sweepData.pretrainedKey, ...(sweepData.shipped ? { shipped: sweepData.shipped } : {}) },
+      // By reference: the report step reads the prompts and lists them per class.
+      ...(sweepData.llmPrompts ? { llmPrompts: sweepData.llmPrompts } : {}),
     });
   }
 }

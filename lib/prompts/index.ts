@@ -9,7 +9,8 @@ export {
   fillTemplate,
   displayName,
   promptsForClass,
+  llmPromptTemplates,
 } from './templates.js';
 export type { ClassPromptOverride, PromptOptions, ClassPrompts } from './templates.js';
-export { writePromptsWithLlm, cleanLlmText, LlmPromptError, LLM_API_KEY_ENV } from './llm.js';
-export type { LlmPromptWriterOptions, LlmPromptsResult, LlmPromptRecord, LlmCallRecord } from './llm.js';
+export { writePromptsWithLlm, cleanLlmText, LlmPromptError, LLM_API_KEY_ENV, LLM_APIS } from './llm.js';
+export type { LlmApi, LlmPromptWriterOptions, LlmPromptsResult, LlmPromptRecord, LlmCallRecord } from './llm.js';

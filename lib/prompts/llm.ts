@@ -1,8 +1,10 @@
 /**
  * The paper's §6.1 LLM prompt writer: each class is put into the LLM templates ("Describe what a {}
  * looks like?", ...), sent to a language model (temperature 0.99, 20 max tokens, as the paper), and
- * the answer becomes a diffusion prompt. Any OpenAI-compatible chat-completions endpoint works
- * (`POST {baseUrl}/chat/completions`); plain fetch, no SDK.
+ * the answer becomes a diffusion prompt. Any OpenAI-compatible endpoint works, through either API:
+ * `chat` (`POST {baseUrl}/chat/completions`, the message as one user turn) or `completions`
+ * (`POST {baseUrl}/completions`, the filled template as the prompt to continue: the API of the
+ * paper's Davinci-002). Plain fetch, no SDK.
  *
  * The API key comes only from the environment (`SYNTHMIX_LLM_API_KEY`) and never appears in errors or
  * in the record. Sampling at temperature 0.99 is not reproducible, so the result carries a record of
@@ -18,6 +20,10 @@ export const LLM_API_KEY_ENV = 'SYNTHMIX_LLM_API_KEY';
 type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
+/** The two OpenAI-compatible text APIs (the paper's Davinci-002 answers only `completions`). */
+export const LLM_APIS = ['chat', 'completions'] as const;
+export type LlmApi = (typeof LLM_APIS)[number];
+
 export class LlmPromptError extends SynthmixError {
   constructor(
     message: string,
@@ -29,8 +35,10 @@ export class LlmPromptError extends SynthmixError {
 }
 
 export interface LlmPromptWriterOptions {
-  /** OpenAI-compatible API base, e.g. `https://api.openai.com/v1` (the request goes to `${baseUrl}/chat/completions`). */
+  /** OpenAI-compatible API base, e.g. `https://api.openai.com/v1` (requests go to `${baseUrl}/chat/completions` or `${baseUrl}/completions`). */
   readonly baseUrl: string;
+  /** Which API to call (default `chat`). */
+  readonly api?: LlmApi;
   /** Where the worker lets its key go (its `endpoints` config): `baseUrl` must pass it when a key is sent. */
   readonly endpoints: EndpointPolicy;
   readonly model: string;
@@ -56,18 +64,20 @@ export interface LlmPromptWriterOptions {
   readonly fetch?: FetchLike;
   readonly sleep?: Sleep;
   readonly signal?: AbortSignal;
+  /** Called after each answered request (an activity heartbeats here: a long list outlasts a heartbeat timeout). */
+  readonly onCall?: (done: number, total: number) => void;
 }
 
 export interface LlmCallRecord {
   readonly className: string;
   readonly index: number;
   readonly template: string;
-  /** The message sent (the filled template). */
+  /** The message (chat) or prompt (completions) sent: the filled template. */
   readonly message: string;
   readonly responseId?: string;
   /** The model the endpoint says answered. */
   readonly responseModel?: string;
-  /** The raw `choices[0].message.content`. */
+  /** The raw answer: `choices[0].message.content` (chat) or `choices[0].text` (completions). */
   readonly content: string;
   readonly finishReason?: string;
   readonly usage?: Readonly<Record<string, number>>;
@@ -80,7 +90,8 @@ export interface LlmCallRecord {
 /** Everything needed to reproduce the prompts (store it with the run). No secrets. */
 export interface LlmPromptRecord {
   readonly kind: 'llm-prompts';
-  /** `${baseUrl}/chat/completions` without credentials or query. */
+  readonly api: LlmApi;
+  /** `${baseUrl}/chat/completions` or `${baseUrl}/completions`, without credentials or query. */
   readonly endpoint: string;
   readonly model: string;
   readonly temperature: number;
@@ -123,10 +134,10 @@ function redactKey(text: string, key: string | undefined): string {
   return key ? text.split(key).join('[REDACTED]') : text;
 }
 
-function endpointOf(baseUrl: string): URL {
+function endpointOf(baseUrl: string, api: LlmApi): URL {
   let url: URL;
   try {
-    url = new URL(`${baseUrl.replace(/\/+$/, '')}/chat/completions`);
+    url = new URL(`${baseUrl.replace(/\/+$/, '')}/${api === 'chat' ? 'chat/completions' : 'completions'}`);
   } catch {
     throw new LlmPromptError(`LLM prompt writer: baseUrl ${JSON.stringify(baseUrl)} is not a URL`, true);
   }
@@ -157,10 +168,11 @@ function errorText(body: string): string {
   return body.trim().slice(0, 300);
 }
 
-interface ChatResponse {
+/** A chat or completions response: the answer is `message.content` (chat) or `text` (completions). */
+interface LlmResponse {
   id?: unknown;
   model?: unknown;
-  choices?: Array<{ message?: { content?: unknown }; finish_reason?: unknown }>;
+  choices?: Array<{ message?: { content?: unknown }; text?: unknown; finish_reason?: unknown }>;
   usage?: unknown;
 }
 
@@ -179,7 +191,9 @@ export async function writePromptsWithLlm(classNames: readonly string[], options
   for (const name of classNames) {
     if (typeof name !== 'string' || name.trim() === '') throw new LlmPromptError('LLM prompt writer: class names must be non-empty strings', true);
   }
-  const url = endpointOf(options.baseUrl);
+  const api = options.api ?? 'chat';
+  if (!(LLM_APIS as readonly string[]).includes(api)) throw new LlmPromptError(`LLM prompt writer: api must be one of ${LLM_APIS.join(', ')}, got ${JSON.stringify(api)}`, true);
+  const url = endpointOf(options.baseUrl, api);
 
   const rawKey = process.env[LLM_API_KEY_ENV];
   const key = rawKey && rawKey.trim() !== '' ? rawKey.trim() : undefined;
@@ -195,10 +209,12 @@ export async function writePromptsWithLlm(classNames: readonly string[], options
   const maxRetryAfter = options.maxRetryAfterMs ?? 60_000;
   const endpoint = `${url.origin}${url.pathname}`;
 
-  const call = async (message: string): Promise<ChatResponse> => {
+  const call = async (message: string, className: string): Promise<LlmResponse> => {
+    // Errors name the endpoint and the class being asked about (a refusal is often about one class).
+    const where = `LLM ${endpoint} (model ${options.model}, class "${className}")`;
     const body = JSON.stringify({
       model: options.model,
-      messages: [{ role: 'user', content: message }],
+      ...(api === 'chat' ? { messages: [{ role: 'user', content: message }] } : { prompt: message }),
       temperature,
       max_tokens: maxTokens,
       n: 1,
@@ -220,20 +236,20 @@ export async function writePromptsWithLlm(classNames: readonly string[], options
         const text = await response.text();
         if (response.ok) {
           try {
-            return JSON.parse(text) as ChatResponse;
+            return JSON.parse(text) as LlmResponse;
           } catch {
-            throw new LlmPromptError(`LLM ${endpoint}: response is not JSON`, false, response.status);
+            throw new LlmPromptError(`${where}: response is not JSON`, false, response.status);
           }
         }
         failure = `HTTP ${response.status}: ${errorText(text)}`;
         const retryable = response.status === 429 || response.status === 408 || response.status >= 500;
-        if (!retryable) throw new LlmPromptError(redactKey(`LLM ${endpoint} (model ${options.model}): ${failure}`, key), true, response.status);
+        if (!retryable) throw new LlmPromptError(redactKey(`${where}: ${failure}`, key), true, response.status);
       }
       failure = redactKey(failure, key);
-      if (retry >= maxRetries) throw new LlmPromptError(`LLM ${endpoint}: still failing after ${retry + 1} tries: ${failure}`, false, response?.status);
+      if (retry >= maxRetries) throw new LlmPromptError(`${where}: still failing after ${retry + 1} tries: ${failure}`, false, response?.status);
       const wait = response ? retryAfterMs(response) : undefined;
       if (wait !== undefined && wait > maxRetryAfter) {
-        throw new LlmPromptError(`LLM ${endpoint}: ${failure}; Retry-After ${Math.ceil(wait / 1000)} s is over the limit (retry later)`, false, response?.status);
+        throw new LlmPromptError(`${where}: ${failure}; Retry-After ${Math.ceil(wait / 1000)} s is over the limit (retry later)`, false, response?.status);
       }
       await sleep(wait ?? baseDelayMs * 2 ** retry + Math.random() * baseDelayMs * 0.5, options.signal);
     }
@@ -241,17 +257,18 @@ export async function writePromptsWithLlm(classNames: readonly string[], options
 
   const prompts: Record<string, string[]> = {};
   const calls: LlmCallRecord[] = [];
+  const total = classNames.length * perClass;
   for (const className of classNames) {
     const subject = options.names?.[className] ?? displayName(className);
     const list: string[] = [];
     for (let index = 0; index < perClass; index += 1) {
       const template = templates[index % templates.length];
       const message = fillTemplate(template, subject);
-      const response = await call(message);
+      const response = await call(message, className);
       const choice = Array.isArray(response.choices) ? response.choices[0] : undefined;
-      const content = choice?.message?.content;
+      const content = api === 'chat' ? choice?.message?.content : choice?.text;
       if (typeof content !== 'string') {
-        throw new LlmPromptError(`LLM ${endpoint}: malformed response for class "${className}" (no choices[0].message.content)`, false);
+        throw new LlmPromptError(`LLM ${endpoint}: malformed response for class "${className}" (no choices[0].${api === 'chat' ? 'message.content' : 'text'})`, false);
       }
       const cleaned = cleanLlmText(content);
       const fallback = cleaned === '';
@@ -274,6 +291,7 @@ export async function writePromptsWithLlm(classNames: readonly string[], options
         fallback,
       });
       list.push(prompt);
+      options.onCall?.(calls.length, total);
     }
     prompts[className] = list;
   }
@@ -281,6 +299,7 @@ export async function writePromptsWithLlm(classNames: readonly string[], options
     prompts,
     record: {
       kind: 'llm-prompts',
+      api,
       endpoint,
       model: options.model,
       temperature,

@@ -153,3 +153,23 @@ export function promptsForClass(className: string, options: PromptOptions): Clas
     templates: [...templates],
   };
 }
+
+/**
+ * The diffusion templates of one class from the prompts an LLM wrote for it (§6.1: "the output text
+ * served as input for Stable diffusion"). Vanilla (`personalised` false) gets each text verbatim. A
+ * fine-tuned source needs its identifier in the prompt ("sks airplane", "<airplane>") or the
+ * personalised concept is never asked for: the class's words (whole words, any case) become `{}`,
+ * and a text that never names the class gets the paper's template in front (`a photo of a {}. text`).
+ * A literal `{}` in an answer is dropped (the engine fills every `{}` with the class phrase).
+ */
+export function llmPromptTemplates(texts: readonly string[], subject: string, personalised: boolean): string[] {
+  if (texts.length === 0) throw new BadInputError(`LLM prompts for "${subject}": none stored`);
+  const words = new RegExp(`\\b${subject.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+')}\\b`, 'gi');
+  return texts.map((raw) => {
+    const text = raw.split('{}').join('').trim();
+    if (text === '') throw new BadInputError(`LLM prompts for "${subject}": an empty prompt is stored`);
+    if (!personalised) return text;
+    const named = text.replace(words, '{}');
+    return named.includes('{}') ? named : `${PAPER_DIFFUSION_TEMPLATE}. ${text}`;
+  });
+}

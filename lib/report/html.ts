@@ -8,6 +8,8 @@ import type { Findings } from './findings.js';
 import { FINDINGS_CSS, renderFindingsHtml } from './findings-html.js';
 import type { ModelsHeader } from './models.js';
 import { renderModelsHtml } from './models-html.js';
+import { renderPromptsHtml } from './prompts-html.js';
+import type { StoredPrompts } from '../steps/prompts.js';
 import type { FidRow, ReportInput } from './types.js';
 
 export function escapeHtml(value: unknown): string {
@@ -96,6 +98,8 @@ export interface HtmlContext {
   files: string[];
   /** The models used, with store keys and sha256s (absent: none resolved, e.g. a preview). */
   models?: ModelsHeader;
+  /** The LLM's prompts (`generator.prompts.kind: "llm"`), read from the store by the report step. */
+  prompts?: StoredPrompts;
 }
 
 function pointTable(data: ReportData, mode: string, className: string): string {
@@ -247,7 +251,7 @@ export function renderHtml(ctx: HtmlContext): string {
     out.push(`<div class="note"><b>Notes on the input</b><ul>${[...data.warnings, ...samples.problems.map((p) => `sample image ${p}`)].map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></div>`);
   }
   out.push(
-    `<nav>${ctx.models ? '<a href="#models">Models</a>' : ''}<a href="#findings">Findings</a><a href="#accuracy">Accuracy vs p</a><a href="#per-class">Per-class accuracy</a><a href="#fid">FID</a><a href="#samples">Samples</a><a href="#failed">Failed cells</a><a href="#run">Run</a>` +
+    `<nav>${ctx.models ? '<a href="#models">Models</a>' : ''}<a href="#findings">Findings</a><a href="#accuracy">Accuracy vs p</a><a href="#per-class">Per-class accuracy</a><a href="#fid">FID</a>${ctx.prompts ? '<a href="#prompts">Prompts</a>' : ''}<a href="#samples">Samples</a><a href="#failed">Failed cells</a><a href="#run">Run</a>` +
       `${input.history?.length ? '<a href="#history">Re-evaluations</a>' : ''}<a href="#files">Files</a></nav>`,
   );
 
@@ -285,6 +289,8 @@ export function renderHtml(ctx: HtmlContext): string {
     );
     for (const extractor of data.extractors) out.push(fidTable(data, extractor));
   }
+
+  if (ctx.prompts) out.push(renderPromptsHtml(ctx.prompts, data.classes));
 
   // Figure 7.
   out.push(

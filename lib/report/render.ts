@@ -20,6 +20,7 @@ import { buildReportData, fidCsv, historyCsv, resultsCsv, summaryCsv, type Repor
 import { accuracySpec, perClassSpec, renderSvg, svgToPng } from './figures.js';
 import { renderHtml, type HtmlContext } from './html.js';
 import type { ModelsHeader } from './models.js';
+import type { StoredPrompts } from '../steps/prompts.js';
 import { composeSampleGrid, MAX_SAMPLES_PER_CELL } from './samples.js';
 import type { ReportInput } from './types.js';
 
@@ -110,9 +111,9 @@ export function resultsJson(input: ReportInput, data: ReportData, extra: { sampl
 /**
  * Render every file of the report. Deterministic: same input, image bytes and models ⇒ same files,
  * same bytes. `models` (read from the store by the report step, lib/report/models.ts) heads the page
- * and goes to results.json.
+ * and goes to results.json; `prompts` (the LLM's, §6.1) get a section and prompts.json.
  */
-export async function renderReport(input: ReportInput, samples: SampleImages, tests?: TestResults, models?: ModelsHeader): Promise<RenderedFile[]> {
+export async function renderReport(input: ReportInput, samples: SampleImages, tests?: TestResults, models?: ModelsHeader, prompts?: StoredPrompts): Promise<RenderedFile[]> {
   const data = buildReportData(input, tests);
   const findings = computeFindings(data, data.tests);
   const files = new Map<string, Buffer>();
@@ -151,6 +152,7 @@ export async function renderReport(input: ReportInput, samples: SampleImages, te
   files.set('fid.csv', Buffer.from(fidCsv(data), 'utf8'));
   files.set('fid.json', json({ sweepId: input.sweepId, extractors: data.extractors, sources: data.fidSources, rows: data.fid }));
   files.set('findings.json', json({ sweepId: input.sweepId, ...findings }));
+  if (prompts) files.set('prompts.json', json({ sweepId: input.sweepId, ...prompts }));
   if (input.history && input.history.length > 0) files.set('history.csv', Buffer.from(historyCsv(input), 'utf8'));
 
   const listed = [...files.keys(), 'results.json'].sort();
@@ -165,7 +167,7 @@ export async function renderReport(input: ReportInput, samples: SampleImages, te
   };
   files.set('results.json', json(resultsJson(input, data, { samples: samplesInfo, files: ['index.html', ...listed], ...(models ? { models } : {}) })));
 
-  const html = renderHtml({ input, data, findings, figures, ...(models ? { models } : {}), samples: { file: 'samples.png', problems: grid.problems, perCellMax: MAX_SAMPLES_PER_CELL }, files: listed });
+  const html = renderHtml({ input, data, findings, figures, ...(models ? { models } : {}), ...(prompts ? { prompts } : {}), samples: { file: 'samples.png', problems: grid.problems, perCellMax: MAX_SAMPLES_PER_CELL }, files: listed });
   files.set('index.html', Buffer.from(html, 'utf8'));
 
   return [...files.entries()]

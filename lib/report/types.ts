@@ -7,6 +7,7 @@ import type { ManifestRef } from '../data/manifest.js';
 import type { ClassifierArch } from '../steps/classifier.js';
 import type { EngineEnvironment } from '../engine/results.js';
 import type { ShippedOrigin } from '../shipped-models.js';
+import type { StoredValue } from '../store/values.js';
 
 export interface CellEvaluation {
   overallAccuracy: number;
@@ -104,6 +105,8 @@ export interface ReportInput {
    * reads their sha256s from the store when it is written (lib/report/models.ts).
    */
   baseModels?: BaseModelKeys;
+  /** `generator.prompts.kind: "llm"`: the stored prompts (lib/steps/prompts.ts StoredPrompts), listed per class in the report. */
+  llmPrompts?: StoredValue;
   /** What a later re-evaluation needs (the sweep's test set, its classifiers' shape); when present the report step stores the sweep record (lib/report/record.ts). */
   evaluationContext?: { test: ManifestRef; arch: ClassifierArch };
 }

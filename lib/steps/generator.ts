@@ -7,6 +7,7 @@ import type { StepTiming } from '../memo.js';
 import type { ResizePolicy } from '../images/normalize.js';
 import type { ShippedOrigin } from '../shipped-models.js';
 import type { SamplerName, Source } from '../sweep/config.js';
+import type { StoredValue } from '../store/values.js';
 
 export interface PretrainGeneratorInput {
   prior: ManifestRef;
@@ -70,6 +71,11 @@ export interface GenerateInput extends SamplingRequest {
   scheduler?: SamplerName;
   /** How a generated image becomes `imageSize` square: the dataset's policy, as for curated originals. */
   resize: ResizePolicy;
+  /**
+   * The stored LLM prompts (lib/steps/prompts.ts StoredPrompts): this class's replace `templates`
+   * (lib/prompts/templates.ts llmPromptTemplates). Part of the memo key by its sha256.
+   */
+  llmPrompts?: StoredValue;
 }
 
 export interface GenerateResult extends StepTiming {

@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { mergeLayer } from '../config/merge.js';
 import { replicateConfigSchema } from '../replicate/config.js';
+import { PAPER_LLM_SETTINGS, PAPER_LLM_TEMPLATES } from '../prompts/templates.js';
+import type { LlmApi } from '../prompts/llm.js';
 import type { SweepImageSource } from '../steps/curate.js';
 
 export const SOURCES = ['vanilla', 'dreambooth', 'textual'] as const;
@@ -46,6 +48,59 @@ export const replicateSweepSchema = replicateConfigSchema
     trainerInput: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
+
+const llmApi = z.enum(['chat', 'completions'] as const satisfies readonly LlmApi[]);
+
+/**
+ * `generator.prompts`: where the diffusion prompts come from. `templates` (the default, also when the
+ * field is absent): `generator.templates` filled with the class. `llm` (the paper's §6.1): an
+ * OpenAI-compatible endpoint writes `perClass` prompts per class from the LLM templates, once (stored
+ * and memoized: the same settings and classes reuse them in every sweep); they are shown in the
+ * report and generation uses them round-robin. The API key is the worker's `SYNTHMIX_LLM_API_KEY`,
+ * never a config field, and goes only to an endpoint the worker's `endpoints` config allows.
+ */
+export const promptsSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('templates') }).strict(),
+  z
+    .object({
+      kind: z.literal('llm'),
+      /** API base, e.g. `https://api.openai.com/v1` (requests go to `/chat/completions` or `/completions` under it). */
+      endpoint: z.string().min(1),
+      model: z.string().min(1),
+      /** `completions`: the paper's (davinci-002); `chat`: chat models. */
+      api: llmApi,
+      /** Prompts per class (templates used round-robin). */
+      perClass: z.number().int().min(1).max(100).default(PAPER_LLM_TEMPLATES.length),
+      temperature: z.number().min(0).max(2).default(PAPER_LLM_SETTINGS.temperature),
+      maxTokens: z.number().int().min(1).max(4096).default(PAPER_LLM_SETTINGS.maxTokens),
+      /** LLM templates, `{}` for the class (default: the paper's five). */
+      templates: z
+        .array(z.string().includes('{}', { message: 'each template needs a {} for the class name' }))
+        .min(1)
+        .default([...PAPER_LLM_TEMPLATES]),
+      /** Sent as `seed` (reproducible only on endpoints that honour it; the prompts are stored either way). */
+      seed: z.number().int().min(0).optional(),
+    })
+    .strict(),
+]);
+export type PromptsConfig = z.infer<typeof promptsSchema>;
+export type LlmPromptsConfig = Extract<PromptsConfig, { kind: 'llm' }>;
+
+/** The problem with an LLM endpoint in a sweep config, or undefined: a URL whose credentials or query would sit in workflow history. */
+export function llmEndpointProblem(endpoint: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return `${JSON.stringify(endpoint)} is not a URL (e.g. "https://api.openai.com/v1")`;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `must be an https URL, got ${url.protocol}`;
+  // A key in the URL would reach workflow history, the record and the report.
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    return 'must not carry credentials, a query or a fragment: the sweep config is kept in workflow history and reports; the key is the worker\'s SYNTHMIX_LLM_API_KEY';
+  }
+  return undefined;
+}
 
 export const sweepConfigSchema = z
   .object({
@@ -97,6 +152,12 @@ export const sweepConfigSchema = z
         templates: z.array(z.string().includes('{}', { message: 'each template needs a {} for the class name' })).min(1).default(['a photo of a {}']),
         classPrompts: z.record(z.string(), z.array(z.string()).min(1)).default({}),
         negativePrompt: z.string().default(''),
+        /**
+         * Where the prompts come from (promptsSchema): absent or `{"kind": "templates"}`, the templates
+         * above; `{"kind": "llm", ...}`, an LLM writes them (§6.1). `classPrompts` still wins for its classes.
+         * Optional with no default: sweeps started before the field existed replay unchanged.
+         */
+        prompts: promptsSchema.optional(),
         /** Backend `replicate`: model and version, API base URL, DreamBooth trainer (see replicateSweepSchema). */
         replicate: replicateSweepSchema.optional(),
       })
@@ -237,6 +298,14 @@ export const sweepConfigSchema = z
     }
     if (config.generator.backend === 'stable-diffusion' && !config.generator.modelPrefix) {
       ctx.addIssue({ code: 'custom', path: ['generator', 'modelPrefix'], message: 'required when generator.backend is "stable-diffusion" (store prefix of the model folder in diffusers layout)' });
+    }
+    const prompts = config.generator.prompts;
+    if (prompts?.kind === 'llm') {
+      const problem = llmEndpointProblem(prompts.endpoint);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['generator', 'prompts', 'endpoint'], message: problem });
+      if (config.generator.backend === 'replicate') {
+        ctx.addIssue({ code: 'custom', path: ['generator', 'prompts', 'kind'], message: '"llm" is not available with generator.backend "replicate" (its predictions use generator.templates): use the builtin or stable-diffusion backend' });
+      }
     }
     if (config.generator.backend !== 'replicate') return;
     if (!replicate) {

@@ -91,6 +91,11 @@ export async function planSweep(config: SweepConfig, store: ArtifactStore): Prom
   const stages: PlannedStage[] = [
     { stage: 'curate', steps: 1, detail: `${classCount} classes × ${config.dataset.perClass} originals + ${config.dataset.testPerClass} test images, ${config.dataset.imageSize} px (${config.dataset.resize})` },
   ];
+  const llm = config.generator.prompts?.kind === 'llm' ? config.generator.prompts : undefined;
+  if (llm) {
+    // The key is the worker's (SYNTHMIX_LLM_API_KEY): the plan cannot see it, the stage checks it before any request.
+    stages.push({ stage: 'prompts', steps: 1, detail: `${llm.perClass} prompts per class from ${llm.model} (${llm.api} API at ${llm.endpoint}), unless already stored; classes with generator.classPrompts keep theirs` });
+  }
   const priorDomain = needsPriorDomain(config);
   if (priorDomain) stages.push({ stage: 'curate-prior', steps: 1, detail: 'every image of the demo world\'s prior domain (for the stand-in base models)' });
   const pretrains = (base === 'prior-domain' ? 1 : 0) + (!config.generator.modelPrefix && config.generator.backend === 'builtin' ? 1 : 0);
