@@ -18,6 +18,7 @@ import { historyPoints, readHistory, saveSweepRecord } from '../lib/report/recor
 import { fetchTestResults } from '../lib/report/evaluations.js';
 import { resolveReportRequest, type ReportRequest } from '../lib/report/request.js';
 import { resolveModels } from '../lib/report/models.js';
+import { resolveBaselines } from '../lib/report/baselines.js';
 
 export type { ReportInput, ReportOutput } from '../lib/report/types.js';
 
@@ -64,7 +65,7 @@ export async function writeReport(store: ArtifactStore, input: ReportInput): Pro
   const samples = await fetchSamples(store, input);
   // The models' sha256s are read now, from the store (the request carries their keys only).
   const models = await resolveModels(store, input);
-  const files: RenderedFile[] = await renderReport(input, samples, await fetchTestResults(store, input), models);
+  const files: RenderedFile[] = await renderReport(input, samples, await fetchTestResults(store, input), models, await resolveBaselines(store, input));
   const keyOf = (name: string): string => `${prefix}/${name}`;
   const ordered = [...files.filter((f) => f.name !== 'index.html'), ...files.filter((f) => f.name === 'index.html')];
   for (const file of ordered) await store.put(keyOf(file.name), file.bytes, { contentType: file.contentType });

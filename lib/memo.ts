@@ -43,6 +43,7 @@ export const CODE_VERSIONS = {
   fid: '2', // 2: KID subset size capped to half the smaller set when it did not fit
   train: '1',
   evaluate: '2', // 2: evaluation.json has labels and predictions per test image
+  'clip-zero-shot': '1',
 } as const;
 
 export type StepName = keyof typeof CODE_VERSIONS;

@@ -94,6 +94,11 @@ export interface ReportInput {
    * reads their sha256s from the store when it is written (lib/report/models.ts).
    */
   baseModels?: BaseModelKeys;
+  /**
+   * Baseline arms (absent: none): their stored evaluations, read when the report is written
+   * (lib/report/baselines.ts) and drawn as reference lines in Figs 3–5.
+   */
+  baselines?: { clipZeroShot?: { evaluationKey: string; modelPrefix: string } };
   /** What a later re-evaluation needs (the sweep's test set, its classifiers' shape); when present the report step stores the sweep record (lib/report/record.ts). */
   evaluationContext?: { test: ManifestRef; arch: ClassifierArch };
 }
