@@ -145,6 +145,8 @@ it('the report draws the "CLIP zero-shot" line in Figs 3–5 and lists the basel
     const row = evaluation.perClass[name];
     expect(section).toContain(`<tr><td class="l">${name}</td><td>${(row.accuracy * 100).toFixed(1)}%</td><td>${row.correct} / ${row.total}</td></tr>`);
   }
-  const results = await store.getJson<{ baselines?: { clipZeroShot?: { overallAccuracy: number } } }>(`${output.prefix}/results.json`);
+  const results = await store.getJson<{ baselines?: { clipZeroShot?: { overallAccuracy: number } }; models?: { models: Array<{ role: string; key: string; sha256: string | null }> } }>(`${output.prefix}/results.json`);
   expect(results.baselines?.clipZeroShot?.overallAccuracy).toBe(evaluation.overallAccuracy);
+  // The "Models used" header names the CLIP folder with its sha256, as every other model.
+  expect(results.models?.models.find((m) => m.role === 'baseline')).toMatchObject({ key: `${MODEL}/`, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
 }, 120_000);
