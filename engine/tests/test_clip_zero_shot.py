@@ -4,6 +4,7 @@ same images and prompts, run through the folder's own CLIPProcessor, computed he
 from __future__ import annotations
 
 import json
+import re
 import signal
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
+from synthmix_engine.commands.clip_zero_shot import ClipZeroShotConfig, load_clip
+from synthmix_engine.protocol import PermanentError, Spec
 from test_classifier_support import CLASSES, result_of, run_engine, start_engine, toy_images, write_manifest
 from tiny_models import make_tiny_clip
 
@@ -86,20 +89,30 @@ def _permanent(events: list[dict]) -> str:
     return events[-1]["message"]
 
 
+def _config(prompts) -> ClipZeroShotConfig:
+    return ClipZeroShotConfig.parse(Spec("clip-zero-shot", "/nowhere", None, {"prompts": prompts}, {}))
+
+
 def test_bad_input_is_permanent_and_named(world, tmp_path):
-    inputs = {"model": world["clip"], "test": world["test"]}
-    missing = {c: v for c, v in ONE.items() if c != "blue"}
-    code, events, _, _ = run_engine("clip-zero-shot", tmp_path, "missing", {"prompts": missing}, inputs)
-    assert code == 3 and "'blue'" in _permanent(events) and "params.prompts" in _permanent(events)
-    code, events, _, _ = run_engine("clip-zero-shot", tmp_path, "empty", {"prompts": {**ONE, "red": []}}, inputs)
-    assert code == 3 and "params.prompts.red" in _permanent(events)
+    # Checked in-process (each engine process pays for importing torch and transformers) ...
+    classes = json.loads(Path(world["test"]).read_text())["classes"]
+    with pytest.raises(PermanentError, match=r"params\.prompts: no prompts for class\(es\) 'blue'"):
+        _config({c: v for c, v in ONE.items() if c != "blue"}).prompts_of(classes, "the test manifest")
+    with pytest.raises(PermanentError, match=r"params\.prompts\.red: needs at least one"):
+        _config({**ONE, "red": []})
+    with pytest.raises(PermanentError, match=r"params\.prompts\.red: expected list of str"):
+        _config({**ONE, "red": "a red"})
     not_clip = tmp_path / "not-clip"
     not_clip.mkdir()
     (not_clip / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    for folder in (not_clip, tmp_path / "nowhere"):
-        code, events, _, _ = run_engine("clip-zero-shot", tmp_path, f"model-{folder.name}", {"prompts": ONE},
-                                        {**inputs, "model": folder})
-        assert code == 3 and str(folder) in _permanent(events)
+    with pytest.raises(PermanentError, match=r"model_type 'bert', expected 'clip'"):
+        load_clip(str(not_clip))
+    with pytest.raises(PermanentError, match=re.escape(str(tmp_path / "nowhere"))):
+        load_clip(str(tmp_path / "nowhere"))
+    # ... and once through the engine: exit 3, a permanent error event naming the folder.
+    code, events, _, _ = run_engine("clip-zero-shot", tmp_path, "nowhere", {"prompts": ONE},
+                                    {"model": tmp_path / "nowhere", "test": world["test"]})
+    assert code == 3 and str(tmp_path / "nowhere") in _permanent(events)
 
 
 def test_sigterm_stops_between_batches_with_exit_143_and_no_result(world, tmp_path):
