@@ -13,7 +13,8 @@ summary: {overallAccuracy, perClass: {class: accuracy}, testImages, prompts, env
 A class's text embedding is the normalized mean of its prompts' normalized embeddings (CLIP's
 prompt ensemble); with one prompt per class the logits are exactly `CLIPModel(...).logits_per_image`
 (engine/tests/test_clip_zero_shot.py checks that against transformers). One short pass, so no
-checkpoint: on SIGTERM it stops between batches (exit 143) and a retry starts over.
+checkpoint: on SIGTERM it stops between batches (exit 143) and a retry starts over. Progress: "text"
+(prompts encoded) then "classify" (images), one event per batch (the runner heartbeats on them).
 """
 from __future__ import annotations
 
@@ -90,16 +91,24 @@ def load_clip(folder: str) -> tuple[Any, Any]:
     return model, processor
 
 
-def class_embeddings(model: Any, processor: Any, prompts: list[tuple[str, ...]], device: Any) -> Any:
-    """C×D unit vectors: per class, the normalized mean of its prompts' normalized text embeddings."""
+def class_embeddings(model: Any, processor: Any, prompts: list[tuple[str, ...]], device: Any, batch_size: int,
+                     preemption: Preemption) -> Any:
+    """C×D unit vectors: per class, the normalized mean of its prompts' normalized text embeddings.
+    Prompts are encoded batch_size at a time (classes × templates can be tens of thousands)."""
     import torch
 
     flat = [prompt for listed in prompts for prompt in listed]
-    tokens = processor.tokenizer(flat, padding=True, truncation=True, return_tensors="pt")
-    with torch.no_grad():
-        pooled = model.text_model(input_ids=tokens["input_ids"].to(device),
-                                  attention_mask=tokens["attention_mask"].to(device)).pooler_output
-        embeds = model.text_projection(pooled)
+    parts = []
+    for start in range(0, len(flat), batch_size):
+        if preemption.requested:
+            raise Preempted()
+        tokens = processor.tokenizer(flat[start:start + batch_size], padding=True, truncation=True, return_tensors="pt")
+        with torch.no_grad():
+            pooled = model.text_model(input_ids=tokens["input_ids"].to(device),
+                                      attention_mask=tokens["attention_mask"].to(device)).pooler_output
+            parts.append(model.text_projection(pooled))
+        progress("text", min(start + batch_size, len(flat)), len(flat))
+    embeds = torch.cat(parts)
     embeds = embeds / embeds.norm(dim=-1, keepdim=True)
     rows, start = [], 0
     for listed in prompts:
@@ -147,9 +156,8 @@ def run(spec: Spec, preemption: Preemption) -> None:
     model, processor = load_clip(spec.input("model"))
     model.to(device)
 
-    text = class_embeddings(model, processor, prompts, device)
+    text = class_embeddings(model, processor, prompts, device, cfg.batch_size, preemption)
     n = len(test)
-    progress("text", len(prompts), len(prompts))
     logits = np.empty((n, len(test.classes)), dtype=np.float32)
     for start in range(0, n, cfg.batch_size):
         # A safe point: nothing is kept between batches, so a preempted run simply starts over.
