@@ -10,6 +10,7 @@ import { createMixActivities } from './mix.js';
 import { createClassifierActivities } from './classifier.js';
 import { createGeneratorActivities } from './generator.js';
 import { createFidActivities } from './fid.js';
+import { createBaselineActivities } from './baselines.js';
 import { createReportActivities } from './report.js';
 import { createHistoryActivities } from './history.js';
 import { createReplicateActivities } from './replicate.js';
@@ -46,6 +47,7 @@ export function createGpuActivities(deps: ActivityDeps) {
     ...createClassifierActivities(deps),
     ...createGeneratorActivities(deps),
     ...createFidActivities(deps),
+    ...createBaselineActivities(deps),
   };
 }
 

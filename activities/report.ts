@@ -20,6 +20,7 @@ import { resolveReportRequest, type ReportRequest } from '../lib/report/request.
 import { resolveModels } from '../lib/report/models.js';
 import { getValue } from '../lib/store/values.js';
 import type { StoredPrompts } from '../lib/steps/prompts.js';
+import { resolveBaselines } from '../lib/report/baselines.js';
 
 export type { ReportInput, ReportOutput } from '../lib/report/types.js';
 
@@ -68,7 +69,8 @@ export async function writeReport(store: ArtifactStore, input: ReportInput): Pro
   const models = await resolveModels(store, input);
   // The LLM's prompts travel by reference (they grow with the classes): read, checked against their sha256.
   const prompts = input.llmPrompts ? await getValue<StoredPrompts>(store, input.llmPrompts) : undefined;
-  const files: RenderedFile[] = await renderReport(input, samples, await fetchTestResults(store, input), models, prompts);
+  const baselines = await resolveBaselines(store, input);
+  const files: RenderedFile[] = await renderReport(input, samples, await fetchTestResults(store, input), { models, ...(prompts ? { prompts } : {}), ...(baselines ? { baselines } : {}) });
   const keyOf = (name: string): string => `${prefix}/${name}`;
   const ordered = [...files.filter((f) => f.name !== 'index.html'), ...files.filter((f) => f.name === 'index.html')];
   for (const file of ordered) await store.put(keyOf(file.name), file.bytes, { contentType: file.contentType });

@@ -44,6 +44,7 @@ export const CODE_VERSIONS = {
   train: '1',
   evaluate: '2', // 2: evaluation.json has labels and predictions per test image
   'llm-prompts': '1',
+  'clip-zero-shot': '1',
 } as const;
 
 export type StepName = keyof typeof CODE_VERSIONS;

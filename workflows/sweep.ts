@@ -1,8 +1,10 @@
+// One module over 400 lines: the sweep's graph reads top to bottom in one place (docs/CONVENTIONS.md).
 /**
  * The whole experiment of the paper, top to bottom (DESIGN §1):
  *
  *   curate ─► (LLM prompts) ─► base models ─► per generation seed × source, in parallel: (finetune per class) ─► generate
  *          per class ─► join ─► fid per seed  ║  fan-out: one `experiment` child per cell (bounded) ─► join ─► report
+ *          └─► baselines (§6.3 zero-shot CLIP, when configured), beside base models … fid ─┘
  *
  * Generation seeds (`generationSeeds`): every seed at `seedScope: "all"` (each seed fine-tunes,
  * generates and has its own FID; a cell mixes in its own seed's images), the first at `"training"`.
@@ -31,6 +33,7 @@ import {
 } from '../lib/sweep/base-model-inputs.js';
 import type { Source, SweepConfig } from '../lib/sweep/config.js';
 import { enumerateCells, generationSeeds, unknownClassPromptsProblem } from '../lib/sweep/config.js';
+import { clipZeroShotInput } from '../lib/sweep/baselines.js';
 import { isFineTuned, shortClasses, type ShortClasses } from '../lib/sweep/instances.js';
 import { llmPromptsInput } from '../lib/sweep/prompts-input.js';
 import type { Queues } from '../lib/temporal/queues.js';
@@ -75,6 +78,8 @@ export interface SweepData {
   arch: ClassifierArch;
   /** Per fine-tuned source that lacks classes (fewer than k curated images): why its cells at p > 0 fail. */
   blocked?: Partial<Record<Source, string>>;
+  /** The §6.3 zero-shot CLIP baseline's stored evaluation (absent: not configured); the report draws it. */
+  clipZeroShot?: { evaluationKey: string; modelPrefix: string };
 }
 
 /** One generation seed's per-class manifests, per source. */
@@ -222,10 +227,13 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     // Counts are known from here on: a class with fewer than k images is fine-tuned by no source (lib/sweep/instances.ts).
     const short = shortClasses(config, curated.classes, curated.counts);
     const arch = classifierArch(config, curated.classes.length);
+    // Baselines need only the test set: they run beside the stages up to fid (their failure surfaces after fid).
+    const baselines = runBaselines(curated);
     const base = await stage('pretrain', () => baseModels(prior, curated.classes, arch));
     const generated = await stage('generate', () => generateSeeds(curated, base.generatorPrefix, short, llmPrompts));
     const fid = await stage('fid', () => fidPerSeed(curated, generated.syntheticPerClass, base.classifierKey, arch));
     const { synthetic, syntheticPerClass } = generated;
+    const { clipZeroShot } = await baselines;
     data = {
       classes: curated.classes,
       original: curated.trainManifest,
@@ -239,6 +247,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       ...(llmPrompts ? { llmPrompts } : {}),
       arch,
       ...(short.classes.length > 0 ? { blocked: short.reasons } : {}),
+      ...(clipZeroShot ? { clipZeroShot } : {}),
     };
   }
   const experiments = await stage('experiments', () => runExperiments(data));
@@ -256,6 +265,22 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     if (!request) return undefined;
     const written = await stage('prompts', () => proxyLlmActivities(queues).writeLlmPrompts(request));
     return written.prompts;
+  }
+
+  /**
+   * The configured baselines (§6.3 zero-shot CLIP) on the test set, beside the stages up to fid: not the
+   * progress's current stage, timed when it ends. None configured: nothing runs (no command in history).
+   */
+  function runBaselines(curated: CurateResult): Promise<{ clipZeroShot?: SweepData['clipZeroShot'] }> {
+    const clip = clipZeroShotInput(config, curated.testManifest, curated.classes);
+    if (!clip) return Promise.resolve({});
+    const began = Date.now();
+    const running = gpu.clipZeroShot(clip).then((r) => {
+      stages.push({ stage: 'clip-zero-shot', wallMs: Date.now() - began, activityMs: r.wallMs, activities: 1, computed: r.computed ? 1 : 0 });
+      return { clipZeroShot: { evaluationKey: r.evaluationKey, modelPrefix: r.modelPrefix } };
+    });
+    running.catch(() => undefined); // awaited after fid: until then a failure is no unhandled rejection
+    return running;
   }
 
   /** Base models: given in the config (no activity), or pretrained on the prior domain (plays ImageNet / SD). */
@@ -422,6 +447,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
       baseModels: { generatorPrefix: sweepData.generatorPrefix, classifierKey: sweepData.pretrainedKey, ...(sweepData.shipped ? { shipped: sweepData.shipped } : {}) },
       // By reference: the report step reads the prompts and lists them per class.
       ...(sweepData.llmPrompts ? { llmPrompts: sweepData.llmPrompts } : {}),
+      ...(sweepData.clipZeroShot ? { baselines: { clipZeroShot: sweepData.clipZeroShot } } : {}),
     });
   }
 }

@@ -315,7 +315,9 @@ def test_bad_input_is_permanent_and_named(world: dict, tmp_path) -> None:
 def make_tiny_sd(folder: str) -> None:
     """diffusers layout (as SD v1-4): tiny UNet, AutoencoderKL, CLIP text model and a char-level CLIP BPE."""
     from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from tiny_models import TINY_CLIP_TEXT, save_tiny_clip_tokenizer
 
     torch.manual_seed(0)
     os.makedirs(folder, exist_ok=True)
@@ -327,19 +329,8 @@ def make_tiny_sd(folder: str) -> None:
         in_channels=3, out_channels=3, block_out_channels=(16, 32), down_block_types=("DownEncoderBlock2D",) * 2,
         up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=8, layers_per_block=1,
     ).save_pretrained(os.path.join(folder, "vae"))
-    CLIPTextModel(CLIPTextConfig(
-        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37, num_attention_heads=4,
-        num_hidden_layers=2, vocab_size=120, max_position_embeddings=32)).save_pretrained(os.path.join(folder, "text_encoder"))
-    tok_dir = os.path.join(folder, "tokenizer")
-    os.makedirs(tok_dir, exist_ok=True)
-    chars = "abcdefghijklmnopqrstuvwxyz0123456789<>?:"
-    vocab = ["<|startoftext|>", "<|endoftext|>"] + list(chars) + [c + "</w>" for c in chars]
-    with open(os.path.join(tok_dir, "vocab.json"), "w", encoding="utf-8") as handle:
-        json.dump({token: i for i, token in enumerate(vocab)}, handle)
-    with open(os.path.join(tok_dir, "merges.txt"), "w", encoding="utf-8") as handle:
-        handle.write("#version: 0.2\n")
-    CLIPTokenizer(os.path.join(tok_dir, "vocab.json"), os.path.join(tok_dir, "merges.txt"),
-                  model_max_length=16).save_pretrained(tok_dir)
+    CLIPTextModel(CLIPTextConfig(**TINY_CLIP_TEXT)).save_pretrained(os.path.join(folder, "text_encoder"))
+    save_tiny_clip_tokenizer(os.path.join(folder, "tokenizer"))
     PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
                   set_alpha_to_one=False, skip_prk_steps=True, steps_offset=1).save_pretrained(os.path.join(folder, "scheduler"))
     with open(os.path.join(folder, "model_index.json"), "w", encoding="utf-8") as handle:

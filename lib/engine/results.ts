@@ -59,6 +59,13 @@ export const engineSummaries = {
   }),
   'pretrain-generator': z.object({ modelId: z.union([z.string(), z.number()]).transform(String) }),
   'finetune-generator': z.object({ adapterId: z.union([z.string(), z.number()]).transform(String), resumedFrom: count.nullish() }),
+  'clip-zero-shot': z.object({
+    overallAccuracy: z.number().nullable(),
+    perClass: z.record(z.string(), z.number().nullable()),
+    testImages: count,
+    prompts: count,
+    environment: engineEnvironmentSchema,
+  }),
   'fid-table': z.object({
     rows: z.array(
       z.object({

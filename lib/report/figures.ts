@@ -8,6 +8,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { stripPngMetadata } from '../images/png.js';
 import { MODE_LABELS, seriesLabel, type ReportData, type SeriesId, type SummaryRow } from './data.js';
+import type { ReferenceLine } from './baselines.js';
 import { installTextMetrics, REPORT_FONT, REPORT_FONT_FAMILY } from './fonts.js';
 
 /** Fixed colours per series, so a source has the same colour in every figure. */
@@ -18,6 +19,8 @@ const SERIES_COLOURS: Record<string, string> = {
   original: '#222222',
   randaugment: '#9467bd',
 };
+/** Baselines' reference lines (no series has it). */
+const REFERENCE_COLOUR = '#b8860b';
 const EXTRA_COLOURS = ['#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];
 
 export function seriesColour(series: SeriesId, index: number): string {
@@ -210,12 +213,30 @@ function epochsNote(mode: string, epochs: Record<string, number> | undefined): s
   return typeof n === 'number' ? `, ${n} epochs` : '';
 }
 
-/** Accuracy vs p per source for one init mode, with the only-original line (paper Figs 3–5). */
-export function accuracySpec(data: ReportData, mode: string, epochs?: Record<string, number>): TopLevelSpec {
+/**
+ * Baselines (lib/report/baselines.ts) as labelled horizontal lines across the panel: their own data,
+ * outside the series' colour legend (they are no source of training data).
+ */
+function referenceLayers(references: readonly ReferenceLine[], xDomain: [number, number], yDomain: [number, number]): unknown[] {
+  if (references.length === 0) return [];
+  const values = references.map((r) => ({ reference: r.label, mean: r.accuracy, text: `${r.label} ${(r.accuracy * 100).toFixed(1)}%` }));
+  const y = { field: 'mean', type: 'quantitative' as const, scale: { domain: yDomain, nice: false, zero: false, clamp: true } };
+  return [
+    { data: { values }, mark: { type: 'rule', color: REFERENCE_COLOUR, strokeDash: [8, 4], strokeWidth: 2 }, encoding: { y } },
+    {
+      data: { values },
+      mark: { type: 'text', color: REFERENCE_COLOUR, align: 'right', baseline: 'bottom', dx: -4, dy: -3, fontSize: 11 },
+      encoding: { x: { datum: xDomain[1], type: 'quantitative' as const, scale: { domain: xDomain, nice: false, zero: false } }, y, text: { field: 'text' } },
+    },
+  ];
+}
+
+/** Accuracy vs p per source for one init mode, with the only-original line and any baselines' lines (paper Figs 3–5). */
+export function accuracySpec(data: ReportData, mode: string, epochs?: Record<string, number>, references: readonly ReferenceLine[] = []): TopLevelSpec {
   const rows = data.summary.filter((r) => r.mode === mode && r.className === 'overall');
   const multi = rows.some((r) => r.n >= 2);
   const points = rows.flatMap((r) => toData(r, dodgeFor(data, r.series, true)));
-  const yDomain = niceDomain(points.flatMap((p) => [p.mean, p.ciLow, p.ciHigh]).filter((v): v is number => v !== null));
+  const yDomain = niceDomain([...points.flatMap((p) => [p.mean, p.ciLow, p.ciHigh]), ...references.map((r) => r.accuracy)].filter((v): v is number => v !== null && Number.isFinite(v)));
   const failedHere = rows.reduce((s, r) => s + r.failed, 0);
   const subtitle = [seedNote(data, points, false)];
   if (failedHere > 0) subtitle.push(`× on the bottom edge: ${failedHere} failed cell${failedHere === 1 ? '' : 's'} (listed in the report)`);
@@ -226,7 +247,10 @@ export function accuracySpec(data: ReportData, mode: string, epochs?: Record<str
     width: 520,
     height: 320,
     data: { values: points },
-    layer: panelLayers({ data, yDomain, xDomain: xDomainOf(data), withErrorBars: multi || points.some((p) => p.ciLow !== null), compact: false }),
+    layer: [
+      ...panelLayers({ data, yDomain, xDomain: xDomainOf(data), withErrorBars: multi || points.some((p) => p.ciLow !== null), compact: false }),
+      ...referenceLayers(references, xDomainOf(data), yDomain),
+    ],
     config: baseConfig(),
   } as unknown as TopLevelSpec;
 }

@@ -6,6 +6,7 @@ import { stableStringify } from '../hash.js';
 import { compareText, fidOverSeeds, MODE_LABELS, seriesLabel, sourceLabel, type ReportData, type SummaryRow } from './data.js';
 import type { Findings } from './findings.js';
 import { FINDINGS_CSS, renderFindingsHtml } from './findings-html.js';
+import { baselinesHtml, type ReportBaselines } from './baselines.js';
 import type { ModelsHeader } from './models.js';
 import { renderModelsHtml } from './models-html.js';
 import { renderPromptsHtml } from './prompts-html.js';
@@ -100,6 +101,8 @@ export interface HtmlContext {
   models?: ModelsHeader;
   /** The LLM's prompts (`generator.prompts.kind: "llm"`), read from the store by the report step. */
   prompts?: StoredPrompts;
+  /** Baseline arms (§6.3 zero-shot CLIP), read from the store (absent: the sweep had none). */
+  baselines?: ReportBaselines;
 }
 
 function pointTable(data: ReportData, mode: string, className: string): string {
@@ -251,14 +254,14 @@ export function renderHtml(ctx: HtmlContext): string {
     out.push(`<div class="note"><b>Notes on the input</b><ul>${[...data.warnings, ...samples.problems.map((p) => `sample image ${p}`)].map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></div>`);
   }
   out.push(
-    `<nav>${ctx.models ? '<a href="#models">Models</a>' : ''}<a href="#findings">Findings</a><a href="#accuracy">Accuracy vs p</a><a href="#per-class">Per-class accuracy</a><a href="#fid">FID</a>${ctx.prompts ? '<a href="#prompts">Prompts</a>' : ''}<a href="#samples">Samples</a><a href="#failed">Failed cells</a><a href="#run">Run</a>` +
+    `<nav>${ctx.models ? '<a href="#models">Models</a>' : ''}<a href="#findings">Findings</a><a href="#accuracy">Accuracy vs p</a>${ctx.baselines?.clipZeroShot ? '<a href="#baselines">Baselines</a>' : ''}<a href="#per-class">Per-class accuracy</a><a href="#fid">FID</a>${ctx.prompts ? '<a href="#prompts">Prompts</a>' : ''}<a href="#samples">Samples</a><a href="#failed">Failed cells</a><a href="#run">Run</a>` +
       `${input.history?.length ? '<a href="#history">Re-evaluations</a>' : ''}<a href="#files">Files</a></nav>`,
   );
 
   out.push(renderFindingsHtml(ctx.findings));
 
   // Figures 3–5.
-  out.push('<h2 id="accuracy">Test accuracy vs p (paper Figs 3–5)</h2>', '<p>One panel per init mode; each line is a source of synthetic images, the dashed black line trains on the originals only.</p>');
+  out.push('<h2 id="accuracy">Test accuracy vs p (paper Figs 3–5)</h2>', `<p>One panel per init mode; each line is a source of synthetic images, the dashed black line trains on the originals only${ctx.baselines?.clipZeroShot ? `; the dashed gold line is the ${escapeHtml(ctx.baselines.clipZeroShot.label)} baseline (no training, <a href="#baselines">per class below</a>)` : ''}.</p>`);
   for (const fig of figures) {
     out.push(
       `<h3 id="accuracy-${escapeHtml(fig.mode)}">${escapeHtml(fig.mode)} — ${escapeHtml((MODE_LABELS as Record<string, string>)[fig.mode] ?? fig.mode)}</h3>`,
@@ -267,6 +270,8 @@ export function renderHtml(ctx: HtmlContext): string {
       `<details><summary>numbers (${escapeHtml(fig.mode)})</summary>${pointTable(data, fig.mode, 'overall')}</details>`,
     );
   }
+
+  if (ctx.baselines) out.push(baselinesHtml(ctx.baselines));
 
   // Figure 6.
   out.push('<h2 id="per-class">Per-class test accuracy vs p (paper Fig 6)</h2>', '<p>Which classes the synthetic images help or hurt most, per init mode.</p>');

@@ -14,9 +14,9 @@ import type { ShippedOrigin } from '../shipped-models.js';
 import type { ArtifactStore } from '../store/types.js';
 import type { FidRow, ReportInput } from './types.js';
 
-export type ModelRole = 'generator' | 'classifier-base' | 'fid-extractor';
+export type ModelRole = 'generator' | 'classifier-base' | 'fid-extractor' | 'baseline';
 
-export const ROLE_WORDS: Record<ModelRole, string> = { generator: 'generator', 'classifier-base': 'classifier base', 'fid-extractor': 'FID extractor' };
+export const ROLE_WORDS: Record<ModelRole, string> = { generator: 'generator', 'classifier-base': 'classifier base', 'fid-extractor': 'FID extractor', baseline: 'baseline' };
 
 export interface ModelEntry {
   role: ModelRole;
@@ -105,7 +105,7 @@ function notRecorded(role: ModelRole, what: string, standIn: string | null): Mod
  * sweep's own (workflows/sweep.ts `baseModels`, `fidInput`): a given `generator.modelPrefix` /
  * `train.pretrainedKey` is used as is, else the stand-in pretrained on the prior domain.
  */
-export async function resolveModels(store: ArtifactStore, input: Pick<ReportInput, 'config' | 'baseModels' | 'fid'>): Promise<ModelsHeader> {
+export async function resolveModels(store: ArtifactStore, input: Pick<ReportInput, 'config' | 'baseModels' | 'fid' | 'baselines'>): Promise<ModelsHeader> {
   const { config } = input;
   const models: ModelEntry[] = [];
   const statements: string[] = [];
@@ -157,6 +157,10 @@ export async function resolveModels(store: ArtifactStore, input: Pick<ReportInpu
     fidEntry = { ...weights, role: 'fid-extractor', what, standIn: BUILTIN_FID_STATEMENT };
   }
   models.push(fidEntry);
+
+  // Baselines (§6.3): the model folder the sweep's arm read, as it is in the store now.
+  const clip = input.baselines?.clipZeroShot;
+  if (clip) models.push(await folderEntry(store, 'baseline', 'zero-shot CLIP, transformers layout (given: baselines.clipZeroShot.modelPrefix)', clip.modelPrefix, null));
 
   // Not a model, but a stand-in all the same (as `synthmix plan` lists it): the data the numbers are about.
   if (config.dataset.source.kind === 'demo') statements.push(demoDatasetStatement(config.dataset.demoPreset));

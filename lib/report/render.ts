@@ -4,7 +4,7 @@
  *
  * Files (names relative to the report folder):
  *   index.html                          the page (inline CSS; links the files below)
- *   accuracy-<mode>.svg|.png|.vl.json   accuracy vs p per source, only-original line (Figs 3–5)
+ *   accuracy-<mode>.svg|.png|.vl.json   accuracy vs p per source, only-original line, baselines' lines (Figs 3–5)
  *   per-class-<mode>.svg|.png|.vl.json  per-class accuracy vs p, one panel per class (Fig 6)
  *   samples.png                         rows classes, columns original + sources (Fig 7)
  *   results.csv, results.json           every cell, every number (+ config, run metadata and the models used in the JSON)
@@ -17,6 +17,7 @@ import { stableStringify } from '../hash.js';
 import type { TestResults } from './evaluations.js';
 import { computeFindings } from './findings.js';
 import { buildReportData, fidCsv, historyCsv, resultsCsv, summaryCsv, type ReportData } from './data.js';
+import { referenceLines, type ReportBaselines } from './baselines.js';
 import { accuracySpec, perClassSpec, renderSvg, svgToPng } from './figures.js';
 import { renderHtml, type HtmlContext } from './html.js';
 import type { ModelsHeader } from './models.js';
@@ -74,10 +75,11 @@ function json(value: unknown): Buffer {
 }
 
 /** results.json: the whole report's data, one document. */
-export function resultsJson(input: ReportInput, data: ReportData, extra: { samples: unknown; files: string[]; models?: ModelsHeader }): unknown {
+export function resultsJson(input: ReportInput, data: ReportData, extra: { samples: unknown; files: string[]; models?: ModelsHeader; baselines?: ReportBaselines }): unknown {
   return {
     sweepId: input.sweepId,
     ...(extra.models ? { models: extra.models } : {}),
+    ...(extra.baselines ? { baselines: extra.baselines } : {}),
     codeVersion: input.codeVersion,
     startedAt: input.startedAt,
     finishedAt: input.finishedAt,
@@ -108,12 +110,22 @@ export function resultsJson(input: ReportInput, data: ReportData, extra: { sampl
   };
 }
 
+/** What the report step reads from the store besides the request (each absent in a preview or when the sweep had none). */
+export interface ReportExtras {
+  /** The models used (lib/report/models.ts): they head the page and go to results.json. */
+  readonly models?: ModelsHeader;
+  /** The LLM's prompts (§6.1): a section and prompts.json. */
+  readonly prompts?: StoredPrompts;
+  /** Baseline arms (§6.3 zero-shot CLIP): reference lines in Figs 3–5, a section, results.json. */
+  readonly baselines?: ReportBaselines;
+}
+
 /**
- * Render every file of the report. Deterministic: same input, image bytes and models ⇒ same files,
- * same bytes. `models` (read from the store by the report step, lib/report/models.ts) heads the page
- * and goes to results.json; `prompts` (the LLM's, §6.1) get a section and prompts.json.
+ * Render every file of the report. Deterministic: same input, image bytes and extras ⇒ same files,
+ * same bytes.
  */
-export async function renderReport(input: ReportInput, samples: SampleImages, tests?: TestResults, models?: ModelsHeader, prompts?: StoredPrompts): Promise<RenderedFile[]> {
+export async function renderReport(input: ReportInput, samples: SampleImages, tests?: TestResults, extras: ReportExtras = {}): Promise<RenderedFile[]> {
+  const { models, prompts, baselines } = extras;
   const data = buildReportData(input, tests);
   const findings = computeFindings(data, data.tests);
   const files = new Map<string, Buffer>();
@@ -131,7 +143,7 @@ export async function renderReport(input: ReportInput, samples: SampleImages, te
       perClassPng: `per-class-${safe}.png`,
       perClassSpec: `per-class-${safe}.vl.json`,
     };
-    const acc = accuracySpec(data, mode, epochs);
+    const acc = accuracySpec(data, mode, epochs, referenceLines(baselines));
     const accSvg = await renderSvg(acc);
     files.set(names.accuracy, Buffer.from(accSvg, 'utf8'));
     files.set(names.accuracyPng, svgToPng(accSvg));
@@ -165,9 +177,19 @@ export async function renderReport(input: ReportInput, samples: SampleImages, te
     maxPerCell: MAX_SAMPLES_PER_CELL,
     tilePixels: grid.tile,
   };
-  files.set('results.json', json(resultsJson(input, data, { samples: samplesInfo, files: ['index.html', ...listed], ...(models ? { models } : {}) })));
+  files.set('results.json', json(resultsJson(input, data, { samples: samplesInfo, files: ['index.html', ...listed], ...(models ? { models } : {}), ...(baselines ? { baselines } : {}) })));
 
-  const html = renderHtml({ input, data, findings, figures, ...(models ? { models } : {}), ...(prompts ? { prompts } : {}), samples: { file: 'samples.png', problems: grid.problems, perCellMax: MAX_SAMPLES_PER_CELL }, files: listed });
+  const html = renderHtml({
+    input,
+    data,
+    findings,
+    figures,
+    ...(models ? { models } : {}),
+    ...(prompts ? { prompts } : {}),
+    ...(baselines ? { baselines } : {}),
+    samples: { file: 'samples.png', problems: grid.problems, perCellMax: MAX_SAMPLES_PER_CELL },
+    files: listed,
+  });
   files.set('index.html', Buffer.from(html, 'utf8'));
 
   return [...files.entries()]

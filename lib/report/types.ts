@@ -107,6 +107,11 @@ export interface ReportInput {
   baseModels?: BaseModelKeys;
   /** `generator.prompts.kind: "llm"`: the stored prompts (lib/steps/prompts.ts StoredPrompts), listed per class in the report. */
   llmPrompts?: StoredValue;
+  /**
+   * Baseline arms (absent: none): their stored evaluations, read when the report is written
+   * (lib/report/baselines.ts) and drawn as reference lines in Figs 3–5.
+   */
+  baselines?: { clipZeroShot?: { evaluationKey: string; modelPrefix: string } };
   /** What a later re-evaluation needs (the sweep's test set, its classifiers' shape); when present the report step stores the sweep record (lib/report/record.ts). */
   evaluationContext?: { test: ManifestRef; arch: ClassifierArch };
 }

@@ -249,6 +249,18 @@ export const sweepConfigSchema = z
         bootstrapResamples: z.number().int().min(0).default(200),
       })
       .strict(),
+    /** Reference arms beside the cells (absent: none); each is drawn as a line in Figs 3–5. */
+    baselines: z
+      .object({
+        /**
+         * §6.3 zero-shot CLIP on the test set: store prefix of a CLIP folder in transformers layout
+         * (e.g. openai/clip-vit-base-patch32 put there with `synthmix import`); prompts are the
+         * generator's templates.
+         */
+        clipZeroShot: z.object({ modelPrefix: z.string().min(1), batchSize: z.number().int().min(1).default(32) }).strict().optional(),
+      })
+      .strict()
+      .optional(),
     /** Experiment cells trained at once (bounded fan-out). */
     concurrency: z.number().int().min(1).max(1000).default(4),
   })

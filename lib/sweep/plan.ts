@@ -11,6 +11,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { folderPrefix } from '../store/common.js';
 import type { ArtifactStore } from '../store/types.js';
 import { needsPriorDomain } from './base-model-inputs.js';
+import { CLIP_MODEL_FIELD } from './baselines.js';
 import { enumerateCells, generationSeeds, type SweepConfig } from './config.js';
 
 /** A model or dataset the sweep reads, as found (or not) where the config says it is. */
@@ -82,6 +83,8 @@ export async function planSweep(config: SweepConfig, store: ArtifactStore): Prom
   } else {
     standIns.push('FID features: the built-in extractor (the classifier base), not InceptionV3: FID values are not comparable with published ones');
   }
+  const clip = config.baselines?.clipZeroShot;
+  if (clip) inputs.push(await storeObject(store, CLIP_MODEL_FIELD, 'CLIP folder (transformers layout)', `${folderPrefix(clip.modelPrefix)}config.json`));
   const problems = inputs.filter((i) => i.found === undefined).map((i) => `${i.field}: ${i.what} not found at ${i.where}`);
 
   const cells = enumerateCells(config);
@@ -98,6 +101,7 @@ export async function planSweep(config: SweepConfig, store: ArtifactStore): Prom
   }
   const priorDomain = needsPriorDomain(config);
   if (priorDomain) stages.push({ stage: 'curate-prior', steps: 1, detail: 'every image of the demo world\'s prior domain (for the stand-in base models)' });
+  if (clip) stages.push({ stage: 'clip-zero-shot', steps: 1, detail: `zero-shot CLIP on the test set (§6.3), ${config.generator.templates.length} prompt(s) per class; beside the stages up to fid` });
   const pretrains = (base === 'prior-domain' ? 1 : 0) + (!config.generator.modelPrefix && config.generator.backend === 'builtin' ? 1 : 0);
   stages.push({ stage: 'pretrain', steps: pretrains, detail: pretrains ? `${pretrains} base model(s) on the prior domain` : 'none: base models given' });
   stages.push({

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "evaluate-classifier": "evaluate_classifier",
     "extract-features": "extract_features",
     "fid-table": "fid_table",
+    "clip-zero-shot": "clip_zero_shot",
 }
 
 
