@@ -36,11 +36,12 @@ describe('a pool of worker processes under fire', () => {
   it('two sweeps sharing the store survive SIGKILLed workers with the numbers of an undisturbed run', async () => {
     const configs = poolSweepConfigs('ci');
     const cells = { first: enumerateCells(configs.first).length, second: enumerateCells(configs.second).length };
-    // Kills every 4–10 s from the first sweep's start: all three land while the sweeps run (their
-    // data stages alone outlast that on any CPU).
+    // Kills every 4–10 s from the first sweep's pretrain stage on: all three land while the sweeps
+    // run (their engine stages alone outlast that on any CPU). Seed 1 picks gpu, cpu, gpu workers;
+    // a gpu victim is killed once an engine step runs on it.
     const run: PoolRun = await runPoolUnderFire({
       s3,
-      seed: 16,
+      seed: 1,
       kills: KILLS,
       cpuWorkers: 2,
       gpuWorkers: 2,
@@ -58,6 +59,9 @@ describe('a pool of worker processes under fire', () => {
     expect(run.kills.length).toBe(KILLS);
     expect(run.restarts).toBe(KILLS);
     for (const kill of run.kills) expect(kill.orphansGoneMs).toBeLessThanOrEqual(30_000);
+    expect(run.kills.map((k) => k.queue)).toEqual(['gpu', 'cpu', 'gpu']);
+    // At least one kill took a running engine step (and its forkserver) down with its worker.
+    expect(run.kills.some((k) => k.engines > 0 && k.descendants > k.engines)).toBe(true);
 
     // Both complete, every cell done.
     expect(run.first.result.cells).toMatchObject({ total: cells.first, done: cells.first, failed: 0 });
