@@ -14,6 +14,8 @@ const benches: Array<{ name: string; argv: string[]; python?: boolean }> = [
   { name: 'roundtrip', argv: ['bench/roundtrip.ts', '100'] },
   { name: 'orchestration', argv: ['bench/orchestration.ts', '10000', '50'] },
   { name: 'shipped-pretrain', argv: ['bench/shipped-pretrain.ts'] },
+  // Minutes: the two-sweep pool with 6 SIGKILLs (bench/pool-under-fire.ts).
+  { name: 'pool', argv: ['bench/pool-under-fire.ts', '--kills', '6', '--workers', '4'] },
   { name: 'classifier', argv: ['engine/bench/bench_classifier.py'], python: true },
   { name: 'cell', argv: ['engine/bench/bench_cell.py'], python: true },
   { name: 'fid', argv: ['engine/bench/bench_fid.py'], python: true },
