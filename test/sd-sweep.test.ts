@@ -3,11 +3,11 @@
  * tiny random folder made by diffusers' `save_pretrained` in the engine venv (UNet2DConditionModel +
  * AutoencoderKL + CLIPTextModel + CLIPTokenizer + a scheduler config; native size 16 px) is put into
  * the store as `synthmix import` does, and a sweep with `generator.backend: "stable-diffusion"` over
- * a real image folder at `dataset.imageSize` 12 runs DreamBooth, textual inversion and vanilla
+ * a real image folder at `dataset.imageSize` 32 runs DreamBooth, textual inversion and vanilla
  * generation at the model's own resolution, FID, the cells and the report.
  *
  * What is checked is the path, not the numbers (the weights are random): every cell trains; every
- * generated image was sampled at 16 px and stored at 12 px; both fine-tunes ran per class; the
+ * generated image was sampled at 16 px and stored at 32 px; both fine-tunes ran per class; the
  * report names the model folder as the generator, with no stand-in statement for it.
  */
 import { execFileSync } from 'node:child_process';
@@ -63,14 +63,15 @@ it('DreamBooth, textual inversion and generation run on a Stable-Diffusion folde
   }
   const config = resolveSweepConfig('tiny', {
     name: 'sd-sweep',
-    dataset: { source: { kind: 'local', path: root }, perClass: 4, testPerClass: 2, imageSize: 12 },
+    dataset: { source: { kind: 'local', path: root }, perClass: 4, testPerClass: 2, imageSize: 32 },
     sources: ['vanilla', 'dreambooth', 'textual'],
-    // No generator.resolution: the default is the folder's own size (16 px), not the dataset's 12.
+    // No generator.resolution: the default is the folder's own size (16 px), not the dataset's 32.
     generator: { backend: 'stable-diffusion', modelPrefix: 'models/tiny-sd', steps: 2, batchSize: 4 },
     finetune: { dreambooth: { steps: 2, lr: 5e-4, priorWeight: 1, numClassImages: 2 }, textual: { steps: 2, lr: 5e-3 } },
     fid: { kidSubsets: 2, kidSubsetSize: 2, bootstrapResamples: 10 },
     mix: { p: [0.5], onlyOriginal: false },
-    train: { modes: ['scratch'], epochs: { scratch: 1, finetune: 1, frozen: 1 }, pretrainEpochs: 1 },
+    // The classifier base is the tiny preset's prior-domain stand-in, which ships (engine/pretrained/).
+    train: { modes: ['scratch'], epochs: { scratch: 1, finetune: 1, frozen: 1 } },
   });
   const sweepId = 'sd-sweep';
   const result = await world.client.workflow.execute(sweep, { taskQueue: world.config.queues.cpu, workflowId: sweepId, args: [{ sweepId, config, queues: world.config.queues }] });
@@ -83,14 +84,14 @@ it('DreamBooth, textual inversion and generation run on a Stable-Diffusion folde
   // No base generator was pretrained: the folder is the model.
   expect(result.stages.find((s) => s.stage === 'pretrain')?.activities).toBe(1);
 
-  // Every generated image: sampled at the folder's 16 px, stored at the dataset's 12 px.
+  // Every generated image: sampled at the folder's 16 px, stored at the dataset's 32 px.
   const manifests = (await world.store.list('steps/generate/')).filter((o) => o.key.endsWith('/manifest.json'));
   expect(manifests).toHaveLength(3 * 2); // three sources × two classes
   for (const { key } of manifests) {
     const manifest = await world.store.getJson<StoredManifest>(key);
     expect(manifest.items.length).toBeGreaterThan(0);
     for (const item of manifest.items) {
-      expect([item.width, item.height]).toEqual([12, 12]);
+      expect([item.width, item.height]).toEqual([32, 32]);
       expect([item.meta?.generatedWidth, item.meta?.generatedHeight]).toEqual([16, 16]);
     }
   }
