@@ -7,7 +7,6 @@
  * the accuracy figures (Figs 3–5) and lists it per class. (Its logits against transformers'
  * `CLIPModel(...).logits_per_image`: engine/tests/test_clip_zero_shot.py.)
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +15,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createBaselineActivities } from '../activities/baselines.js';
 import { createReportActivities } from '../activities/report.js';
-import { loadConfig, projectRoot } from '../lib/config/load.js';
+import { loadConfig } from '../lib/config/load.js';
 import { makeManifest, writeManifest, type ManifestItem, type ManifestRef } from '../lib/data/manifest.js';
 import { uploadOutput } from '../lib/engine/runner.js';
 import { evaluationFileSchema } from '../lib/engine/results.js';
@@ -28,7 +27,7 @@ import { createLocalStore } from '../lib/store/local.js';
 import { clipPrompts, clipZeroShotInput } from '../lib/sweep/baselines.js';
 import { resolveSweepConfig } from '../lib/sweep/config.js';
 import { planSweep } from '../lib/sweep/plan.js';
-import { toolPaths } from '../infra/tools.js';
+import { makeTinyModel } from './support/tiny-models.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-clip-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -47,13 +46,8 @@ let test: ManifestRef;
 let first: ClipZeroShotResult;
 
 beforeAll(async () => {
-  const engineDir = path.join(projectRoot, 'engine');
   const folder = path.join(tmp, 'tiny-clip');
-  execFileSync(toolPaths.enginePython, ['-c', 'import sys; from tiny_models import make_tiny_clip; make_tiny_clip(sys.argv[1])', folder], {
-    cwd: engineDir,
-    env: { ...process.env, PYTHONPATH: [engineDir, path.join(engineDir, 'tests')].join(path.delimiter), HF_HUB_OFFLINE: '1', OMP_NUM_THREADS: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  makeTinyModel('clip', folder);
   // Two real PNGs per class, each its own colour (12 px: the processor resizes them to the model's 16).
   const items: ManifestItem[] = [];
   for (const [c, name] of classes.entries()) {

@@ -5,7 +5,6 @@
  * activity stores each image normalized to `dataset.imageSize` (12) by lib/images/normalize.ts — the
  * code path and resize policy of curated originals — and records the size it was generated at.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,26 +12,21 @@ import sharp from 'sharp';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, expect, it } from 'vitest';
 import { createGeneratorActivities } from '../activities/generator.js';
-import { loadConfig, projectRoot } from '../lib/config/load.js';
+import { loadConfig } from '../lib/config/load.js';
 import { readManifest } from '../lib/data/manifest.js';
 import { uploadOutput } from '../lib/engine/runner.js';
 import { normalizeImage } from '../lib/images/normalize.js';
 import { createLocalStore } from '../lib/store/local.js';
 import { PRESETS, resolveSweepConfig } from '../lib/sweep/config.js';
 import type { GenerateInput, GenerateResult } from '../lib/steps/generator.js';
-import { toolPaths } from '../infra/tools.js';
+import { makeTinyModel } from './support/tiny-models.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'synthmix-gen-res-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 it('samples at generator.resolution with the named scheduler and stores images at dataset.imageSize, recording the generated size', async () => {
-  const engineDir = path.join(projectRoot, 'engine');
   const folder = path.join(tmp, 'tiny-sd');
-  execFileSync(toolPaths.enginePython, ['-c', 'import sys; from test_diffusion import make_tiny_sd; make_tiny_sd(sys.argv[1])', folder], {
-    cwd: engineDir,
-    env: { ...process.env, PYTHONPATH: [engineDir, path.join(engineDir, 'tests')].join(path.delimiter), HF_HUB_OFFLINE: '1', OMP_NUM_THREADS: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  makeTinyModel('sd', folder);
   const config = loadConfig({
     env: {},
     overrides: { stateDir: path.join(tmp, 'state'), storage: { kind: 'local', dir: path.join(tmp, 'store') }, engine: { cacheDir: path.join(tmp, 'cache'), workDir: path.join(tmp, 'work') } },

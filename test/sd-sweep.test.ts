@@ -10,17 +10,14 @@
  * generated image was sampled at 16 px and stored at 32 px; both fine-tunes ran per class; the
  * report names the model folder as the generator, with no stand-in statement for it.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sweep } from '../workflows/index.js';
-import { projectRoot } from '../lib/config/load.js';
 import { uploadOutput } from '../lib/engine/runner.js';
 import type { ModelsHeader } from '../lib/report/models.js';
 import { enumerateCells, resolveSweepConfig } from '../lib/sweep/config.js';
-import { toolPaths } from '../infra/tools.js';
+import { makeTinyModel, patternPng } from './support/tiny-models.js';
 import { startTestWorld, type TestWorld } from './support/world.js';
 
 let world: TestWorld;
@@ -31,35 +28,20 @@ beforeAll(async () => {
 
 afterAll(() => world?.stop());
 
-/** A 32×32 PNG: a class colour plus a per-image pattern (no two alike). */
-async function png(classIndex: number, i: number): Promise<Buffer> {
-  const raw = Buffer.alloc(32 * 32 * 3);
-  for (let p = 0; p < 32 * 32; p += 1) {
-    raw[p * 3 + classIndex] = 200;
-    raw[p * 3 + ((classIndex + 1) % 3)] = (p * (i + 5)) % 89;
-  }
-  return sharp(raw, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer();
-}
-
 interface StoredManifest {
   items: Array<{ width: number; height: number; class: string; meta?: { generatedWidth?: number; generatedHeight?: number; source?: string } }>;
 }
 
 it('DreamBooth, textual inversion and generation run on a Stable-Diffusion folder at its own resolution, through cells and report', async () => {
   // The model, as a user has it on disk, then into the store.
-  const engineDir = path.join(projectRoot, 'engine');
   const folder = path.join(world.tmp, 'tiny-sd');
-  execFileSync(toolPaths.enginePython, ['-c', 'import sys; from test_diffusion import make_tiny_sd; make_tiny_sd(sys.argv[1])', folder], {
-    cwd: engineDir,
-    env: { ...process.env, PYTHONPATH: [engineDir, path.join(engineDir, 'tests')].join(path.delimiter), HF_HUB_OFFLINE: '1', OMP_NUM_THREADS: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  makeTinyModel('sd', folder);
   await uploadOutput(world.store, folder, 'models/tiny-sd');
 
   const root = path.join(world.tmp, 'dataset');
   for (const [c, name] of ['alpha', 'beta'].entries()) {
     await mkdir(path.join(root, name), { recursive: true });
-    for (let i = 0; i < 6; i += 1) await writeFile(path.join(root, name, `${i}.png`), await png(c, i));
+    for (let i = 0; i < 6; i += 1) await writeFile(path.join(root, name, `${i}.png`), await patternPng(c, i));
   }
   const config = resolveSweepConfig('tiny', {
     name: 'sd-sweep',

@@ -10,25 +10,15 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweep } from '../workflows/index.js';
 import { classImagesWorkflowId } from '../workflows/class-images.js';
 import type { ModelsHeader } from '../lib/report/models.js';
 import { enumerateCells, resolveSweepConfig } from '../lib/sweep/config.js';
+import { patternPng } from './support/tiny-models.js';
 import { startTestWorld, type TestWorld } from './support/world.js';
 
 let world: TestWorld;
-
-/** A 32×32 PNG: a class colour plus a per-image pattern (so no two are byte- or pixel-equal). */
-async function png(classIndex: number, i: number): Promise<Buffer> {
-  const raw = Buffer.alloc(32 * 32 * 3);
-  for (let p = 0; p < 32 * 32; p += 1) {
-    raw[p * 3 + classIndex] = 200;
-    raw[p * 3 + ((classIndex + 1) % 3)] = (p * (i + 3)) % 97;
-  }
-  return sharp(raw, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer();
-}
 
 beforeAll(async () => {
   world = await startTestWorld({ name: 'short-class', workers: ['cpu', 'gpu'], overrides: () => ({ engine: { threads: 1 } }) });
@@ -41,7 +31,7 @@ describe('a class with fewer than k instance images', () => {
     const root = path.join(world.tmp, 'dataset');
     for (const [c, [name, count]] of ([['alpha', 8], ['beta', 8], ['gamma', 3]] as const).entries()) {
       await mkdir(path.join(root, name), { recursive: true });
-      for (let i = 0; i < count; i += 1) await writeFile(path.join(root, name, `${i}.png`), await png(c, i));
+      for (let i = 0; i < count; i += 1) await writeFile(path.join(root, name, `${i}.png`), await patternPng(c, i));
     }
     const config = resolveSweepConfig('tiny', {
       name: 'short-class',
