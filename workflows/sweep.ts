@@ -203,6 +203,11 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   /** Run one stage: its wall time, and the sum of its activities' own `{ computed, wallMs }`. */
   async function stage<T extends Timed>(name: string, step: () => Promise<T>): Promise<T> {
     enter(name);
+    return timedStep(name, step);
+  }
+
+  /** Run a step and record its timing as stage `name`, without making it the progress's current stage (a step beside others). */
+  async function timedStep<T extends Timed>(name: string, step: () => Promise<T>): Promise<T> {
     const began = Date.now();
     const value = await step();
     const timed: Timed = value;
@@ -274,11 +279,7 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
   function runBaselines(curated: CurateResult): Promise<{ clipZeroShot?: SweepData['clipZeroShot'] }> {
     const clip = clipZeroShotInput(config, curated.testManifest, curated.classes);
     if (!clip) return Promise.resolve({});
-    const began = Date.now();
-    const running = gpu.clipZeroShot(clip).then((r) => {
-      stages.push({ stage: 'clip-zero-shot', wallMs: Date.now() - began, activityMs: r.wallMs, activities: 1, computed: r.computed ? 1 : 0 });
-      return { clipZeroShot: { evaluationKey: r.evaluationKey, modelPrefix: r.modelPrefix } };
-    });
+    const running = timedStep('clip-zero-shot', () => gpu.clipZeroShot(clip)).then((r) => ({ clipZeroShot: { evaluationKey: r.evaluationKey, modelPrefix: r.modelPrefix } }));
     running.catch(() => undefined); // awaited after fid: until then a failure is no unhandled rejection
     return running;
   }
