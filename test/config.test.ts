@@ -3,8 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
-import { resolveSweepConfig } from '../lib/sweep/config.js';
+import { resolveSweepConfig, trainLr } from '../lib/sweep/config.js';
 import { STOP_MARGIN_SECONDS, workerStopSeconds } from '../workers/create.js';
 
 const cli = path.resolve('cli/synthmix.ts');
@@ -107,6 +108,33 @@ describe('sweep config layering', () => {
   });
 });
 
+describe('the learning rate per init mode', () => {
+  it('one number serves every mode; an object gives each its own, layered like any object', () => {
+    const tiny = resolveSweepConfig('tiny').train.lr;
+    expect(['scratch', 'finetune', 'frozen'].map((mode) => trainLr(tiny, mode as 'scratch'))).toEqual([0.05, 0.05, 0.05]);
+    const demo = resolveSweepConfig('demo').train.lr;
+    expect(trainLr(demo, 'scratch')).toBeGreaterThan(trainLr(demo, 'finetune'));
+    // A number over the preset's object replaces it whole; one mode over it keeps the others.
+    expect(resolveSweepConfig('demo', { train: { lr: 0.01 } }).train.lr).toBe(0.01);
+    const oneMode = resolveSweepConfig('demo', { train: { lr: { scratch: 0.1 } } }).train.lr;
+    expect([trainLr(oneMode, 'scratch'), trainLr(oneMode, 'finetune')]).toEqual([0.1, trainLr(demo, 'finetune')]);
+  });
+
+  it('an object without every mode, or a rate that is not positive, is refused naming the field', () => {
+    for (const [preset, lr] of [['tiny', { scratch: 0.1 }], ['demo', { frozen: 0 }], ['tiny', -1]] as const) {
+      const issues = (() => {
+        try {
+          resolveSweepConfig(preset, { train: { lr } });
+        } catch (error) {
+          return error instanceof z.ZodError ? error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) : [String(error)];
+        }
+        return [];
+      })();
+      expect(issues).toHaveLength(1);
+      expect(issues[0]).toMatch(/^train\.lr(\.frozen)?: (Too small|expected a positive number, or \{ scratch, finetune, frozen \})/);
+    }
+  });
+});
 
 describe('the RandAugment arm', () => {
   it('draws its ops per image by default, as torchvision does; per batch only when asked', () => {

@@ -1,7 +1,7 @@
 import { ChildWorkflowFailure, continueAsNew, executeChild } from '@temporalio/workflow';
 import { leanOutcome, type LeanCellOutcome } from '../lib/report/request.js';
 import type { CellOutcome } from '../lib/report/types.js';
-import type { Cell, SweepConfig } from '../lib/sweep/config.js';
+import { trainLr, type Cell, type SweepConfig } from '../lib/sweep/config.js';
 import { experimentInput, type CellData, type ExperimentInput } from '../lib/sweep/experiment-input.js';
 import type { Queues } from '../lib/temporal/queues.js';
 import { blockedCellReason } from '../lib/sweep/instances.js';
@@ -36,7 +36,7 @@ export async function experiment(input: ExperimentInput): Promise<CellOutcome> {
     ...(cell.mode === 'scratch' ? {} : { pretrainedKey: input.pretrainedKey }),
     epochs: input.train.epochs[cell.mode],
     batchSize: input.train.batchSize,
-    lr: input.train.lr,
+    lr: trainLr(input.train.lr, cell.mode),
     momentum: input.train.momentum,
     weightDecay: input.train.weightDecay,
     seed: cell.seed,
