@@ -13,14 +13,9 @@ import { EngineRunner } from '../lib/engine/runner.js';
 import { localManifest } from '../lib/engine/local-manifest.js';
 import { memoize, type StepTiming } from '../lib/memo.js';
 import { findShipped, uploadShipped, type ShippedOrigin } from '../lib/shipped-models.js';
-import type { EvaluateInput, EvaluateResult, TrainInput, TrainResult } from '../lib/steps/classifier.js';
+import { trainReads, type EvaluateInput, type EvaluateResult, type TrainInput, type TrainResult } from '../lib/steps/classifier.js';
 
 export type { ClassifierArch, EvaluateInput, EvaluateResult, TrainInput, TrainResult } from '../lib/steps/classifier.js';
-
-/** What the train step reads by name (its key includes their content): the start weights, unless it trains from scratch. */
-export function trainReads(input: TrainInput): { keys: Array<string | undefined> } {
-  return { keys: [input.mode !== 'scratch' ? input.pretrainedKey : undefined] };
-}
 
 /** The train step's files under its prefix. */
 export const TRAIN_OUTPUTS = { best: 'best.pt', final: 'final.pt', metrics: 'metrics.json' } as const;

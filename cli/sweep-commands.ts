@@ -14,6 +14,7 @@ import { ProgressTicker } from './ticker.js';
 import { UsageError } from './usage.js';
 import { assertSweepId } from '../lib/sweep/id.js';
 import { formatPlan, planSweep } from '../lib/sweep/plan.js';
+import { shippedBaseModelsForPlan } from './plan-shipped.js';
 import { sweepQueues, unpolledQueues } from '../lib/temporal/pollers.js';
 import { formatWorkflowBuild, workflowBuild } from '../lib/temporal/deployments.js';
 
@@ -85,7 +86,9 @@ export function registerSweepCommands(program: Command, config: () => SynthmixCo
     .option('--config <file>', 'sweep config JSON (fields override the preset)')
     .addOption(new Option('--preset <name>', 'preset').choices(Object.keys(PRESETS)).default('demo'))
     .action(async (options: { config?: string; preset: string }) => {
-      const plan = await planSweep(loadSweepConfig(options.preset, options.config), createStore(config().storage));
+      const cfg = config();
+      const sweepConfig = loadSweepConfig(options.preset, options.config);
+      const plan = await planSweep(sweepConfig, createStore(cfg.storage), await shippedBaseModelsForPlan(cfg, sweepConfig));
       console.log(formatPlan(plan).join('\n'));
       if (plan.problems.length > 0) throw new UsageError(`the sweep cannot run:\n  - ${plan.problems.join('\n  - ')}`);
     });

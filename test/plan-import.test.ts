@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -83,6 +83,44 @@ it('plan checks the models and data a sweep names, prints its stages, and starts
   expect(refused.output).toMatch(/MISSING dataset\.source\.prefix/);
   expect(refused.output).toContain('train.pretrainedKey: classifier weights (torchvision ResNet-18 state dict) not found');
 }, 120_000);
+
+it('plan says which base models the sweep would upload from those synthmix ships, and which it pretrains', () => {
+  // The folder a stand-in line names as shipped, checked to be one of engine/pretrained/'s.
+  const shippedFolder = (output: string, line: RegExp, step: string) => {
+    const folder = line.exec(output)?.[1];
+    expect(folder, output).toMatch(new RegExp(`^engine/pretrained/steps/${step}/[0-9a-f]{64}$`));
+    expect(existsSync(path.join(projectRoot, folder as string, 'SHA256SUMS'))).toBe(true);
+    return folder;
+  };
+  const classifierShipped = /classifier base: a ResNet pretrained on the demo world's prior domain \(it plays ImageNet\), shipped with synthmix \(([^)]+)\), not trained/;
+  const generatorShipped = /generator: the built-in pixel diffusion model pretrained on the demo world's prior domain \(it plays Stable Diffusion\), shipped with synthmix \(([^)]+)\), not trained/;
+
+  const demo = synthmix('plan', '--preset', 'demo');
+  expect(demo.code, demo.output).toBe(0);
+  shippedFolder(demo.output, classifierShipped, 'train');
+  shippedFolder(demo.output, generatorShipped, 'pretrain-generator');
+  expect(demo.output).not.toContain('pretrained here');
+
+  // Another classifier pretrain (its memo inputs change): that one is trained, the generator still ships.
+  const epochs = path.join(tmp, 'epochs.json');
+  writeFileSync(epochs, JSON.stringify({ train: { pretrainEpochs: 3 } }));
+  const classifierTrained = synthmix('plan', '--config', epochs, '--preset', 'tiny');
+  expect(classifierTrained.code, classifierTrained.output).toBe(0);
+  expect(classifierTrained.output).toContain("classifier base: a ResNet pretrained here on the demo world's prior domain (it plays ImageNet)");
+  expect(classifierTrained.output).not.toMatch(classifierShipped);
+  const tinyGenerator = shippedFolder(classifierTrained.output, generatorShipped, 'pretrain-generator');
+
+  // And the other way round: a shorter generator pretrain is trained, the tiny classifier ships.
+  const steps = path.join(tmp, 'generator-steps.json');
+  writeFileSync(steps, JSON.stringify({ generator: { pretrain: { steps: 20, batchSize: 32, lr: 2e-3 } } }));
+  const generatorTrained = synthmix('plan', '--config', steps, '--preset', 'tiny');
+  expect(generatorTrained.code, generatorTrained.output).toBe(0);
+  expect(generatorTrained.output).toContain("generator: the built-in pixel diffusion model pretrained here on the demo world's prior domain (it plays Stable Diffusion)");
+  expect(generatorTrained.output).not.toMatch(generatorShipped);
+  shippedFolder(generatorTrained.output, classifierShipped, 'train');
+  // Each preset has its own shipped models: tiny's generator is not the demo's.
+  expect(tinyGenerator).not.toBe(generatorShipped.exec(demo.output)?.[1]);
+}, 180_000);
 
 it('plan --preset paper names every real model and the dataset it needs (exit 2)', () => {
   const paper = synthmix('plan', '--preset', 'paper');

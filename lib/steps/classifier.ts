@@ -34,6 +34,15 @@ export interface TrainInput {
   randAugment?: { n: number; m: number; perImage?: boolean };
 }
 
+/**
+ * What the train step reads by name (its memo key includes their content): the start weights,
+ * unless it trains from scratch. Here, not in the activity, so that `synthmix plan` computes the
+ * step's prefix the way memoize does (lib/sweep/shipped-base-models.ts).
+ */
+export function trainReads(input: TrainInput): { keys: Array<string | undefined> } {
+  return { keys: [input.mode !== 'scratch' ? input.pretrainedKey : undefined] };
+}
+
 export interface TrainResult extends StepTiming {
   weightsKey: string;
   finalKey: string;

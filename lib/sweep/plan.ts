@@ -5,14 +5,19 @@
  *
  * What is reused is decided at run time by content (lib/memo.ts: a step's key hashes the sha256 of
  * its inputs, which are known only once the step before has run), so the plan says which stages
- * run, how many steps each has, and which inputs they read — not which results are cached.
+ * run, how many steps each has, and which inputs they read — not which results are cached. The
+ * one exception, because it changes what a stand-in is: a base model the sweep would upload from
+ * those synthmix ships (engine/pretrained/) instead of pretraining it, which the caller finds the
+ * way the step does (shipped-base-models.ts) and hands in.
  */
 import { readdir, stat } from 'node:fs/promises';
+import type { ShippedOrigin } from '../shipped-models.js';
 import { folderPrefix } from '../store/common.js';
 import type { ArtifactStore } from '../store/types.js';
 import { needsPriorDomain } from './base-model-inputs.js';
 import { CLIP_MODEL_FIELD } from './baselines.js';
 import { enumerateCells, generationSeeds, type SweepConfig } from './config.js';
+import type { ShippedBaseModels } from './shipped-base-models.js';
 
 /** A model or dataset the sweep reads, as found (or not) where the config says it is. */
 export interface PlannedInput {
@@ -45,7 +50,12 @@ export interface SweepPlan {
 /** The number of classes, when it can be known without curating (the demo world, a local folder, a store prefix). */
 type ClassCount = { count: number; exact: boolean };
 
-export async function planSweep(config: SweepConfig, store: ArtifactStore): Promise<SweepPlan> {
+/**
+ * `shipped`: the base models found shipped for this config (`findShippedBaseModels`); the CLI
+ * always looks. Without it the plan has not looked, and says of each stand-in base model that it
+ * is pretrained here.
+ */
+export async function planSweep(config: SweepConfig, store: ArtifactStore, shipped: ShippedBaseModels = {}): Promise<SweepPlan> {
   const inputs: PlannedInput[] = [];
   const standIns: string[] = [];
 
@@ -69,14 +79,22 @@ export async function planSweep(config: SweepConfig, store: ArtifactStore): Prom
   if (base === 'weights' && config.train.pretrainedKey) {
     inputs.push(await storeObject(store, 'train.pretrainedKey', 'classifier weights (torchvision ResNet-18 state dict)', config.train.pretrainedKey));
   } else {
-    standIns.push('classifier base: a ResNet pretrained here on the demo world\'s prior domain (it plays ImageNet)');
+    standIns.push(
+      shipped.classifier
+        ? `classifier base: a ResNet pretrained on the demo world's prior domain (it plays ImageNet), ${shippedWords(shipped.classifier)}`
+        : 'classifier base: a ResNet pretrained here on the demo world\'s prior domain (it plays ImageNet)',
+    );
   }
   // Replicate's model is remote (its client checks it); a local base model is given or a stand-in.
   if (config.generator.backend !== 'replicate' && config.generator.modelPrefix) {
     const what = config.generator.backend === 'stable-diffusion' ? 'Stable Diffusion folder (diffusers layout)' : 'built-in generator folder';
     inputs.push(await storeObject(store, 'generator.modelPrefix', what, `${folderPrefix(config.generator.modelPrefix)}model_index.json`));
   } else if (config.generator.backend !== 'replicate') {
-    standIns.push('generator: the built-in pixel diffusion model pretrained here on the demo world\'s prior domain (it plays Stable Diffusion)');
+    standIns.push(
+      shipped.generator
+        ? `generator: the built-in pixel diffusion model pretrained on the demo world's prior domain (it plays Stable Diffusion), ${shippedWords(shipped.generator)}`
+        : 'generator: the built-in pixel diffusion model pretrained here on the demo world\'s prior domain (it plays Stable Diffusion)',
+    );
   }
   if (config.fid.extractor === 'inception-v3-fid' && config.fid.inceptionWeightsKey) {
     inputs.push(await storeObject(store, 'fid.inceptionWeightsKey', 'FID InceptionV3 weights (pt_inception-2015-12-05)', config.fid.inceptionWeightsKey));
@@ -130,6 +148,11 @@ export function formatPlan(plan: SweepPlan): string[] {
     for (const s of plan.standIns) lines.push(`  - ${s}`);
   }
   return lines;
+}
+
+/** What a shipped base model's stand-in line adds (the report's "Models used" says the same: lib/report/models.ts). */
+function shippedWords(origin: ShippedOrigin): string {
+  return `shipped with synthmix (${origin.folder}), not trained`;
 }
 
 async function storeObject(store: ArtifactStore, field: string, what: string, key: string): Promise<PlannedInput> {
