@@ -115,7 +115,8 @@ export function registerFoundationCommands(program: Command, config: () => Synth
     .description('Run the whole experiment on the embedded demo world, offline, and print where the report is.')
     .option('--preset <name>', 'sweep preset', 'demo')
     .option('--out <dir>', 'where to write the report', 'reports/demo')
-    .action(async (options: { preset: string; out: string }) => {
+    .option('--seeds <list>', "the sweep's seeds, comma-separated (default: the preset's; the demo's are 0,1,2)")
+    .action(async (options: { preset: string; out: string; seeds?: string }) => {
       await runDemo(config(), options);
     });
 }

@@ -18,8 +18,11 @@ import { shippedBaseModelsForPlan } from './plan-shipped.js';
 import { sweepQueues, unpolledQueues } from '../lib/temporal/pollers.js';
 import { formatWorkflowBuild, workflowBuild } from '../lib/temporal/deployments.js';
 
-/** Read a sweep config file over a preset; a bad field is a usage error naming it (exit 2). */
-export function loadSweepConfig(preset: string, file?: string): SweepConfig {
+/**
+ * Read a sweep config file over a preset, and `extra` (a command line's own options) over both; a
+ * bad field is a usage error naming it (exit 2).
+ */
+export function loadSweepConfig(preset: string, file?: string, extra: Record<string, unknown> = {}): SweepConfig {
   if (!(preset in PRESETS)) throw new UsageError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got "${preset}"`);
   let overrides: Record<string, unknown> = {};
   if (file) {
@@ -30,7 +33,7 @@ export function loadSweepConfig(preset: string, file?: string): SweepConfig {
     }
   }
   try {
-    return resolveSweepConfig(preset as PresetName, overrides);
+    return resolveSweepConfig(preset as PresetName, { ...overrides, ...extra });
   } catch (error) {
     if (error instanceof ZodError) {
       const issues = error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);

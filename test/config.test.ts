@@ -84,6 +84,10 @@ describe('configuration', () => {
 
   it('the CLI exits with code 2 on bad usage and 0 on --help', () => {
     expect(runCli(['worker', '--queue', 'tpu'], {}).status).toBe(2);
+    // Refused before any server starts, naming the option.
+    const seeds = runCli(['demo', '--seeds', '0,one'], {});
+    expect(seeds.status).toBe(2);
+    expect(seeds.stderr).toMatch(/--seeds must be comma-separated non-negative integers/);
     const help = runCli(['--help'], {});
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/worker/);
