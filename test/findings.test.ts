@@ -13,6 +13,8 @@ import { fetchTestResults, type CellTestData } from '../lib/report/evaluations.j
 import { createLocalStore } from '../lib/store/index.js';
 import { computeFindings, verdictOf, type Findings, type FindingRow } from '../lib/report/findings.js';
 import { renderReport } from '../lib/report/render.js';
+import { wrapText } from '../lib/report/findings-svg.js';
+import { textWidth } from '../lib/report/fonts.js';
 import type { CellOutcome, FidRow, ReportInput } from '../lib/report/types.js';
 import { createRng } from '../lib/random.js';
 import { enumerateCells, resolveSweepConfig, type Cell } from '../lib/sweep/config.js';
@@ -37,6 +39,17 @@ function row(findings: Findings, observation: 'a' | 'b' | 'c', mode: string, sou
   if (!found) throw new Error(`no finding (${observation}) for ${mode}/${source}`);
   return found;
 }
+
+describe('the Findings picture', () => {
+  it('wraps a note wider than the picture into lines that fit, losing no word', () => {
+    const note = '3 seeds (0, 1, 2), seed scope "all": each seed fine-tuned, generated, mixed and trained on its own, so intervals over seeds include the generator\'s variance (the base models are shared, as the paper\'s pretrained weights are).';
+    const lines = wrapText(note, 12, 600);
+    expect(lines.length).toBeGreaterThan(1);
+    expect(lines.join(' ')).toBe(note);
+    for (const line of lines) expect(textWidth(line, 12)).toBeLessThanOrEqual(600);
+    expect(wrapText('short', 12, 600)).toEqual(['short']);
+  });
+});
 
 describe('verdicts', () => {
   it('say no more than the interval', () => {

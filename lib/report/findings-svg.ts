@@ -39,6 +39,22 @@ function columnsOf(findings: Findings): { columns: number[]; width: number } {
   return { columns, width: Math.max(900, Math.round(x)) };
 }
 
+/** `text` broken at spaces into lines no wider than `maxWidth` at `fontSize` (a longer word keeps a line of its own). */
+export function wrapText(text: string, fontSize: number, maxWidth: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && textWidth(next, fontSize) > maxWidth) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = next;
+    }
+  }
+  return line ? [...lines, line] : lines;
+}
+
 export function renderFindingsSvg(findings: Findings, title: string): string {
   const { columns: COLUMNS, width: WIDTH } = columnsOf(findings);
   const lines: string[] = [];
@@ -52,8 +68,10 @@ export function renderFindingsSvg(findings: Findings, title: string): string {
   y += 22;
   text(16, `Each effect with its ${Math.round(findings.level * 100)}% interval; "holds" = the whole interval on the side the paper claims, "does not hold" = wholly on the other side, else inconclusive. Accuracy differences in percentage points (pts).`, { size: 12, fill: '#555555' });
   for (const note of findings.notes) {
-    y += 17;
-    text(16, note, { size: 12, fill: '#7a5b00' });
+    for (const line of wrapText(note, 12, WIDTH - 32)) {
+      y += 17;
+      text(16, line, { size: 12, fill: '#7a5b00' });
+    }
   }
   for (const obs of findings.observations) {
     y += 34;
