@@ -28,6 +28,8 @@ import {
   pretrainClassifierInput,
   pretrainClassifierSplit,
   pretrainGeneratorInput,
+  pretrainsClassifier,
+  pretrainsGenerator,
   priorCurateInput,
   targetCurateInput,
 } from '../lib/sweep/base-model-inputs.js';
@@ -293,18 +295,19 @@ export async function sweep(input: SweepInput): Promise<SweepResult> {
     };
     const shipped: NonNullable<BaseModelKeys['shipped']> = {};
     const [classifierKey, generatorPrefix] = await Promise.all([
-      config.train.pretrainedKey ||
-        pretrainClassifier(prior!, arch).then((r) => {
-          if (r.shipped) shipped.classifier = r.shipped;
-          return timed(r).weightsKey;
-        }),
-      // Replicate generates remotely: no local base model.
-      config.generator.modelPrefix || config.generator.backend === 'replicate'
-        ? (config.generator.modelPrefix ?? '')
-        : gpu.pretrainGenerator(pretrainGeneratorInput(config, prior!.trainManifest)).then((r) => {
+      pretrainsClassifier(config)
+        ? pretrainClassifier(prior!, arch).then((r) => {
+            if (r.shipped) shipped.classifier = r.shipped;
+            return timed(r).weightsKey;
+          })
+        : config.train.pretrainedKey!,
+      // A given folder, or none (Replicate generates remotely).
+      pretrainsGenerator(config)
+        ? gpu.pretrainGenerator(pretrainGeneratorInput(config, prior!.trainManifest)).then((r) => {
             if (r.shipped) shipped.generator = r.shipped;
             return timed(r).prefix;
-          }),
+          })
+        : (config.generator.modelPrefix ?? ''),
     ]);
     return { classifierKey, generatorPrefix, timings, ...(shipped.classifier || shipped.generator ? { shipped } : {}) };
   }

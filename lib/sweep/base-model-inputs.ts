@@ -29,7 +29,20 @@ export function targetCurateInput(config: SweepConfig): CurateDatasetInput {
 
 /** Whether a base model is pretrained on the prior domain (not given in the config): then its images are curated. */
 export function needsPriorDomain(config: SweepConfig): boolean {
-  return !config.train.pretrainedKey || (config.generator.backend === 'builtin' && !config.generator.modelPrefix);
+  return pretrainsClassifier(config) || pretrainsGenerator(config);
+}
+
+/** The sweep pretrains its classifier base (the stand-in for ImageNet weights) unless `train.pretrainedKey` is given. */
+export function pretrainsClassifier(config: SweepConfig): boolean {
+  return !config.train.pretrainedKey;
+}
+
+/**
+ * The sweep pretrains the built-in generator unless `generator.modelPrefix` is given; the other
+ * backends pretrain nothing (Stable Diffusion requires a modelPrefix, Replicate generates remotely).
+ */
+export function pretrainsGenerator(config: SweepConfig): boolean {
+  return config.generator.backend === 'builtin' && !config.generator.modelPrefix;
 }
 
 /** Every image of the demo world's prior domain ("the internet" of the embedded world). */

@@ -24,6 +24,8 @@ import {
   pretrainClassifierInput,
   pretrainClassifierSplit,
   pretrainGeneratorInput,
+  pretrainsClassifier,
+  pretrainsGenerator,
   priorCurateInput,
 } from './base-model-inputs.js';
 import type { SweepConfig } from './config.js';
@@ -49,21 +51,19 @@ export interface PlannedPretrains {
 }
 
 /**
- * The pretrain steps the sweep of `config` would run, with their inputs and prefixes. As in
- * workflows/sweep.ts `baseModels`: the classifier is pretrained unless `train.pretrainedKey` is
- * given, the built-in generator unless `generator.modelPrefix` is (the other backends pretrain
- * nothing). `store` is the one `steps` wrote to: the train step's key reads no store object when
+ * The pretrain steps the sweep of `config` would run (`pretrainsClassifier` / `pretrainsGenerator`,
+ * as workflows/sweep.ts `baseModels` decides), with their inputs and prefixes. `store` is the one `steps` wrote to: the train step's key reads no store object when
  * it trains from scratch, but memoPrefix is given it all the same, as memoize is.
  */
 export async function plannedPretrains(config: SweepConfig, store: ArtifactStore, steps: PriorDomainSteps): Promise<PlannedPretrains> {
   if (!needsPriorDomain(config)) return {};
   const prior = await steps.curateDataset(priorCurateInput(config));
   const planned: PlannedPretrains = {};
-  if (config.generator.backend === 'builtin' && !config.generator.modelPrefix) {
+  if (pretrainsGenerator(config)) {
     const input = pretrainGeneratorInput(config, prior.trainManifest);
     planned.generator = { input, prefix: await memoPrefix(store, 'pretrain-generator', input) };
   }
-  if (!config.train.pretrainedKey) {
+  if (pretrainsClassifier(config)) {
     const split = await steps.mix(pretrainClassifierSplit(config, prior.trainManifest));
     // The prior domain's own classes, as the sweep's `pretrainClassifier` gives them.
     const input = pretrainClassifierInput(config, split, prior.classes, classifierArch(config, prior.classes.length));
