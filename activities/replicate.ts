@@ -36,7 +36,8 @@ import {
   type ReplicateLogEvent,
 } from '../lib/replicate/index.js';
 import type { ArtifactStore } from '../lib/store/types.js';
-import type { Source, SweepConfig } from '../lib/sweep/config.js';
+import type { Source } from '../lib/sweep/cells.js';
+import type { SweepConfig } from '../lib/sweep/config.js';
 import type { GeneratedImageRecord, GenerateResult, SamplingRequest } from '../lib/steps/generator.js';
 import { syntheticItem } from './generator.js';
 

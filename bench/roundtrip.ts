@@ -1,7 +1,8 @@
 /**
  * Where a trivial step's time goes on the dev server, with the dev server's own settings and with
  * ours (infra/temporal-dev-server.ts: SQLite WAL + synchronous=normal, no search-attribute cache
- * refresh per write, eager activity execution), in the same process:
+ * refresh per write, eager activity execution, the history queue readers' poll limits raised), in
+ * the same process:
  *   (a) one activity's round trip inside a running workflow: N sequential trivial activities, wall / N;
  *   (b) a whole trivial workflow (one activity) from the client: start → result, median of M.
  * Each profile gets a fresh world (dev server + in-process cpu worker in a temp folder).

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../lib/config/load.js';
-import { resolveSweepConfig, trainLr } from '../lib/sweep/config.js';
+import { trainLr } from '../lib/sweep/cells.js';
+import { resolveSweepConfig } from '../lib/sweep/config.js';
 import { STOP_MARGIN_SECONDS, workerStopSeconds } from '../workers/create.js';
 
 const cli = path.resolve('cli/synthmix.ts');

@@ -17,7 +17,8 @@ import { wrapText } from '../lib/report/findings-svg.js';
 import { textWidth } from '../lib/report/fonts.js';
 import type { CellOutcome, FidRow, ReportInput } from '../lib/report/types.js';
 import { createRng } from '../lib/random.js';
-import { enumerateCells, resolveSweepConfig, type Cell } from '../lib/sweep/config.js';
+import { enumerateCells, type Cell } from '../lib/sweep/cells.js';
+import { resolveSweepConfig } from '../lib/sweep/config.js';
 
 const MARGIN = 0.08;
 const CLASSES = ['a', 'b', 'c', 'd'];

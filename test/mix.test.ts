@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mix, type MixArm, type MixInput } from '../activities/mix.js';
-import { DEFAULT_P_VALUES } from '../lib/sweep/config.js';
+import { DEFAULT_P_VALUES } from '../lib/sweep/cells.js';
 import { makeManifest, readManifest, writeManifest, type Manifest, type ManifestItem, type ManifestRef } from '../lib/data/manifest.js';
 import { BadInputError, CorruptObjectError } from '../lib/errors.js';
 import { sha256Hex } from '../lib/hash.js';

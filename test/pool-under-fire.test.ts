@@ -12,7 +12,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSeaweedFS, type S3Server } from '../infra/seaweedfs.js';
-import { enumerateCells } from '../lib/sweep/config.js';
+import { enumerateCells } from '../lib/sweep/cells.js';
 import { DATA_STAGES, mergedNumbers, poolSweepConfigs, runPoolUnderFire, type PoolRun } from './support/pool-under-fire.js';
 
 let s3: S3Server;

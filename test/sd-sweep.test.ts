@@ -16,7 +16,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sweep } from '../workflows/index.js';
 import { uploadOutput } from '../lib/engine/runner.js';
 import type { ModelsHeader } from '../lib/report/models.js';
-import { enumerateCells, resolveSweepConfig } from '../lib/sweep/config.js';
+import { enumerateCells } from '../lib/sweep/cells.js';
+import { resolveSweepConfig } from '../lib/sweep/config.js';
 import { makeTinyModel, patternPng } from './support/tiny-models.js';
 import { startTestWorld, type TestWorld } from './support/world.js';
 

@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweep } from '../workflows/index.js';
 import { classImagesWorkflowId } from '../workflows/class-images.js';
 import type { ModelsHeader } from '../lib/report/models.js';
-import { enumerateCells, resolveSweepConfig } from '../lib/sweep/config.js';
+import { enumerateCells } from '../lib/sweep/cells.js';
+import { resolveSweepConfig } from '../lib/sweep/config.js';
 import { patternPng } from './support/tiny-models.js';
 import { startTestWorld, type TestWorld } from './support/world.js';
 

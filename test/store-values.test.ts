@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createValueActivities } from '../activities/values.js';
 import { loadConfig } from '../lib/config/load.js';
 import { BadInputError, CorruptObjectError } from '../lib/errors.js';
-import { leanOutcome, resolveReportRequest, type ReportRequest } from '../lib/report/request.js';
+import { leanOutcome } from '../lib/report/lean-outcome.js';
+import { resolveReportRequest, type ReportRequest } from '../lib/report/request.js';
 import type { CellOutcome } from '../lib/report/types.js';
 import { createLocalStore, getValue, putValue, readList, type LocalStore } from '../lib/store/index.js';
 

@@ -23,7 +23,8 @@ import { startSeaweedFS, type S3Server } from '../infra/seaweedfs.js';
 import { progressQuery, sweep } from '../workflows/index.js';
 import type { SweepResult } from '../workflows/sweep.js';
 import { startTestWorld, type TestWorld } from './support/world.js';
-import { enumerateCells, resolveSweepConfig } from '../lib/sweep/config.js';
+import { enumerateCells } from '../lib/sweep/cells.js';
+import { resolveSweepConfig } from '../lib/sweep/config.js';
 import { DEMO_PRESET_CLASSES } from '../lib/data/demo-world.js';
 import type { SynthmixConfig } from '../temporal.config.js';
 

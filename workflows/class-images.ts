@@ -9,7 +9,8 @@
  */
 import type { ManifestRef } from '../lib/data/manifest.js';
 import type { ResizePolicy } from '../lib/images/normalize.js';
-import type { SamplerName, Source, SweepConfig } from '../lib/sweep/config.js';
+import type { SamplerName, Source } from '../lib/sweep/cells.js';
+import type { SweepConfig } from '../lib/sweep/config.js';
 import type { Queues } from '../lib/temporal/queues.js';
 import type { StoredValue } from '../lib/store/values.js';
 import { continueAsNew, executeChild } from '@temporalio/workflow';

@@ -1,7 +1,8 @@
 import { ChildWorkflowFailure, continueAsNew, executeChild } from '@temporalio/workflow';
-import { leanOutcome, type LeanCellOutcome } from '../lib/report/request.js';
+import { leanOutcome, type LeanCellOutcome } from '../lib/report/lean-outcome.js';
 import type { CellOutcome } from '../lib/report/types.js';
-import { trainLr, type Cell, type SweepConfig } from '../lib/sweep/config.js';
+import { trainLr, type Cell } from '../lib/sweep/cells.js';
+import type { SweepConfig } from '../lib/sweep/config.js';
 import { experimentInput, type CellData, type ExperimentInput } from '../lib/sweep/experiment-input.js';
 import type { Queues } from '../lib/temporal/queues.js';
 import { blockedCellReason } from '../lib/sweep/instances.js';

@@ -6,7 +6,8 @@
  * refuses it (`sources`) before anything runs.
  */
 import type { ManifestRef } from '../lib/data/manifest.js';
-import type { Source, SweepConfig } from '../lib/sweep/config.js';
+import type { Source } from '../lib/sweep/cells.js';
+import type { SweepConfig } from '../lib/sweep/config.js';
 import type { ReplicateTarget } from '../activities/replicate.js';
 import type { Queues } from '../lib/temporal/queues.js';
 import { proxyCpuActivities, proxyReplicateActivities } from './proxies.js';

@@ -16,7 +16,7 @@
 import { ApplicationFailure, continueAsNew, defineQuery, executeChild, setHandler } from '@temporalio/workflow';
 import type { ManifestRef } from '../lib/data/manifest.js';
 import type { StepTiming } from '../lib/memo.js';
-import type { LeanCellOutcome } from '../lib/report/request.js';
+import type { LeanCellOutcome } from '../lib/report/lean-outcome.js';
 import type { BaseModelKeys, FidRow, ReportOutput, StageTiming } from '../lib/report/types.js';
 import type { StoredList, StoredValue } from '../lib/store/values.js';
 import type { ClassifierArch } from '../lib/steps/classifier.js';
@@ -33,8 +33,8 @@ import {
   priorCurateInput,
   targetCurateInput,
 } from '../lib/sweep/base-model-inputs.js';
-import type { Source, SweepConfig } from '../lib/sweep/config.js';
-import { enumerateCells, generationSeeds, unknownClassPromptsProblem } from '../lib/sweep/config.js';
+import { enumerateCells, generationSeeds, unknownClassPromptsProblem, type Source } from '../lib/sweep/cells.js';
+import type { SweepConfig } from '../lib/sweep/config.js';
 import { clipZeroShotInput } from '../lib/sweep/baselines.js';
 import { isFineTuned, shortClasses, type ShortClasses } from '../lib/sweep/instances.js';
 import { llmPromptsInput } from '../lib/sweep/prompts-input.js';
@@ -44,7 +44,7 @@ import { proxyCpuActivities, proxyGpuActivities, proxyLlmActivities } from './pr
 import { cellPagesPrefix, cellTally, experimentPage, runCell, type CellContext } from './experiment.js';
 import { addTallies, fanOutBounded, fanOutPaged, joinPages, pagesOf, type PageResult, type Tally } from './fan-out.js';
 import { classImagesPage } from './class-images.js';
-import { leanOutcome } from '../lib/report/request.js';
+import { leanOutcome } from '../lib/report/lean-outcome.js';
 import { generateSourceWithReplicate } from './replicate-source.js';
 
 export const CODE_VERSION = 'synthmix-0.1.0';

@@ -7,7 +7,7 @@
 import type { EngineEnvironment } from '../engine/results.js';
 import { BadInputError } from '../errors.js';
 import { assertSweepId } from '../sweep/id.js';
-import type { InitMode } from '../sweep/config.js';
+import type { InitMode } from '../sweep/cells.js';
 import { testResultsOf, type CellTestData, type TestResults } from './evaluations.js';
 import { binomialBootstrapInterval, summarize, wilsonInterval } from './stats.js';
 import type { CellOutcome, FidRow, ReportInput } from './types.js';

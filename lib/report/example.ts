@@ -9,7 +9,8 @@ import { sha256Hex } from '../hash.js';
 import { encodePngRgb } from '../images/png.js';
 import { createRng } from '../random.js';
 import { contentKey } from '../store/common.js';
-import { enumerateCells, resolveSweepConfig, type InitMode } from '../sweep/config.js';
+import { enumerateCells, type InitMode } from '../sweep/cells.js';
+import { resolveSweepConfig } from '../sweep/config.js';
 import type { CellOutcome, FidRow, ReportInput } from './types.js';
 
 /** A 2-core AVX2 machine, as the engine reports it (runtime.environment). */

@@ -10,10 +10,8 @@ import { evaluationFileSchema, parseEngineOutput } from '../engine/results.js';
 import { BadInputError } from '../errors.js';
 import { getValue, isStoredList, readList, type StoredList, type StoredValue } from '../store/values.js';
 import type { ArtifactStore } from '../store/types.js';
-import type { CellEvaluation, CellOutcome, ReportInput, SampleGrid } from './types.js';
-
-/** A cell outcome as workflows carry it: the per-class accuracies stay in the store. */
-export type LeanCellOutcome = Omit<CellOutcome, 'evaluation'> & { evaluation?: Omit<CellEvaluation, 'perClass'> };
+import type { LeanCellOutcome } from './lean-outcome.js';
+import type { CellOutcome, ReportInput, SampleGrid } from './types.js';
 
 export type ReportRequest = Omit<ReportInput, 'cells' | 'samples'> & {
   /** The sample grid, or its stored reference (the sweep: it grows with the classes). */
@@ -21,13 +19,6 @@ export type ReportRequest = Omit<ReportInput, 'cells' | 'samples'> & {
   /** Stored pages of `LeanCellOutcome` in the sweep's cell order (the sweep), or the full outcomes themselves (a small caller). */
   cells: StoredList | CellOutcome[];
 };
-
-/** Drop what is already in the store (pure: used in workflows). */
-export function leanOutcome(outcome: CellOutcome): LeanCellOutcome {
-  if (!outcome.evaluation) return outcome;
-  const { perClass: _perClass, ...evaluation } = outcome.evaluation;
-  return { ...outcome, evaluation };
-}
 
 /** The full outcome again: the per-class accuracies read from the cell's stored evaluation. */
 export async function fullOutcome(store: ArtifactStore, outcome: LeanCellOutcome): Promise<CellOutcome> {

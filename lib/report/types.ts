@@ -2,7 +2,8 @@
  * What the report step receives from the sweep: small summaries and store keys only (workflow
  * payloads never carry images or weights).
  */
-import type { Cell, SweepConfig } from '../sweep/config.js';
+import type { Cell } from '../sweep/cells.js';
+import type { SweepConfig } from '../sweep/config.js';
 import type { ManifestRef } from '../data/manifest.js';
 import type { ClassifierArch } from '../steps/classifier.js';
 import type { EngineEnvironment } from '../engine/results.js';

@@ -4,7 +4,7 @@
  */
 import type { ManifestRef } from '../data/manifest.js';
 import type { StepTiming } from '../memo.js';
-import type { InitMode } from '../sweep/config.js';
+import type { InitMode } from '../sweep/cells.js';
 import type { EngineEnvironment } from '../engine/results.js';
 import type { ShippedOrigin } from '../shipped-models.js';
 

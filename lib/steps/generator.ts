@@ -6,7 +6,7 @@ import type { ManifestRef } from '../data/manifest.js';
 import type { StepTiming } from '../memo.js';
 import type { ResizePolicy } from '../images/normalize.js';
 import type { ShippedOrigin } from '../shipped-models.js';
-import type { SamplerName, Source } from '../sweep/config.js';
+import type { SamplerName, Source } from '../sweep/cells.js';
 import type { StoredValue } from '../store/values.js';
 
 export interface PretrainGeneratorInput {

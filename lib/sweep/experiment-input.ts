@@ -6,7 +6,8 @@
 import type { ManifestRef } from '../data/manifest.js';
 import type { ClassifierArch } from '../steps/classifier.js';
 import type { Queues } from '../temporal/queues.js';
-import { generationSeedOf, type Cell, type Source, type SweepConfig } from './config.js';
+import { generationSeedOf, type Cell, type Source } from './cells.js';
+import type { SweepConfig } from './config.js';
 
 export interface ExperimentInput {
   queues: Queues;

@@ -10,7 +10,8 @@
  * smaller class set; the p = 0 cells draw no synthetic image and run. Pure: used in workflows.
  */
 import type { ClassCounts } from '../steps/curate.js';
-import type { Cell, Source, SweepConfig } from './config.js';
+import type { Cell, Source } from './cells.js';
+import type { SweepConfig } from './config.js';
 
 /** Sources whose per-class generation starts with a fine-tune on the class's k instance images. */
 export function isFineTuned(source: Source): boolean {

@@ -16,7 +16,8 @@ import { folderPrefix } from '../store/common.js';
 import type { ArtifactStore } from '../store/types.js';
 import { needsPriorDomain } from './base-model-inputs.js';
 import { CLIP_MODEL_FIELD } from './baselines.js';
-import { enumerateCells, generationSeeds, type SweepConfig } from './config.js';
+import { enumerateCells, generationSeeds } from './cells.js';
+import type { SweepConfig } from './config.js';
 import type { ShippedBaseModels } from './shipped-base-models.js';
 
 /** A model or dataset the sweep reads, as found (or not) where the config says it is. */
